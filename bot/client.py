@@ -1,0 +1,68 @@
+"""The Discord client: wiring only. Commands live in ``bot.cog``, buttons in ``bot.views``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.cog import TextCommands
+from bot.config import Settings
+from bot.i18n import MuseTranslator
+from bot.replies import NO_PINGS, report_error
+from bot.service import MuseService
+from bot.views import RegenerateButton, VoteButton
+
+log = logging.getLogger(__name__)
+
+
+class MuseTree(app_commands.CommandTree[Any]):
+    """Routes every slash-command error to the one reporting helper."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+    ) -> None:
+        await report_error(interaction, error)
+
+
+def intents() -> discord.Intents:
+    """Slash commands and buttons need no privileged intents, only guild metadata."""
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    return wanted
+
+
+class MuseBot(commands.Bot):
+    """Holds the service and settings that commands and buttons reach through ``client``."""
+
+    def __init__(self, service: MuseService, settings: Settings, *, sync: bool = True) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents(),
+            allowed_mentions=NO_PINGS,
+            tree_cls=MuseTree,
+            help_command=None,
+        )
+        self.service = service
+        self.settings = settings
+        self.sync_commands = sync
+
+    async def setup_hook(self) -> None:
+        await self.add_cog(TextCommands(self.service, self.settings))
+        self.add_dynamic_items(VoteButton, RegenerateButton)
+        await self.tree.set_translator(MuseTranslator())
+        if self.sync_commands:
+            await self._sync()
+
+    async def _sync(self) -> None:
+        if self.settings.guild_id:
+            guild = discord.Object(self.settings.guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d command(s) to guild %s", len(synced), self.settings.guild_id)
+        else:
+            synced = await self.tree.sync()
+            log.info("synced %d global command(s); they may take a while to appear", len(synced))

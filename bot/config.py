@@ -1,0 +1,109 @@
+"""Settings, read once at startup from the environment (and ``.env``) into a frozen dataclass."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from bot.errors import ConfigError
+
+DEFAULT_TEXT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
+DEFAULT_DB_PATH = "./data/muse.sqlite3"
+_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything Muse reads from its environment. Keys are listed in ``.env.example``."""
+
+    discord_token: str = ""
+    text_model: str = DEFAULT_TEXT_MODEL
+    db_path: Path = Path(DEFAULT_DB_PATH)
+    device: str = "auto"
+    guild_id: int | None = None
+    queue_max_depth: int = 32
+    queue_per_user: int = 2
+    batch_max_rows: int = 8
+    job_timeout_s: float = 180.0
+    torch_threads: int = 1
+    poem_max_new_tokens: int = 200
+    slogan_max_new_tokens: int = 40
+    progress_interval_s: float = 2.0
+    log_level: str = "INFO"
+
+    def require_token(self) -> None:
+        if not self.discord_token:
+            raise ConfigError(
+                "DISCORD_TOKEN is not set: put the bot token from the Discord developer portal "
+                "in the environment or in .env (see README, 'Create the Discord application')"
+            )
+
+
+class _Reader:
+    """Collects every problem instead of stopping at the first."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def text(self, key: str, default: str) -> str:
+        return self.env.get(key, "").strip() or default
+
+    def number(self, key: str, default: T, parse: Callable[[str], T], low: float) -> T:
+        raw = self.env.get(key, "").strip()
+        if not raw:
+            return default
+        try:
+            value = parse(raw)
+        except ValueError:
+            self.problems.append(f"{key} must be a number, got {raw!r}")
+            return default
+        if value < low:  # type: ignore[operator]
+            self.problems.append(f"{key} must be at least {low:g}, got {raw}")
+        return value
+
+
+def _check_model(key: str, value: str, problems: list[str]) -> None:
+    """A local folder must exist; anything else must look like a hub id (owner/name)."""
+    path = Path(value).expanduser()
+    if path.exists() or value.startswith((".", "/", "~")):
+        if not path.is_dir():
+            problems.append(f"{key}={value!r} is not a folder holding a model")
+    elif not _HUB_ID.match(value):
+        problems.append(f"{key}={value!r} is neither a local folder nor a hub id like owner/name")
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Validate ``env`` once; raise ``ConfigError`` listing every problem."""
+    read = _Reader(env)
+    text_model = read.text("MUSE_TEXT_MODEL", DEFAULT_TEXT_MODEL)
+    _check_model("MUSE_TEXT_MODEL", text_model, read.problems)
+    device = read.text("MUSE_DEVICE", "auto").lower()
+    if not _DEVICE.match(device):
+        read.problems.append(f"MUSE_DEVICE must be auto, cpu, cuda, cuda:N or mps, got {device!r}")
+    guild = read.number("MUSE_GUILD_ID", 0, int, 0)
+    settings = Settings(
+        discord_token=read.text("DISCORD_TOKEN", ""),
+        text_model=text_model,
+        db_path=Path(read.text("MUSE_DB_PATH", DEFAULT_DB_PATH)).expanduser(),
+        device=device,
+        guild_id=guild or None,
+        queue_max_depth=read.number("MUSE_QUEUE_MAX_DEPTH", 32, int, 1),
+        queue_per_user=read.number("MUSE_QUEUE_PER_USER", 2, int, 1),
+        batch_max_rows=read.number("MUSE_BATCH_MAX_ROWS", 8, int, 1),
+        job_timeout_s=read.number("MUSE_JOB_TIMEOUT_S", 180.0, float, 1),
+        torch_threads=read.number("MUSE_TORCH_THREADS", 1, int, 1),
+        poem_max_new_tokens=read.number("MUSE_POEM_MAX_NEW_TOKENS", 200, int, 8),
+        slogan_max_new_tokens=read.number("MUSE_SLOGAN_MAX_NEW_TOKENS", 40, int, 4),
+        progress_interval_s=read.number("MUSE_PROGRESS_INTERVAL_S", 2.0, float, 1.5),
+        log_level=read.text("MUSE_LOG_LEVEL", "INFO").upper(),
+    )
+    if read.problems:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(read.problems))
+    return settings

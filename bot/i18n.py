@@ -1,0 +1,54 @@
+"""zh-CN localizations for command and option descriptions and choice names."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+
+ZH_CN: dict[str, str] = {
+    "Write a poem about a topic": "以某个主题写一首诗",
+    "What the poem is about (at most 200 characters)": "诗的主题（最多 200 个字符）",
+    "Poetic form": "诗歌体裁",
+    "Optional style, e.g. romantic, like a sea shanty": "可选风格，例如：浪漫、像水手号子",
+    "Mood of the poem": "诗的情绪",
+    "Language: auto follows the topic": "语言：自动则跟随主题的语言",
+    "Write advertising slogans for a product": "为产品撰写广告语",
+    "The product or brand (at most 200 characters)": "产品或品牌（最多 200 个字符）",
+    "Who the slogan speaks to": "广告语面向的受众",
+    "Tone of voice": "语气",
+    "How many candidates to write (1-5)": "生成几条候选（1-5）",
+    "free verse": "自由诗",
+    "haiku": "俳句",
+    "sonnet": "十四行诗",
+    "limerick": "打油诗",
+    "quatrain": "四行诗",
+    "joyful": "欢快",
+    "calm": "宁静",
+    "romantic": "浪漫",
+    "nostalgic": "怀旧",
+    "melancholic": "忧郁",
+    "hopeful": "希望",
+    "playful": "俏皮",
+    "solemn": "庄重",
+    "friendly": "亲切",
+    "bold": "大胆",
+    "elegant": "优雅",
+    "professional": "专业",
+    "witty": "机智",
+    "inspiring": "励志",
+    "auto": "自动",
+}
+
+
+class MuseTranslator(app_commands.Translator):
+    """Serves ``ZH_CN`` for Discord's zh-CN locale; other locales keep the English text."""
+
+    async def translate(
+        self,
+        string: app_commands.locale_str,
+        locale: discord.Locale,
+        context: app_commands.TranslationContextTypes,
+    ) -> str | None:
+        if locale is discord.Locale.chinese:
+            return ZH_CN.get(string.message)
+        return None

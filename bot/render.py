@@ -1,0 +1,48 @@
+"""How results and progress look in Discord. Pure functions: data in, embeds and text out."""
+
+from __future__ import annotations
+
+import discord
+
+from bot.service import Delivery
+
+EMBED_TEXT_MAX = 4000  # Discord allows 4096 in a description; keep room for the marker
+_TITLES = {"poem": "📜 Poem", "slogan": "📣 Slogans"}
+_COLOUR = discord.Colour.from_rgb(124, 92, 255)
+
+
+def _fit(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 12].rstrip() + "\n… (cut)"
+
+
+def _body(delivery: Delivery) -> str:
+    if delivery.kind == "slogan":
+        lines = [f"**{out.candidate + 1}.** {out.text}" for out in delivery.outputs]
+        return "\n".join(lines)
+    return delivery.outputs[0].text if delivery.outputs else ""
+
+
+def result_embed(delivery: Delivery) -> discord.Embed:
+    """The output, the options used, the requester and the model, in one embed."""
+    title = _TITLES.get(delivery.kind, delivery.kind)
+    if delivery.sample_number > 1:
+        title += f" · 🔁 sample {delivery.sample_number}"
+    embed = discord.Embed(title=title, description=_fit(_body(delivery), EMBED_TEXT_MAX))
+    embed.colour = _COLOUR
+    for name, value in delivery.options.items():
+        embed.add_field(name=name, value=_fit(value, 200) or "—", inline=True)
+    embed.add_field(name="requested by", value=f"<@{delivery.requester_id}>", inline=True)
+    if delivery.held:
+        embed.add_field(
+            name="held back", value=f"{delivery.held} candidate(s) flagged by the safety filter"
+        )
+    embed.set_footer(text=f"{delivery.model_id} · seed {delivery.seed} · {delivery.total_s:.1f} s")
+    return embed
+
+
+def progress_text(position: int, wait_s: float) -> str:
+    """The deferred message while a job waits (position ≥ 1) or runs (position 0)."""
+    eta = f"about {max(1, round(wait_s))} s"
+    if position <= 0:
+        return f"✍️ Writing… {eta} left"
+    return f"⏳ In the queue: position {position} · {eta}"

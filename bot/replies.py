@@ -1,0 +1,110 @@
+"""Every reply goes through here; every error is reported from here.
+
+The helpers know an interaction's state: not yet answered, deferred ("thinking"), or expired
+(tokens last 15 minutes). When the token can no longer be used, results go to the channel.
+Nothing Muse sends can ping anyone: ``allowed_mentions`` is always "none".
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.errors import UserError
+
+log = logging.getLogger(__name__)
+
+NO_PINGS = discord.AllowedMentions.none()
+GENERIC_ERROR = "Something went wrong on Muse's side. The operator has the details in the log."
+# Codes meaning "this interaction token or its message can no longer be used".
+GONE_CODES = {10008, 10015, 10062, 50027}
+
+
+def error_text(error: BaseException) -> str:
+    """The short message a member sees for ``error``; unexpected errors are logged in full."""
+    if isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    if isinstance(error, UserError):
+        return str(error)
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"Slow down: try again in {error.retry_after:.0f} s."
+    if isinstance(error, app_commands.CheckFailure):
+        return "You cannot use this command here."
+    if isinstance(error, app_commands.TransformerError):
+        return f"That value is not valid: {error.value!r}."
+    log.error("unhandled error", exc_info=error)
+    return GENERIC_ERROR
+
+
+async def report_error(interaction: discord.Interaction[Any], error: BaseException) -> None:
+    """Tell the member what went wrong, ephemerally when the interaction still allows it."""
+    await send_ephemeral(interaction, f"⚠️ {error_text(error)}")
+
+
+def _is_gone(err: discord.HTTPException) -> bool:
+    return isinstance(err, discord.NotFound) or err.code in GONE_CODES
+
+
+async def send_ephemeral(interaction: discord.Interaction[Any], text: str) -> None:
+    """A private notice: initial response, or followup (replacing a "thinking" placeholder)."""
+    try:
+        if not interaction.response.is_done():
+            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+            return
+        if interaction.is_expired():
+            await _to_channel(interaction, f"<@{interaction.user.id}> {text}")
+            return
+        if interaction.response.type == discord.InteractionResponseType.deferred_channel_message:
+            await interaction.delete_original_response()  # drop the public "thinking" message
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+    except discord.HTTPException as err:
+        log.warning("could not deliver notice to user %s: %s", interaction.user.id, err)
+
+
+async def show_progress(interaction: discord.Interaction[Any], text: str) -> None:
+    """Replace the deferred placeholder's text; failures only cost a status line."""
+    if interaction.is_expired():
+        return
+    try:
+        await interaction.edit_original_response(content=text, allowed_mentions=NO_PINGS)
+    except discord.HTTPException as err:
+        log.info("progress edit failed: %s", err)
+
+
+async def send_result(
+    interaction: discord.Interaction[Any], *, embed: discord.Embed, view: discord.ui.View
+) -> None:
+    """Replace the placeholder with the result, or post it in the channel if the token is gone."""
+    if not interaction.is_expired():
+        try:
+            await interaction.edit_original_response(
+                content=None, embed=embed, view=view, allowed_mentions=NO_PINGS
+            )
+            return
+        except discord.HTTPException as err:
+            if not _is_gone(err):
+                raise
+            log.info("interaction token gone (%s); posting the result to the channel", err.code)
+    await _to_channel(interaction, f"<@{interaction.user.id}>", embed=embed, view=view)
+
+
+async def _to_channel(
+    interaction: discord.Interaction[Any],
+    content: str,
+    *,
+    embed: discord.Embed | None = None,
+    view: discord.ui.View | None = None,
+) -> None:
+    channel = interaction.channel
+    if channel is None or not hasattr(channel, "send"):
+        log.warning("no channel to post to for interaction %s", interaction.id)
+        return
+    kwargs: dict[str, Any] = {"content": content, "allowed_mentions": NO_PINGS}
+    if embed is not None:
+        kwargs["embed"] = embed
+    if view is not None:
+        kwargs["view"] = view
+    await channel.send(**kwargs)

@@ -1,0 +1,54 @@
+"""Opening and closing Muse's resources in one visible place."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from bot.config import Settings
+from bot.service import MuseService
+from bot.storage import Storage
+from generators.backend import TextBackend
+from generators.worker import ModelWorker
+from moderation.wordlist import WordListFilter
+
+log = logging.getLogger(__name__)
+
+
+def load_text_backend(settings: Settings) -> tuple[TextBackend, float]:
+    """Load and warm up the text model (runs on the worker thread); returns it and warm-up s."""
+    import torch  # heavy imports stay out of module import time
+    import transformers
+
+    from generators.text import TransformersTextBackend
+
+    transformers.utils.logging.disable_progress_bar()
+    torch.set_num_threads(settings.torch_threads)
+    backend = TransformersTextBackend.load(settings.text_model, device=settings.device)
+    warmup_s = backend.warmup()
+    log.info("warm-up generation took %.2f s", warmup_s)
+    return backend, warmup_s
+
+
+@asynccontextmanager
+async def open_service(settings: Settings) -> AsyncIterator[MuseService]:
+    """Database, model worker (model loaded and warmed up) and queue, closed in reverse order."""
+    storage = await Storage.open(settings.db_path)
+    worker = ModelWorker()
+    worker.start()
+    try:
+        backend, warmup_s = await worker.call(load_text_backend, settings)
+        service = MuseService(
+            settings=settings,
+            storage=storage,
+            worker=worker,
+            backend=backend,
+            text_filter=WordListFilter(),
+            initial_batch_s=max(warmup_s, 0.1) * 20,
+        )
+        async with service:
+            yield service
+    finally:
+        await worker.close()
+        await storage.close()

@@ -1,0 +1,364 @@
+"""SQLite storage through aiosqlite: jobs, outputs with provenance, votes.
+
+All SQL lives here, as small named methods. One aiosqlite connection (one thread) owns the file;
+writes take ``_write_lock`` so a read-then-write never interleaves with another write, and every
+write is committed before the caller acknowledges anything to a member.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+SCHEMA_V1 = """
+CREATE TABLE jobs (
+    id          TEXT PRIMARY KEY,
+    group_id    TEXT NOT NULL,
+    parent_id   TEXT,
+    kind        TEXT NOT NULL,
+    user_id     INTEGER NOT NULL,
+    guild_id    INTEGER,
+    channel_id  INTEGER,
+    options     TEXT NOT NULL,
+    prompt      TEXT NOT NULL,
+    seed        INTEGER NOT NULL,
+    status      TEXT NOT NULL
+                CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+    error       TEXT,
+    created_at  REAL NOT NULL,
+    started_at  REAL,
+    finished_at REAL
+);
+CREATE INDEX jobs_user ON jobs (user_id);
+CREATE INDEX jobs_group ON jobs (group_id);
+CREATE INDEX jobs_status ON jobs (status);
+
+CREATE TABLE outputs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id      TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    candidate   INTEGER NOT NULL,
+    text        TEXT NOT NULL,
+    model_id    TEXT NOT NULL,
+    seed        INTEGER NOT NULL,
+    decision    TEXT NOT NULL CHECK (decision IN ('allow', 'review', 'block')),
+    verdict     TEXT NOT NULL,
+    timings     TEXT NOT NULL,
+    created_at  REAL NOT NULL,
+    UNIQUE (job_id, candidate)
+);
+
+CREATE TABLE votes (
+    output_id   INTEGER NOT NULL REFERENCES outputs (id) ON DELETE CASCADE,
+    user_id     INTEGER NOT NULL,
+    value       INTEGER NOT NULL CHECK (value IN (-1, 1)),
+    created_at  REAL NOT NULL,
+    PRIMARY KEY (output_id, user_id)
+);
+CREATE INDEX votes_user ON votes (user_id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (SCHEMA_V1,)
+
+
+class StorageError(RuntimeError):
+    """The database file cannot be opened or migrated; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: str
+    group_id: str
+    parent_id: str | None
+    kind: str
+    user_id: int
+    guild_id: int | None
+    channel_id: int | None
+    options: dict[str, str]
+    prompt: str
+    seed: int
+    status: str
+    created_at: float
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class NewOutput:
+    candidate: int
+    text: str
+    model_id: str
+    seed: int
+    verdict: dict[str, Any]
+    timings: dict[str, float]
+
+    @property
+    def decision(self) -> str:
+        return str(self.verdict["decision"])
+
+
+@dataclass(frozen=True)
+class OutputRecord:
+    id: int
+    job_id: str
+    candidate: int
+    text: str
+    model_id: str
+    seed: int
+    decision: str
+    timings: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Tally:
+    up: int = 0
+    down: int = 0
+
+
+def _job(row: aiosqlite.Row) -> JobRecord:
+    return JobRecord(
+        id=row["id"],
+        group_id=row["group_id"],
+        parent_id=row["parent_id"],
+        kind=row["kind"],
+        user_id=row["user_id"],
+        guild_id=row["guild_id"],
+        channel_id=row["channel_id"],
+        options=json.loads(row["options"]),
+        prompt=row["prompt"],
+        seed=row["seed"],
+        status=row["status"],
+        created_at=row["created_at"],
+        error=row["error"],
+    )
+
+
+def _output(row: aiosqlite.Row) -> OutputRecord:
+    return OutputRecord(
+        id=row["id"],
+        job_id=row["job_id"],
+        candidate=row["candidate"],
+        text=row["text"],
+        model_id=row["model_id"],
+        seed=row["seed"],
+        decision=row["decision"],
+        timings=json.loads(row["timings"]),
+    )
+
+
+class Storage:
+    """The database. Open with ``await Storage.open(path)`` or ``async with``."""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+        self._db = db
+        self.path = path
+        self._write_lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"<Storage {self.path}>"
+
+    @classmethod
+    async def open(cls, path: Path) -> Storage:
+        """Open (creating folders and file) and migrate to the newest schema."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = await aiosqlite.connect(path)
+        except (OSError, aiosqlite.Error) as err:
+            raise StorageError(f"cannot open database {path}: {err}") from err
+        db.row_factory = aiosqlite.Row
+        storage = cls(db, path)
+        try:
+            await storage._configure()
+            await storage._migrate()
+        except aiosqlite.Error as err:
+            await db.close()
+            raise StorageError(f"cannot use database {path}: {err}") from err
+        return storage
+
+    async def __aenter__(self) -> Storage:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def _configure(self) -> None:
+        for pragma in (
+            "PRAGMA journal_mode = WAL",
+            "PRAGMA synchronous = NORMAL",
+            "PRAGMA foreign_keys = ON",
+            "PRAGMA busy_timeout = 5000",
+        ):
+            await self._db.execute(pragma)
+
+    async def schema_version(self) -> int:
+        async with self._db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def _migrate(self) -> None:
+        version = await self.schema_version()
+        if version > len(MIGRATIONS):
+            raise StorageError(f"database schema v{version} is newer than this Muse")
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            await self._db.executescript(
+                f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+            )
+
+    async def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One committed statement; returns the number of rows changed."""
+        async with self._write_lock:
+            cursor = await self._db.execute(sql, params)
+            await self._db.commit()
+            return cursor.rowcount
+
+    async def insert_job(self, job: JobRecord) -> None:
+        await self._write(
+            "INSERT INTO jobs (id, group_id, parent_id, kind, user_id, guild_id, channel_id,"
+            " options, prompt, seed, status, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                job.id, job.group_id, job.parent_id, job.kind, job.user_id, job.guild_id,
+                job.channel_id, json.dumps(job.options, ensure_ascii=False), job.prompt, job.seed,
+                job.status, job.created_at,
+            ),
+        )  # fmt: skip
+
+    async def mark_running(self, job_ids: Sequence[str], now: float) -> None:
+        async with self._write_lock:
+            await self._db.executemany(
+                "UPDATE jobs SET status = 'running', started_at = ? WHERE id = ?",
+                [(now, job_id) for job_id in job_ids],
+            )
+            await self._db.commit()
+
+    async def finish_job(self, job_id: str, status: str, now: float, error: str | None) -> None:
+        await self._write(
+            "UPDATE jobs SET status = ?, finished_at = ?, error = ? WHERE id = ?",
+            (status, now, error, job_id),
+        )
+
+    async def add_outputs(self, job_id: str, outputs: Sequence[NewOutput], now: float) -> list[int]:
+        """Store a job's outputs and mark it done, in one transaction; returns output ids."""
+        ids: list[int] = []
+        async with self._write_lock:
+            for out in outputs:
+                cursor = await self._db.execute(
+                    "INSERT INTO outputs (job_id, candidate, text, model_id, seed, decision,"
+                    " verdict, timings, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (
+                        job_id, out.candidate, out.text, out.model_id, out.seed, out.decision,
+                        json.dumps(out.verdict, ensure_ascii=False), json.dumps(out.timings), now,
+                    ),
+                )  # fmt: skip
+                ids.append(int(cursor.lastrowid or 0))
+            await self._db.execute(
+                "UPDATE jobs SET status = 'done', finished_at = ? WHERE id = ?", (now, job_id)
+            )
+            await self._db.commit()
+        return ids
+
+    async def get_job(self, job_id: str) -> JobRecord | None:
+        async with self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cur:
+            row = await cur.fetchone()
+        return _job(row) if row else None
+
+    async def job_outputs(self, job_id: str) -> list[OutputRecord]:
+        sql = "SELECT * FROM outputs WHERE job_id = ? ORDER BY candidate"
+        async with self._db.execute(sql, (job_id,)) as cur:
+            return [_output(row) for row in await cur.fetchall()]
+
+    async def get_output(self, output_id: int) -> OutputRecord | None:
+        async with self._db.execute("SELECT * FROM outputs WHERE id = ?", (output_id,)) as cur:
+            row = await cur.fetchone()
+        return _output(row) if row else None
+
+    async def group_size(self, group_id: str) -> int:
+        """How many jobs sample the same prompt (the original plus its regenerations)."""
+        sql = "SELECT COUNT(*) FROM jobs WHERE group_id = ?"
+        async with self._db.execute(sql, (group_id,)) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def toggle_vote(self, output_id: int, user_id: int, value: int, now: float) -> int:
+        """Set, change or (clicking the same again) remove a vote; returns the vote now held."""
+        async with self._write_lock:
+            cursor = await self._db.execute(
+                "DELETE FROM votes WHERE output_id = ? AND user_id = ? AND value = ?",
+                (output_id, user_id, value),
+            )
+            if cursor.rowcount == 0:
+                await self._db.execute(
+                    "INSERT INTO votes (output_id, user_id, value, created_at) VALUES (?,?,?,?)"
+                    " ON CONFLICT (output_id, user_id)"
+                    " DO UPDATE SET value = excluded.value, created_at = excluded.created_at",
+                    (output_id, user_id, value, now),
+                )
+            await self._db.commit()
+        return 0 if cursor.rowcount else value
+
+    async def tallies(self, output_ids: Sequence[int]) -> dict[int, Tally]:
+        """Vote counts for each output id (zero counts included)."""
+        result = {output_id: Tally() for output_id in output_ids}
+        if not output_ids:
+            return result
+        marks = ",".join("?" * len(output_ids))
+        sql = (
+            "SELECT output_id, SUM(value = 1) AS up, SUM(value = -1) AS down FROM votes"
+            f" WHERE output_id IN ({marks}) GROUP BY output_id"
+        )
+        async with self._db.execute(sql, tuple(output_ids)) as cur:
+            for row in await cur.fetchall():
+                result[row["output_id"]] = Tally(int(row["up"]), int(row["down"]))
+        return result
+
+    async def rated_outputs(self) -> AsyncIterator[dict[str, Any]]:
+        """Every output with at least one vote, with its prompt, options and provenance."""
+        sql = """
+            SELECT o.id, o.job_id, o.candidate, o.text, o.model_id, o.seed, o.decision,
+                   o.timings, o.created_at, j.kind, j.group_id, j.options, j.prompt,
+                   SUM(v.value = 1) AS up, SUM(v.value = -1) AS down
+            FROM outputs o JOIN jobs j ON j.id = o.job_id JOIN votes v ON v.output_id = o.id
+            GROUP BY o.id ORDER BY o.id
+        """
+        async with self._db.execute(sql) as cur:
+            async for row in cur:
+                yield {
+                    "output_id": row["id"],
+                    "job_id": row["job_id"],
+                    "group_id": row["group_id"],
+                    "kind": row["kind"],
+                    "candidate": row["candidate"],
+                    "prompt": row["prompt"],
+                    "options": json.loads(row["options"]),
+                    "output": row["text"],
+                    "model_id": row["model_id"],
+                    "seed": row["seed"],
+                    "decision": row["decision"],
+                    "timings": json.loads(row["timings"]),
+                    "created_at": row["created_at"],
+                    "votes_up": int(row["up"]),
+                    "votes_down": int(row["down"]),
+                }
+
+    async def delete_user_data(self, user_id: int) -> dict[str, int]:
+        """Remove a member's jobs, outputs and votes; returns what was deleted."""
+        async with self._write_lock:
+            counts = {}
+            for name, sql in (
+                ("votes", "DELETE FROM votes WHERE user_id = ?"),
+                (
+                    "outputs",
+                    "DELETE FROM outputs WHERE job_id IN (SELECT id FROM jobs WHERE user_id = ?)",
+                ),
+                ("jobs", "DELETE FROM jobs WHERE user_id = ?"),
+            ):
+                cursor = await self._db.execute(sql, (user_id,))
+                counts[name] = cursor.rowcount
+            await self._db.commit()
+        return counts

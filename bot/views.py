@@ -1,0 +1,121 @@
+"""Persistent buttons. Their state lives in ``custom_id``, so they work after a restart.
+
+muse:vote:<output_id>:up|down   👍/👎 on one output, any member, one vote each
+muse:regen:<job_id>             🔁 a new sample of the same prompt, requester only
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Protocol
+
+import discord
+
+from bot.config import Settings
+from bot.flow import run_job
+from bot.replies import report_error
+from bot.service import Delivery, MuseService, Origin
+
+VOTE_TEMPLATE = r"muse:vote:(?P<output_id>\d+):(?P<value>up|down)"
+REGEN_TEMPLATE = r"muse:regen:(?P<job_id>[0-9a-f]{16})"
+
+
+class HasService(Protocol):
+    service: MuseService
+    settings: Settings
+
+
+def _app(interaction: discord.Interaction[Any]) -> HasService:
+    client: HasService = interaction.client
+    return client
+
+
+def origin_of(interaction: discord.Interaction[Any]) -> Origin:
+    return Origin(interaction.user.id, interaction.guild_id, interaction.channel_id)
+
+
+class VoteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=VOTE_TEMPLATE):
+    """👍 or 👎 with the current count; clicking again removes the vote."""
+
+    def __init__(self, output_id: int, value: int, *, count: int = 0, label: str = "") -> None:
+        emoji = "👍" if value > 0 else "👎"
+        direction = "up" if value > 0 else "down"
+        super().__init__(
+            discord.ui.Button(
+                style=discord.ButtonStyle.secondary,
+                emoji=emoji,
+                label=f"{label}{count}",
+                custom_id=f"muse:vote:{output_id}:{direction}",
+            )
+        )
+        self.output_id = output_id
+        self.value = value
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> VoteButton:
+        return cls(int(match["output_id"]), 1 if match["value"] == "up" else -1)
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        try:
+            result = await _app(interaction).service.vote(
+                self.output_id, interaction.user.id, self.value
+            )
+            await interaction.response.edit_message(view=result_view(result.delivery))
+        except Exception as err:
+            await report_error(interaction, err)
+
+
+class RegenerateButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=REGEN_TEMPLATE):
+    """🔁 A new sample with a new seed and the same options, for the requester."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                style=discord.ButtonStyle.primary,
+                emoji="🔁",
+                label="Regenerate",
+                custom_id=f"muse:regen:{job_id}",
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> RegenerateButton:
+        return cls(match["job_id"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        app = _app(interaction)
+        try:
+            pending = await app.service.regenerate(self.job_id, origin_of(interaction))
+            interval_s = app.settings.progress_interval_s
+            await run_job(interaction, app.service, pending, interval_s, result_view)
+        except Exception as err:
+            await report_error(interaction, err)
+
+
+def result_view(delivery: Delivery) -> discord.ui.View:
+    """Vote buttons for each shown output (two candidates a row) and 🔁 for the requester."""
+    view = discord.ui.View(timeout=None)
+    numbered = len(delivery.outputs) > 1
+    for index, out in enumerate(delivery.outputs):
+        label = f"{out.candidate + 1} · " if numbered else ""
+        for value, count in ((1, out.tally.up), (-1, out.tally.down)):
+            button = VoteButton(out.output_id, value, count=count, label=label)
+            button.item.row = index // 2
+            view.add_item(button)
+    regenerate = RegenerateButton(delivery.job_id)
+    regenerate.item.row = min(4, (len(delivery.outputs) + 1) // 2)
+    view.add_item(regenerate)
+    return view

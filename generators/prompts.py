@@ -1,0 +1,111 @@
+"""Turn validated requests into model prompts.
+
+User text always stays in the user message, inside its own labelled field, never in the system
+prompt, so "ignore previous instructions" is just more topic text.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from generators.types import (
+    ChatMessage,
+    Language,
+    PoemForm,
+    PoemRequest,
+    SamplingParams,
+    SloganRequest,
+    TextPrompt,
+)
+
+POEM_MAX_NEW_TOKENS = 200
+SLOGAN_MAX_NEW_TOKENS = 40
+SLOGAN_SEED_STRIDE = 1
+
+_SYSTEM_EN = (
+    "You are Muse, a skilled poet and copywriter. Follow the requested form exactly. "
+    "Reply with the requested text only: no title, no explanation, no quotation marks."
+)
+_SYSTEM_ZH = (
+    "你是 Muse，一位擅长诗词与广告文案的创作者。严格遵守所要求的体裁。"
+    "只输出作品本身，不要标题、解释或引号。"
+)
+
+_FORM_RULES_EN: dict[PoemForm, str] = {
+    PoemForm.FREE_VERSE: "a short free-verse poem (8 to 14 lines)",
+    PoemForm.HAIKU: "a haiku: three lines of 5, 7 and 5 syllables",
+    PoemForm.SONNET: "a sonnet: 14 lines of iambic pentameter",
+    PoemForm.LIMERICK: "a limerick: five lines rhyming AABBA",
+    PoemForm.QUATRAIN: "a quatrain: four rhyming lines",
+    PoemForm.WUYAN_JUEJU: "a classical Chinese quatrain of four five-character lines",
+    PoemForm.QIYAN_JUEJU: "a classical Chinese quatrain of four seven-character lines",
+}
+
+_FORM_RULES_ZH: dict[PoemForm, str] = {
+    PoemForm.FREE_VERSE: "一首自由诗（8 到 14 行）",
+    PoemForm.HAIKU: "一首俳句（三行，五、七、五音节）",
+    PoemForm.SONNET: "一首十四行诗",
+    PoemForm.LIMERICK: "一首五行打油诗（AABBA 押韵）",
+    PoemForm.QUATRAIN: "一首四行押韵短诗",
+    PoemForm.WUYAN_JUEJU: "一首五言绝句（四句，每句五字，押平声韵）",
+    PoemForm.QIYAN_JUEJU: "一首七言绝句（四句，每句七字，押平声韵）",
+}
+
+
+def _fields(pairs: list[tuple[str, str]]) -> str:
+    return "\n".join(f"{label}: {value}" for label, value in pairs if value)
+
+
+def poem_prompt(req: PoemRequest, sampling: SamplingParams) -> TextPrompt:
+    """One prompt row for ``/poem``."""
+    mood = req.mood.value if req.mood else ""
+    if req.resolved_language() is Language.CHINESE:
+        system = _SYSTEM_ZH
+        task = f"请写{_FORM_RULES_ZH[req.form]}。"
+        body = _fields([("主题", req.topic), ("风格", req.style), ("情绪", mood)])
+        plain = f"{_FORM_RULES_ZH[req.form]}，主题：{req.topic}\n"
+    else:
+        system = _SYSTEM_EN
+        task = f"Write {_FORM_RULES_EN[req.form]}, in English."
+        body = _fields([("Topic", req.topic), ("Style", req.style), ("Mood", mood)])
+        plain = f"A {req.form.value} about {req.topic}:\n"
+    messages = (ChatMessage("system", system), ChatMessage("user", f"{task}\n{body}"))
+    return TextPrompt(messages=messages, plain=plain, sampling=sampling)
+
+
+def slogan_prompt(req: SloganRequest, sampling: SamplingParams) -> TextPrompt:
+    """One prompt row for ``/slogan``; a request with ``count`` n needs n rows."""
+    tone = req.tone.value if req.tone else ""
+    if req.resolved_language() is Language.CHINESE:
+        system = _SYSTEM_ZH
+        task = "请为下面的产品写一句简短有力的广告语（不超过 20 个字）。"
+        body = _fields([("产品", req.product), ("受众", req.audience), ("语气", tone)])
+        plain = f"{req.product} 的广告语："
+    else:
+        system = _SYSTEM_EN
+        task = "Write one short, catchy advertising slogan (at most 12 words) for this product."
+        body = _fields([("Product", req.product), ("Audience", req.audience), ("Tone", tone)])
+        plain = f"Slogan for {req.product}:"
+    messages = (ChatMessage("system", system), ChatMessage("user", f"{task}\n{body}"))
+    return TextPrompt(messages=messages, plain=plain, sampling=sampling)
+
+
+def _printable(text: str) -> str:
+    """Drop control and format characters a model may emit; keep line breaks and tabs."""
+    return "".join(
+        ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs")
+    )
+
+
+def clean_poem(text: str) -> str:
+    """Printable text with blank edges trimmed; the poem's own line breaks stay."""
+    return _printable(text).strip()
+
+
+def clean_slogan(text: str) -> str:
+    """First non-empty line without wrapping quotes."""
+    for line in _printable(text).strip().splitlines():
+        line = line.strip().strip("\"'“”「」『』")
+        if line:
+            return line
+    return ""

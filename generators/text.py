@@ -1,0 +1,218 @@
+"""Text generation with transformers: batched, left-padded, reproducible per row.
+
+Sampling happens in ``RowSampler``, a logits processor that draws each row's token with that row's
+own ``torch.Generator``. ``generate`` then runs greedily over the chosen tokens, so a row's output
+depends on its seed and settings, not on the other rows of the batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    GenerationConfig,
+    LogitsProcessor,
+    LogitsProcessorList,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
+
+from generators.backend import ModelLoadError
+from generators.types import ChatMessage, SamplingParams, TextPrompt, TextSample
+
+log = logging.getLogger(__name__)
+
+WARMUP_PROMPT = TextPrompt(
+    messages=(ChatMessage("user", "Say hello."),),
+    plain="Hello",
+    sampling=SamplingParams(seed=0, max_new_tokens=2),
+)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present, else CPU; an explicit device must exist."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise ModelLoadError(f"MUSE_DEVICE={name!r} is not a torch device: {err}") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError(f"MUSE_DEVICE={name!r} but CUDA is not available on this host")
+    return device
+
+
+def _default_dtype(device: torch.device) -> torch.dtype:
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+class RowSampler(LogitsProcessor):
+    """Draws one token per row with that row's generator, temperature, top-k and top-p."""
+
+    def __init__(
+        self, params: Sequence[SamplingParams], prompt_len: int, eos_id: int, device: torch.device
+    ) -> None:
+        self.prompt_len = prompt_len
+        self.eos_id = eos_id
+        self.max_new = [p.max_new_tokens for p in params]
+        self.temps = torch.tensor([p.temperature for p in params], device=device)
+        self.top_ps = torch.tensor([p.top_p for p in params], device=device)
+        self.top_ks = torch.tensor([p.top_k for p in params], device=device)
+        self.generators = [torch.Generator(device=device).manual_seed(p.seed) for p in params]
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        step = input_ids.shape[1] - self.prompt_len
+        k = min(int(self.top_ks.max()), scores.shape[-1])
+        values, indices = (scores.float() / self.temps[:, None]).topk(k, dim=-1)
+        columns = torch.arange(k, device=scores.device)
+        values = values.masked_fill(columns[None, :] >= self.top_ks[:, None], float("-inf"))
+        probs = values.softmax(dim=-1)
+        before = probs.cumsum(dim=-1) - probs
+        probs = probs.masked_fill(before > self.top_ps[:, None], 0.0)
+        chosen = scores.new_full(scores.shape, float("-inf"))
+        for row, generator in enumerate(self.generators):
+            if step >= self.max_new[row]:
+                token = self.eos_id
+            else:
+                pick = torch.multinomial(probs[row], 1, generator=generator)
+                token = int(indices[row, pick])
+            chosen[row, token] = 0.0
+        return chosen  # type: ignore[return-value]
+
+
+class CancelOnEvent(StoppingCriteria):
+    """Stops every row once ``event`` is set (job cancelled or timed out)."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def __call__(
+        self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any
+    ) -> torch.BoolTensor:
+        flag = self.event.is_set()
+        return torch.full((input_ids.shape[0],), flag, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
+
+
+class TransformersTextBackend:
+    """Owns one causal LM and its tokenizer; use it from a single worker thread."""
+
+    def __init__(self, model: Any, tokenizer: Any, model_id: str, device: torch.device) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self._model_id = model_id
+        self.device = device
+        self.uses_chat_template = bool(getattr(tokenizer, "chat_template", None))
+        eos = model.generation_config.eos_token_id
+        if eos is None:
+            eos = tokenizer.eos_token_id
+        self.eos_ids: list[int] = list(eos) if isinstance(eos, list | tuple) else [int(eos)]
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        tokenizer.padding_side = "left"
+        self.repetition_penalty = float(
+            getattr(model.generation_config, "repetition_penalty", None) or 1.0
+        )
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @classmethod
+    def load(cls, model_id: str, *, device: str = "auto") -> TransformersTextBackend:
+        """Load from a hub id or a local folder through ``from_pretrained``."""
+        target = resolve_device(device)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(model_id)
+            model: Any = AutoModelForCausalLM.from_pretrained(
+                model_id, dtype=_default_dtype(target)
+            )
+        except (OSError, ValueError) as err:
+            raise ModelLoadError(
+                f"cannot load text model {model_id!r}: {err}. Use a local folder, or download "
+                "the hub id while online; it is not in the local cache and the hub is unreachable."
+            ) from err
+        model.to(target).eval()
+        log.info("loaded text model %s on %s", model_id, target)
+        return cls(model, tokenizer, model_id, target)
+
+    def warmup(self) -> float:
+        """One tiny generation, so missing weights or memory fail at boot; returns seconds."""
+        started = time.perf_counter()
+        try:
+            self.generate([WARMUP_PROMPT], threading.Event())
+        except torch.OutOfMemoryError as err:
+            raise ModelLoadError(
+                f"out of memory warming up {self.model_id!r} on {self.device}: choose a smaller "
+                "model or MUSE_DEVICE=cpu"
+            ) from err
+        return time.perf_counter() - started
+
+    def render(self, prompt: TextPrompt) -> str:
+        """The prompt as the model sees it: chat template when it has one, else plain text."""
+        if not self.uses_chat_template:
+            return prompt.plain
+        messages = [{"role": m.role, "content": m.content} for m in prompt.messages]
+        try:
+            rendered = self.tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=True
+            )
+        except Exception:  # templates without a system role: fold it into the user turn
+            merged = "\n\n".join(m.content for m in prompt.messages)
+            rendered = self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": merged}], tokenize=False, add_generation_prompt=True
+            )
+        return str(rendered)
+
+    @torch.inference_mode()
+    def generate(self, prompts: Sequence[TextPrompt], cancel: threading.Event) -> list[TextSample]:
+        """One ``model.generate`` call for all rows."""
+        texts = [self.render(p) for p in prompts]
+        enc = self.tokenizer(
+            texts, return_tensors="pt", padding=True, add_special_tokens=not self.uses_chat_template
+        ).to(self.device)
+        prompt_len = int(enc["input_ids"].shape[1])
+        sampler = RowSampler(
+            [p.sampling for p in prompts], prompt_len, self.eos_ids[0], self.device
+        )
+        config = GenerationConfig(  # type: ignore[no-untyped-call]
+            do_sample=False,
+            max_new_tokens=max(p.sampling.max_new_tokens for p in prompts),
+            eos_token_id=self.eos_ids,
+            pad_token_id=self.tokenizer.pad_token_id,
+            repetition_penalty=self.repetition_penalty,
+        )
+        output = self.model.generate(
+            **enc,
+            generation_config=config,
+            logits_processor=LogitsProcessorList([sampler]),
+            stopping_criteria=StoppingCriteriaList([CancelOnEvent(cancel)]),
+        )
+        prompt_tokens = enc["attention_mask"].sum(dim=1).tolist()
+        return [
+            self._sample(output[row, prompt_len:], p, int(prompt_tokens[row]), cancel)
+            for row, p in enumerate(prompts)
+        ]
+
+    def _sample(
+        self, new_ids: torch.Tensor, prompt: TextPrompt, prompt_tokens: int, cancel: threading.Event
+    ) -> TextSample:
+        ids = new_ids.tolist()
+        end = next((i for i, tok in enumerate(ids) if tok in self.eos_ids), None)
+        if end is not None:
+            forced = end >= prompt.sampling.max_new_tokens  # RowSampler ends rows at their cap
+            ids, reason = ids[:end], "length" if forced else "stop"
+        elif cancel.is_set():
+            reason = "cancelled"
+        else:
+            reason = "length"
+        text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        return TextSample(text, prompt.sampling.seed, prompt_tokens, len(ids), reason)

@@ -1,0 +1,297 @@
+"""Plain request and result types for the generators: frozen dataclasses in, frozen dataclasses out.
+
+Requests are validated by ``check_inputs`` methods that raise ``InvalidRequest`` with the rule and
+the offending value. Nothing is ever fixed silently.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+TOPIC_MAX_CHARS = 200
+STYLE_MAX_CHARS = 100
+PRODUCT_MAX_CHARS = 200
+AUDIENCE_MAX_CHARS = 100
+SLOGAN_MAX_COUNT = 5
+SEED_MAX = 2**32 - 1
+
+
+class InvalidRequest(ValueError):
+    """A request broke a rule; the message names the rule and the value and is safe to show."""
+
+
+class TextKind(StrEnum):
+    POEM = "poem"
+    SLOGAN = "slogan"
+
+
+class PoemForm(StrEnum):
+    FREE_VERSE = "free verse"
+    HAIKU = "haiku"
+    SONNET = "sonnet"
+    LIMERICK = "limerick"
+    QUATRAIN = "quatrain"
+    WUYAN_JUEJU = "五言绝句"
+    QIYAN_JUEJU = "七言绝句"
+
+    @property
+    def is_chinese(self) -> bool:
+        return self in (PoemForm.WUYAN_JUEJU, PoemForm.QIYAN_JUEJU)
+
+
+class Mood(StrEnum):
+    JOYFUL = "joyful"
+    CALM = "calm"
+    ROMANTIC = "romantic"
+    NOSTALGIC = "nostalgic"
+    MELANCHOLIC = "melancholic"
+    HOPEFUL = "hopeful"
+    PLAYFUL = "playful"
+    SOLEMN = "solemn"
+
+
+class Language(StrEnum):
+    AUTO = "auto"
+    ENGLISH = "en"
+    CHINESE = "zh"
+
+
+class Tone(StrEnum):
+    FRIENDLY = "friendly"
+    BOLD = "bold"
+    PLAYFUL = "playful"
+    ELEGANT = "elegant"
+    PROFESSIONAL = "professional"
+    WITTY = "witty"
+    INSPIRING = "inspiring"
+
+
+def cjk_share(text: str) -> float:
+    """Share of letters in ``text`` that are CJK ideographs (0.0 for no letters)."""
+    letters = [ch for ch in text if ch.isalpha()]
+    if not letters:
+        return 0.0
+    cjk = sum(1 for ch in letters if "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff")
+    return cjk / len(letters)
+
+
+def detect_language(text: str) -> Language:
+    """English or Chinese, whichever the text is mostly written in."""
+    return Language.CHINESE if cjk_share(text) >= 0.3 else Language.ENGLISH
+
+
+def _check_text(name: str, value: str, max_chars: int, *, required: bool) -> None:
+    if required and not value.strip():
+        raise InvalidRequest(f"{name} must not be empty")
+    if len(value) > max_chars:
+        raise InvalidRequest(f"{name} must be at most {max_chars} characters, got {len(value)}")
+    bad = [ch for ch in value if unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\n"]
+    if bad:
+        raise InvalidRequest(f"{name} contains control characters ({bad[0]!r}); remove them")
+
+
+def _check_seed(seed: int | None) -> None:
+    if seed is not None and not 0 <= seed <= SEED_MAX:
+        raise InvalidRequest(f"seed must be between 0 and {SEED_MAX}, got {seed}")
+
+
+@dataclass(frozen=True)
+class PoemRequest:
+    """What a member asked for with /poem."""
+
+    topic: str
+    form: PoemForm = PoemForm.FREE_VERSE
+    style: str = ""
+    mood: Mood | None = None
+    language: Language = Language.AUTO
+    seed: int | None = None
+
+    def check_inputs(self) -> None:
+        _check_text("topic", self.topic, TOPIC_MAX_CHARS, required=True)
+        _check_text("style", self.style, STYLE_MAX_CHARS, required=False)
+        _check_seed(self.seed)
+        if self.form.is_chinese and self.language is Language.ENGLISH:
+            raise InvalidRequest(
+                f"{self.form.value} is a classical Chinese form; choose language 中文 or auto"
+            )
+
+    @property
+    def kind(self) -> TextKind:
+        return TextKind.POEM
+
+    def fields(self) -> dict[str, str]:
+        """Every option except the seed, as stored, so the request can be rebuilt exactly."""
+        return {
+            "topic": self.topic,
+            "form": self.form.value,
+            "style": self.style,
+            "mood": self.mood.value if self.mood else "",
+            "language": self.language.value,
+        }
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, str]) -> PoemRequest:
+        mood = fields.get("mood", "")
+        return cls(
+            topic=fields["topic"],
+            form=PoemForm(fields.get("form", PoemForm.FREE_VERSE.value)),
+            style=fields.get("style", ""),
+            mood=Mood(mood) if mood else None,
+            language=Language(fields.get("language", Language.AUTO.value)),
+        )
+
+    def prompt_text(self) -> str:
+        """The member-written text that the safety filter must see."""
+        return f"{self.topic}\n{self.style}"
+
+    def resolved_language(self) -> Language:
+        """The language the poem is written in: explicit, implied by the form, or the topic's."""
+        if self.language is not Language.AUTO:
+            return self.language
+        if self.form.is_chinese:
+            return Language.CHINESE
+        return detect_language(self.topic)
+
+    def options(self) -> dict[str, str]:
+        """The options as shown to members and stored with the output."""
+        shown = {"topic": self.topic, "form": self.form.value}
+        if self.style:
+            shown["style"] = self.style
+        if self.mood is not None:
+            shown["mood"] = self.mood.value
+        shown["language"] = self.resolved_language().value
+        return shown
+
+
+@dataclass(frozen=True)
+class SloganRequest:
+    """What a member asked for with /slogan: ``count`` independent candidates."""
+
+    product: str
+    audience: str = ""
+    tone: Tone | None = None
+    count: int = 3
+    language: Language = Language.AUTO
+    seed: int | None = None
+
+    def check_inputs(self) -> None:
+        _check_text("product", self.product, PRODUCT_MAX_CHARS, required=True)
+        _check_text("audience", self.audience, AUDIENCE_MAX_CHARS, required=False)
+        _check_seed(self.seed)
+        if not 1 <= self.count <= SLOGAN_MAX_COUNT:
+            raise InvalidRequest(
+                f"count must be between 1 and {SLOGAN_MAX_COUNT}, got {self.count}"
+            )
+
+    @property
+    def kind(self) -> TextKind:
+        return TextKind.SLOGAN
+
+    def fields(self) -> dict[str, str]:
+        return {
+            "product": self.product,
+            "audience": self.audience,
+            "tone": self.tone.value if self.tone else "",
+            "count": str(self.count),
+            "language": self.language.value,
+        }
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, str]) -> SloganRequest:
+        tone = fields.get("tone", "")
+        return cls(
+            product=fields["product"],
+            audience=fields.get("audience", ""),
+            tone=Tone(tone) if tone else None,
+            count=int(fields.get("count", "3")),
+            language=Language(fields.get("language", Language.AUTO.value)),
+        )
+
+    def prompt_text(self) -> str:
+        return f"{self.product}\n{self.audience}"
+
+    def resolved_language(self) -> Language:
+        if self.language is not Language.AUTO:
+            return self.language
+        return detect_language(self.product + " " + self.audience)
+
+    def options(self) -> dict[str, str]:
+        shown = {"product": self.product}
+        if self.audience:
+            shown["audience"] = self.audience
+        if self.tone is not None:
+            shown["tone"] = self.tone.value
+        shown["count"] = str(self.count)
+        shown["language"] = self.resolved_language().value
+        return shown
+
+
+TextRequest = PoemRequest | SloganRequest
+
+
+def request_from_fields(kind: str, fields: Mapping[str, str]) -> TextRequest:
+    """Rebuild a stored request (without its seed)."""
+    if kind == TextKind.POEM:
+        return PoemRequest.from_fields(fields)
+    if kind == TextKind.SLOGAN:
+        return SloganRequest.from_fields(fields)
+    raise InvalidRequest(f"unknown text kind {kind!r}")
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """Per-row sampling settings; ``seed`` makes the row reproducible."""
+
+    seed: int
+    max_new_tokens: int = 160
+    temperature: float = 0.9
+    top_p: float = 0.95
+    top_k: int = 50
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise InvalidRequest(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
+        if self.temperature <= 0:
+            raise InvalidRequest(f"temperature must be above 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise InvalidRequest(f"top_p must be in (0, 1], got {self.top_p}")
+
+
+@dataclass(frozen=True)
+class TextPrompt:
+    """One row for the model: chat messages (used with a chat template) and a plain fallback."""
+
+    messages: tuple[ChatMessage, ...]
+    plain: str
+    sampling: SamplingParams
+
+
+@dataclass(frozen=True)
+class TextSample:
+    """One generated row."""
+
+    text: str
+    seed: int
+    prompt_tokens: int
+    new_tokens: int
+    finish_reason: str  # "stop" (end of text), "length" or "cancelled"
+
+
+@dataclass(frozen=True)
+class TextResult:
+    """What one generate call returned for one job, with timings in seconds."""
+
+    samples: tuple[TextSample, ...]
+    model_id: str
+    generate_s: float
+    batch_rows: int = 1
+    extra: dict[str, str] = field(default_factory=dict)

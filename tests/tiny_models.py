@@ -1,0 +1,98 @@
+"""Tiny random models built offline and saved with ``save_pretrained``, for tests and benches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SPECIALS = ["<unk>", "<s>", "</s>", "<pad>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"]
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}<|end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
+_WORDS = (
+    "moon river light shadow morning coffee brave rocket garden whisper ocean bright dream fast "
+    "simple fresh bold every day make write draw poem slogan the a of and to in is "
+    "春 日 花 烂 漫 月 光 风 雨 山 水 夜 梦 诗"
+).split()
+
+
+def _corpus() -> list[str]:
+    n = len(_WORDS)
+    return [" ".join(_WORDS[(i * k + k * k) % n] for k in range(1, 9)) + "." for i in range(2000)]
+
+
+def build_tokenizer(vocab_size: int = 512, *, chat: bool = True) -> object:
+    """A byte-level BPE trained here, wrapped as a left-padding fast tokenizer."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from tokenizers.pre_tokenizers import ByteLevel
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIALS,
+        show_progress=False,
+        initial_alphabet=ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator(_corpus(), trainer)
+    hf = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
+        tokenizer_object=tok,
+        unk_token="<unk>",
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        additional_special_tokens=SPECIALS[4:],
+        padding_side="left",
+        model_max_length=1024,
+    )
+    if chat:
+        hf.chat_template = CHAT_TEMPLATE
+    return hf
+
+
+def make_tiny_lm(
+    path: Path,
+    *,
+    hidden: int = 64,
+    layers: int = 2,
+    heads: int = 4,
+    intermediate: int | None = None,
+    vocab_size: int = 512,
+    chat: bool = True,
+    seed: int = 0,
+) -> Path:
+    """Build a random Llama of the given shape and save it with its tokenizer to ``path``."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tok = build_tokenizer(vocab_size, chat=chat)
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tok),  # type: ignore[arg-type]
+        hidden_size=hidden,
+        intermediate_size=intermediate or 2 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=heads,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+        bos_token_id=tok.bos_token_id,  # type: ignore[attr-defined]
+        eos_token_id=tok.eos_token_id,  # type: ignore[attr-defined]
+        pad_token_id=tok.pad_token_id,  # type: ignore[attr-defined]
+    )
+    model = LlamaForCausalLM(config)
+    model.generation_config.pad_token_id = tok.pad_token_id  # type: ignore[attr-defined]
+    path.mkdir(parents=True, exist_ok=True)
+    tok.save_pretrained(str(path))  # type: ignore[attr-defined]
+    model.save_pretrained(str(path))
+    return path
+
+
+def make_realistic_lm(path: Path) -> Path:
+    """A random model with a SmolLM2-135M-like shape (about 100M parameters, real vocab size)."""
+    return make_tiny_lm(
+        path, hidden=576, layers=16, heads=9, intermediate=1536, vocab_size=8192, chat=True
+    )
