@@ -23,7 +23,7 @@ def load_text_backend(settings: Settings) -> tuple[TextBackend, float]:
 
     from generators.text import TransformersTextBackend
 
-    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     torch.set_num_threads(settings.torch_threads)
     backend = TransformersTextBackend.load(settings.text_model, device=settings.device)
     warmup_s = backend.warmup()

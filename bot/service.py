@@ -184,6 +184,7 @@ class MuseService:
 
     async def abandon(self, pending: PendingJob) -> None:
         """The requester is gone: drop the job if it has not started."""
+        pending.future.cancel()
         if self.queue.cancel(pending.record.id):
             await self.storage.finish_job(pending.record.id, "cancelled", self.clock(), None)
 

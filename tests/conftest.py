@@ -1,0 +1,79 @@
+"""Shared fixtures: real SQLite files in tmp_path, a real worker thread, tiny offline models."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a hub id that slips in fails at once
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import Settings
+from bot.service import MuseService
+from bot.storage import Storage
+from generators.worker import ModelWorker
+from moderation.wordlist import WordListFilter
+from tests.fakes import ScriptedBackend
+
+
+@pytest.fixture(scope="session")
+def tiny_lm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer random Llama with a BPE tokenizer trained here and a chat template."""
+    import torch
+
+    from tests.tiny_models import make_tiny_lm
+
+    torch.set_num_threads(1)
+    return make_tiny_lm(tmp_path_factory.mktemp("tiny-lm"))
+
+
+@pytest.fixture(scope="session")
+def tiny_base_lm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same shape without a chat template: a base model that gets a plain prompt."""
+    from tests.tiny_models import make_tiny_lm
+
+    return make_tiny_lm(tmp_path_factory.mktemp("tiny-base-lm"), chat=False)
+
+
+@pytest.fixture
+async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
+    async with await Storage.open(tmp_path / "muse.sqlite3") as db:
+        yield db
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(db_path=tmp_path / "muse.sqlite3", progress_interval_s=0.05)
+
+
+ServiceFactory = Callable[..., Awaitable[MuseService]]
+
+
+@pytest.fixture
+async def make_service(storage: Storage, settings: Settings) -> AsyncIterator[ServiceFactory]:
+    """Build services over the test database and a real worker thread; closes what it made."""
+    made: list[tuple[MuseService, ModelWorker]] = []
+
+    async def build(backend: Any = None, **overrides: Any) -> MuseService:
+        worker = ModelWorker()
+        worker.start()
+        service = MuseService(
+            settings=dataclasses.replace(settings, **overrides),
+            storage=storage,
+            worker=worker,
+            backend=backend or ScriptedBackend(),
+            text_filter=WordListFilter(),
+        )
+        await service.__aenter__()
+        made.append((service, worker))
+        return service
+
+    yield build
+    for service, worker in made:
+        await service.__aexit__(None, None, None)
+        await worker.close()
