@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -31,12 +32,8 @@ def test_try_poem_runs_the_service_path(env: Path, capsys: pytest.CaptureFixture
     assert "verdict allow" in out and "seed 5" in out
     assert "tiny-lm" in out
 
-    async def jobs() -> list[str]:
-        async with await Storage.open(env) as db:
-            rows = await db._db.execute_fetchall("SELECT kind FROM jobs")
-            return [row[0] for row in rows]
-
-    assert asyncio.run(jobs()) == ["poem"]
+    with sqlite3.connect(env) as raw:
+        assert raw.execute("SELECT kind, status FROM jobs").fetchall() == [("poem", "done")]
 
 
 def test_try_slogan_prints_each_candidate(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -50,10 +47,12 @@ def test_export_and_delete_user(
 ) -> None:
     assert main(["try", "poem", "--topic", "moon", "--seed", "1"]) == 0
 
+    with sqlite3.connect(env) as raw:
+        [(output_id,)] = raw.execute("SELECT id FROM outputs").fetchall()
+
     async def vote() -> None:
         async with await Storage.open(env) as db:
-            rows = await db._db.execute_fetchall("SELECT id FROM outputs")
-            await db.toggle_vote(rows[0][0], 42, 1, 1.0)
+            await db.toggle_vote(output_id, 42, 1, 1.0)
 
     asyncio.run(vote())
     out_file = tmp_path / "ratings.jsonl"

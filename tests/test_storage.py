@@ -88,7 +88,7 @@ async def test_regenerations_share_a_group(storage: Storage) -> None:
 
 async def test_rated_outputs_carry_provenance(storage: Storage) -> None:
     await storage.insert_job(job("a"))
-    rated, unrated = await storage.add_outputs("a", [output(0), output(1)], 1.0)
+    rated, _unrated = await storage.add_outputs("a", [output(0), output(1)], 1.0)
     await storage.toggle_vote(rated, 5, 1, 1.0)
     await storage.toggle_vote(rated, 6, -1, 1.0)
     rows = [row async for row in storage.rated_outputs()]
