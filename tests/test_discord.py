@@ -1,0 +1,222 @@
+"""The Discord layer through real discord.py objects: interaction payloads in, HTTP calls out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from typing import Any
+
+import discord
+
+from bot.client import MuseBot
+from bot.service import MuseService
+from tests.conftest import ServiceFactory
+from tests.discord_harness import APP_ID, CHANNEL_ID, USER_ID, Call, Harness, custom_ids
+from tests.fakes import ScriptedBackend
+
+OTHER_USER = USER_ID + 100
+EPHEMERAL = 64
+NO_PINGS = {"parse": []}
+
+
+def bot_for(service: MuseService) -> MuseBot:
+    return MuseBot(service, service.settings)
+
+
+def message_bodies(calls: list[Call]) -> list[dict[str, Any]]:
+    """Bodies of every call that carries message content (responses, edits, sends)."""
+    bodies = []
+    for call in calls:
+        body = call.json.get("data", call.json) if isinstance(call.json, dict) else None
+        if isinstance(body, dict) and ("content" in body or "embeds" in body):
+            bodies.append(body)
+    return bodies
+
+
+def final_embed(h: Harness[MuseBot], token: str) -> dict[str, Any]:
+    message = h.http.original_message(token)
+    assert message is not None and message["embeds"], message
+    embed: dict[str, Any] = message["embeds"][0]
+    return embed
+
+
+async def test_commands_sync_with_limits_choices_and_zh_cn(make_service: ServiceFactory) -> None:
+    async with Harness(bot_for(await make_service())) as h:
+        [sync] = h.http.calls_to("PUT", rf"/applications/{APP_ID}/commands$")
+    commands = {c["name"]: c for c in sync.json}
+    assert set(commands) == {"poem", "slogan"}
+    poem = {o["name"]: o for o in commands["poem"]["options"]}
+    assert poem["topic"]["required"] and poem["topic"]["max_length"] == 200
+    assert [c["value"] for c in poem["form"]["choices"]][-2:] == ["五言绝句", "七言绝句"]
+    assert poem["language"]["choices"][2]["name"] == "中文"
+    assert poem["topic"]["description_localizations"]["zh-CN"].startswith("诗的主题")
+    assert poem["mood"]["choices"][0]["name_localizations"]["zh-CN"] == "欢快"
+    assert commands["poem"]["description_localizations"]["zh-CN"] == "以某个主题写一首诗"
+    count = {o["name"]: o for o in commands["slogan"]["options"]}["count"]
+    assert (count["min_value"], count["max_value"]) == (1, 5)
+
+
+async def test_poem_defers_shows_queue_then_edits_in_the_result(
+    make_service: ServiceFactory,
+) -> None:
+    service = await make_service(ScriptedBackend(delay_s=0.2))
+    async with Harness(bot_for(service)) as h:
+        payload = h.slash("poem", {"topic": "春日花烂漫，", "form": "七言绝句", "mood": "calm"})
+        await h.run(payload)
+        assert h.errors == []
+        assert h.http.interaction_responses() == [{"type": 5}]  # deferred at once
+        edits = h.http.calls_to("PATCH", r"/messages/@original$")
+        assert edits[0].json["content"].startswith(("⏳ In the queue", "✍️ Writing"))
+        embed = final_embed(h, payload["token"])
+    assert embed["title"] == "📜 Poem"
+    assert embed["description"].startswith("verse ")
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["form"] == "七言绝句" and fields["mood"] == "calm" and fields["language"] == "zh"
+    assert fields["requested by"] == f"<@{USER_ID}>"
+    assert "scripted-test-model" in embed["footer"]["text"]
+    ids = custom_ids(edits[-1].json)
+    assert [i.split(":")[-1] for i in ids[:2]] == ["up", "down"]
+    assert ids[2].startswith("muse:regen:")
+
+
+async def test_votes_work_after_a_restart_one_per_member(
+    make_service: ServiceFactory,
+) -> None:
+    first_service = await make_service()
+    async with Harness(bot_for(first_service)) as first:
+        payload = first.slash("slogan", {"product": "moon coffee", "count": 2})
+        await first.run(payload)
+        message = first.http.original_message(payload["token"])
+    assert message is not None
+    up_1, down_1, up_2, _, regen = custom_ids(message)
+    assert regen.startswith("muse:regen:")
+
+    second_service = await make_service()  # a new process: new service, bot and views
+    async with first.restarted(bot_for(second_service)) as second:
+        second.http.clear()
+        await second.run(second.click(up_1, message, user_id=OTHER_USER))
+        await second.run(second.click(up_1, message, user_id=OTHER_USER + 1))
+        await second.run(second.click(down_1, message, user_id=OTHER_USER))  # change vote
+        await second.run(second.click(up_2, message, user_id=OTHER_USER))
+        await second.run(second.click(up_2, message, user_id=OTHER_USER))  # remove vote
+        assert second.errors == []
+        updates = second.http.interaction_responses()
+    assert [u["type"] for u in updates] == [7] * 5
+    labels = [
+        [b["label"] for row in u["data"]["components"] for b in row["components"]][:4]
+        for u in updates
+    ]
+    assert labels[0] == ["1 · 1", "1 · 0", "2 · 0", "2 · 0"]
+    assert labels[2] == ["1 · 1", "1 · 1", "2 · 0", "2 · 0"]
+    assert labels[4] == ["1 · 1", "1 · 1", "2 · 0", "2 · 0"]
+    with sqlite3.connect(second_service.storage.path) as raw:
+        votes = raw.execute("SELECT user_id, value FROM votes ORDER BY user_id").fetchall()
+    assert votes == [(OTHER_USER, -1), (OTHER_USER + 1, 1)]
+
+
+async def test_regenerate_is_requester_only_and_posts_a_new_sample(
+    make_service: ServiceFactory,
+) -> None:
+    async with Harness(bot_for(await make_service())) as h:
+        payload = h.slash("poem", {"topic": "moon"})
+        await h.run(payload)
+        message = h.http.original_message(payload["token"])
+        assert message is not None
+        regen = custom_ids(message)[-1]
+        h.http.clear()
+        await h.run(h.click(regen, message, user_id=OTHER_USER))
+        [refusal] = h.http.interaction_responses()
+        assert refusal["type"] == 4 and refusal["data"]["flags"] == EPHEMERAL
+        assert "Only the member who asked" in refusal["data"]["content"]
+
+        h.http.clear()
+        click = h.click(regen, message)
+        await h.run(click)
+        assert h.errors == []
+        assert h.http.interaction_responses() == [{"type": 5}]
+        embed = final_embed(h, click["token"])
+    assert embed["title"] == "📜 Poem · 🔁 sample 2"
+
+
+async def test_bad_input_full_queue_and_failure_get_ephemeral_errors(
+    make_service: ServiceFactory,
+) -> None:
+    service = await make_service(ScriptedBackend(fail=True), queue_per_user=1)
+    async with Harness(bot_for(service)) as h:
+        await h.run(h.slash("poem", {"topic": "how to make a bomb"}))
+        [refused] = h.http.interaction_responses()
+        assert refused["type"] == 4 and refused["data"]["flags"] == EPHEMERAL
+        assert "refused by the safety filter" in refused["data"]["content"]
+
+        h.http.clear()
+        held = service.prepare(service_request("blocker"), origin(USER_ID))
+        await h.run(h.slash("poem", {"topic": "moon"}))
+        [busy] = h.http.interaction_responses()
+        assert busy["data"]["flags"] == EPHEMERAL and "already have 1" in busy["data"]["content"]
+        await service.abandon(held)
+
+        h.http.clear()
+        payload = h.slash("poem", {"topic": "moon"})
+        await h.run(payload)
+        assert h.errors == []
+        assert h.http.interaction_responses() == [{"type": 5}]
+        assert h.http.calls_to("DELETE", r"/messages/@original$")  # the "thinking" placeholder
+        [notice] = h.http.calls_to("POST", rf"/webhooks/{APP_ID}/{payload['token']}$")
+    assert notice.json["flags"] == EPHEMERAL
+    assert "Generation failed" in notice.json["content"]
+
+
+async def test_no_message_can_ping_anyone(make_service: ServiceFactory) -> None:
+    service = await make_service(ScriptedBackend(texts=["@everyone <@&123> <@456> hello"]))
+    async with Harness(bot_for(service)) as h:
+        await h.run(h.slash("poem", {"topic": "@everyone @here <@&1> look"}))
+        await h.run(h.slash("poem", {"topic": "x" * 5, "style": "<@42>"}, user_id=OTHER_USER))
+        await h.run(h.slash("poem", {"topic": "how to make a bomb @everyone"}))
+        bodies = message_bodies(h.http.calls)
+    assert len(bodies) >= 5
+    assert all(body.get("allowed_mentions") == NO_PINGS for body in bodies), bodies
+
+
+async def test_expired_token_sends_the_result_to_the_channel(make_service: ServiceFactory) -> None:
+    async with Harness(bot_for(await make_service())) as h:
+        old = discord.utils.utcnow() - dt.timedelta(minutes=16)
+        await h.run(h.slash("poem", {"topic": "moon"}, created_at=old))
+        assert h.errors == []
+        [post] = h.http.calls_to("POST", rf"/channels/{CHANNEL_ID}/messages$")
+    assert post.json["content"] == f"<@{USER_ID}>"
+    assert post.json["allowed_mentions"] == NO_PINGS
+    assert post.json["embeds"][0]["title"] == "📜 Poem"
+    assert custom_ids(post.json)[-1].startswith("muse:regen:")
+
+
+async def test_invalid_webhook_token_falls_back_to_the_channel(
+    make_service: ServiceFactory,
+) -> None:
+    async with Harness(bot_for(await make_service())) as h:
+        h.http.fail_next("PATCH", r"/@original$", 401, 50027, "Invalid Webhook Token", times=5)
+        await h.run(h.slash("poem", {"topic": "moon"}))
+        assert h.errors == []
+        assert h.http.calls_to("POST", rf"/channels/{CHANNEL_ID}/messages$")
+
+
+async def test_unknown_interaction_on_defer_drops_the_job(make_service: ServiceFactory) -> None:
+    service = await make_service()
+    async with Harness(bot_for(service)) as h:
+        h.http.fail_next("POST", r"/callback$", 404, 10062, "Unknown interaction")
+        await h.run(h.slash("poem", {"topic": "moon"}))
+        assert h.errors == []
+    assert service.queue.state.waiting == [] and service.queue.state.running == []
+    with sqlite3.connect(service.storage.path) as raw:
+        assert raw.execute("SELECT COUNT(*) FROM jobs").fetchone() == (0,)
+
+
+def service_request(topic: str) -> Any:
+    from generators.types import PoemRequest
+
+    return PoemRequest(topic=topic)
+
+
+def origin(user_id: int) -> Any:
+    from bot.service import Origin
+
+    return Origin(user_id)
