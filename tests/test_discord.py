@@ -9,14 +9,15 @@ from typing import Any
 import discord
 
 from bot.client import MuseBot
-from bot.service import MuseService
+from bot.service import MuseService, Origin
+from generators.types import PoemRequest
 from tests.conftest import ServiceFactory
 from tests.discord_harness import APP_ID, CHANNEL_ID, USER_ID, Call, Harness, custom_ids
 from tests.fakes import ScriptedBackend
 
 OTHER_USER = USER_ID + 100
 EPHEMERAL = 64
-NO_PINGS = {"parse": []}
+NO_PINGS: dict[str, list[str]] = {"parse": []}
 
 
 def bot_for(service: MuseService) -> MuseBot:
@@ -149,7 +150,7 @@ async def test_bad_input_full_queue_and_failure_get_ephemeral_errors(
         assert "refused by the safety filter" in refused["data"]["content"]
 
         h.http.clear()
-        held = service.prepare(service_request("blocker"), origin(USER_ID))
+        held = service.prepare(PoemRequest(topic="blocker"), Origin(USER_ID))
         await h.run(h.slash("poem", {"topic": "moon"}))
         [busy] = h.http.interaction_responses()
         assert busy["data"]["flags"] == EPHEMERAL and "already have 1" in busy["data"]["content"]
@@ -208,15 +209,3 @@ async def test_unknown_interaction_on_defer_drops_the_job(make_service: ServiceF
     assert service.queue.state.waiting == [] and service.queue.state.running == []
     with sqlite3.connect(service.storage.path) as raw:
         assert raw.execute("SELECT COUNT(*) FROM jobs").fetchone() == (0,)
-
-
-def service_request(topic: str) -> Any:
-    from generators.types import PoemRequest
-
-    return PoemRequest(topic=topic)
-
-
-def origin(user_id: int) -> Any:
-    from bot.service import Origin
-
-    return Origin(user_id)
