@@ -29,4 +29,4 @@ test: install
 	$(PY) -m pytest -q
 
 bench: install
-	for f in bench/*.py; do $(PY) $$f || exit 1; done
+	for name in loop_lag ack_time batching service_overhead; do $(PY) -m bench.$$name || exit 1; done

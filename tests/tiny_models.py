@@ -16,12 +16,19 @@ _WORDS = (
 ).split()
 
 
-def _corpus() -> list[str]:
+def _corpus(prompt_weight: int) -> list[str]:
+    """Generated word salad, plus Muse's own prompt texts ``prompt_weight`` times each, so a
+    bigger vocabulary learns whole words of the prompts as a real tokenizer would."""
+    from generators import prompts
+
     n = len(_WORDS)
-    return [" ".join(_WORDS[(i * k + k * k) % n] for k in range(1, 9)) + "." for i in range(2000)]
+    salad = [" ".join(_WORDS[(i * k + k * k) % n] for k in range(1, 9)) + "." for i in range(2000)]
+    texts = [prompts._SYSTEM_EN, prompts._SYSTEM_ZH]
+    texts += list(prompts._FORM_RULES_EN.values()) + list(prompts._FORM_RULES_ZH.values())
+    return salad + texts * prompt_weight
 
 
-def build_tokenizer(vocab_size: int = 512, *, chat: bool = True) -> object:
+def build_tokenizer(vocab_size: int = 512, *, chat: bool = True, prompt_weight: int = 0) -> object:
     """A byte-level BPE trained here, wrapped as a left-padding fast tokenizer."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from tokenizers.pre_tokenizers import ByteLevel
@@ -37,7 +44,7 @@ def build_tokenizer(vocab_size: int = 512, *, chat: bool = True) -> object:
         show_progress=False,
         initial_alphabet=ByteLevel.alphabet(),
     )
-    tok.train_from_iterator(_corpus(), trainer)
+    tok.train_from_iterator(_corpus(prompt_weight), trainer)
     hf = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=tok,
         unk_token="<unk>",
@@ -62,13 +69,14 @@ def make_tiny_lm(
     intermediate: int | None = None,
     vocab_size: int = 512,
     chat: bool = True,
+    prompt_weight: int = 0,
     seed: int = 0,
 ) -> Path:
     """Build a random Llama of the given shape and save it with its tokenizer to ``path``."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    tok = build_tokenizer(vocab_size, chat=chat)
+    tok = build_tokenizer(vocab_size, chat=chat, prompt_weight=prompt_weight)
     torch.manual_seed(seed)
     config = LlamaConfig(
         vocab_size=len(tok),  # type: ignore[arg-type]
@@ -92,7 +100,8 @@ def make_tiny_lm(
 
 
 def make_realistic_lm(path: Path) -> Path:
-    """A random model with a SmolLM2-135M-like shape (about 100M parameters, real vocab size)."""
+    """A random model of SmolLM2-135M's width (24 layers, about 100M parameters), with a
+    tokenizer that knows the prompt texts, so prompts are about as long as with a real one."""
     return make_tiny_lm(
-        path, hidden=576, layers=16, heads=9, intermediate=1536, vocab_size=8192, chat=True
+        path, hidden=576, layers=24, heads=9, intermediate=1536, vocab_size=4096, prompt_weight=50
     )

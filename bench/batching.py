@@ -1,0 +1,69 @@
+"""Batching: 16 concurrent requests with batching on, against the same requests one by one.
+
+Both runs go through the real service (queue, worker thread, storage) with the same seeds.
+Target: at least 2x throughput on the realistic (about 100M parameter) model.
+
+Run: ``python -m bench.batching``
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import build_models, load_backend, parameters, real_service
+from bot.service import Origin
+from generators.types import PoemRequest
+
+REQUESTS = 16
+MAX_NEW_TOKENS = 32
+
+
+async def throughput(backend: Any, batch_rows: int) -> tuple[float, int]:
+    """(requests per second, generate calls) for REQUESTS concurrent poems."""
+    async with real_service(
+        backend,
+        batch_max_rows=batch_rows,
+        queue_max_depth=REQUESTS,
+        poem_max_new_tokens=MAX_NEW_TOKENS,
+        job_timeout_s=3600,
+    ) as service:
+        started = time.perf_counter()
+        pending = [
+            service.prepare(PoemRequest(topic=f"moon {i}", seed=i), Origin(i))
+            for i in range(REQUESTS)
+        ]
+        for job in pending:
+            await service.start(job)
+        await asyncio.gather(*(service.finish(job) for job in pending), return_exceptions=True)
+        elapsed = time.perf_counter() - started
+        batches = service.queue.throughput.samples
+    return REQUESTS / elapsed, batches
+
+
+async def main() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        models = build_models(Path(folder))
+        ratios = {}
+        for name in ("tiny", "realistic"):
+            backend = load_backend(models[name])
+            one_rps, one_batches = await throughput(backend, batch_rows=1)
+            batch_rps, batches = await throughput(backend, batch_rows=8)
+            ratios[name] = batch_rps / one_rps
+            print(
+                f"[{name}: {parameters(backend) / 1e6:.1f}M params] one by one "
+                f"{one_rps:.2f} req/s ({one_batches} generate calls); batched "
+                f"{batch_rps:.2f} req/s ({batches} calls); ratio {ratios[name]:.2f}x"
+            )
+    verdict = "PASS" if ratios["realistic"] >= 2 else "FAIL"
+    print(
+        f"batching throughput ratio: tiny {ratios['tiny']:.2f}x, realistic "
+        f"{ratios['realistic']:.2f}x (target >= 2x on realistic) {verdict}"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

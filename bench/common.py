@@ -1,0 +1,103 @@
+"""Shared set-up for the benchmarks: tiny and realistic random models, a real service."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from bot.config import Settings
+from bot.service import MuseService
+from bot.storage import Storage
+from generators.worker import ModelWorker
+from moderation.wordlist import WordListFilter
+
+
+def build_models(root: Path) -> dict[str, Path]:
+    """``tiny`` (2 layers, hidden 64) and ``realistic`` (24 layers, hidden 576, about 100M)."""
+    import torch
+    import transformers
+
+    from tests.tiny_models import make_realistic_lm, make_tiny_lm
+
+    transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    transformers.utils.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    torch.set_num_threads(int(os.environ.get("MUSE_TORCH_THREADS", "1")))
+    tiny = make_tiny_lm(root / "tiny")
+    realistic = make_realistic_lm(root / "realistic")
+    return {"tiny": tiny, "realistic": realistic}
+
+
+def load_backend(path: Path) -> Any:
+    from generators.text import TransformersTextBackend
+
+    backend = TransformersTextBackend.load(str(path), device="cpu")
+    backend.warmup()
+    return backend
+
+
+def parameters(backend: Any) -> int:
+    return sum(p.numel() for p in backend.model.parameters())
+
+
+@asynccontextmanager
+async def real_service(backend: Any, **overrides: Any) -> AsyncIterator[MuseService]:
+    """The production service over a temp database, a real worker thread and ``backend``."""
+    with tempfile.TemporaryDirectory() as folder:
+        settings = dataclasses.replace(
+            Settings(db_path=Path(folder) / "bench.sqlite3"), **overrides
+        )
+        worker = ModelWorker()
+        worker.start()
+        async with await Storage.open(settings.db_path) as storage:
+            service = MuseService(
+                settings=settings,
+                storage=storage,
+                worker=worker,
+                backend=backend,
+                text_filter=WordListFilter(),
+            )
+            async with service:
+                yield service
+        await worker.close()
+
+
+class Ticker:
+    """A 10 ms ticker on the event loop; its lateness is the loop's lag."""
+
+    def __init__(self, period_s: float = 0.010) -> None:
+        self.period_s = period_s
+        self.lags_s: list[float] = []
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.perf_counter()
+            await asyncio.sleep(self.period_s)
+            self.lags_s.append(time.perf_counter() - started - self.period_s)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+
+    def summary_ms(self) -> str:
+        ordered = sorted(self.lags_s)
+        p99 = ordered[int(0.99 * (len(ordered) - 1))]
+        return (
+            f"ticks={len(ordered)} worst={ordered[-1] * 1000:.1f} ms "
+            f"p99={p99 * 1000:.1f} ms median={statistics.median(ordered) * 1000:.2f} ms"
+        )
