@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath
+
 import discord
 
 from bot.service import Delivery
@@ -9,6 +11,13 @@ from bot.service import Delivery
 EMBED_TEXT_MAX = 4000  # Discord allows 4096 in a description; keep room for the marker
 _TITLES = {"poem": "📜 Poem", "slogan": "📣 Slogans"}
 _COLOUR = discord.Colour.from_rgb(124, 92, 255)
+
+
+def model_name(model_id: str) -> str:
+    """A hub id as is; a local folder by its name only, so no host paths are shown."""
+    if model_id.startswith(("/", ".", "~")) or "\\" in model_id or model_id.count("/") > 1:
+        return PurePath(model_id.replace("\\", "/")).name or model_id
+    return model_id
 
 
 def _fit(text: str, limit: int) -> str:

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def load_text_backend(settings: Settings) -> tuple[TextBackend, float]:
-    """Load and warm up the text model (runs on the worker thread); returns it and warm-up s."""
+    """Load and warm up the text model (on the worker thread); returns it and s per token."""
     import torch  # heavy imports stay out of module import time
     import transformers
 
@@ -26,9 +26,9 @@ def load_text_backend(settings: Settings) -> tuple[TextBackend, float]:
     transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     torch.set_num_threads(settings.torch_threads)
     backend = TransformersTextBackend.load(settings.text_model, device=settings.device)
-    warmup_s = backend.warmup()
-    log.info("warm-up generation took %.2f s", warmup_s)
-    return backend, warmup_s
+    token_s = backend.warmup()
+    log.info("warm-up generation: %.1f ms per token", token_s * 1000)
+    return backend, token_s
 
 
 @asynccontextmanager
@@ -38,14 +38,14 @@ async def open_service(settings: Settings) -> AsyncIterator[MuseService]:
     worker = ModelWorker()
     worker.start()
     try:
-        backend, warmup_s = await worker.call(load_text_backend, settings)
+        backend, token_s = await worker.call(load_text_backend, settings)
         service = MuseService(
             settings=settings,
             storage=storage,
             worker=worker,
             backend=backend,
             text_filter=WordListFilter(),
-            initial_batch_s=max(warmup_s, 0.1) * 20,
+            initial_batch_s=token_s * settings.poem_max_new_tokens,  # until measured
         )
         async with service:
             yield service

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -53,6 +54,20 @@ def _default_dtype(device: torch.device) -> torch.dtype:
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.float32
+
+
+def _load_hint(model_id: str, err: Exception) -> str:
+    """Why loading failed, in words an operator can act on."""
+    if Path(model_id).expanduser().exists() or model_id.startswith((".", "/", "~")):
+        return (
+            f"cannot load text model {model_id!r}: the folder is missing or incomplete "
+            f"(it needs config.json, weights and tokenizer files from save_pretrained): {err}"
+        )
+    return (
+        f"cannot load text model {model_id!r}: it is not in the local Hugging Face cache and "
+        "the hub is unreachable (or the id does not exist). Download it once while online, or "
+        f"point MUSE_TEXT_MODEL at a local folder. Details: {err}"
+    )
 
 
 class RowSampler(LogitsProcessor):
@@ -136,16 +151,13 @@ class TransformersTextBackend:
                 model_id, dtype=_default_dtype(target)
             )
         except (OSError, ValueError) as err:
-            raise ModelLoadError(
-                f"cannot load text model {model_id!r}: {err}. Use a local folder, or download "
-                "the hub id while online; it is not in the local cache and the hub is unreachable."
-            ) from err
+            raise ModelLoadError(_load_hint(model_id, err)) from err
         model.to(target).eval()
         log.info("loaded text model %s on %s", model_id, target)
         return cls(model, tokenizer, model_id, target)
 
     def warmup(self) -> float:
-        """One tiny generation, so missing weights or memory fail at boot; returns seconds."""
+        """One short generation, so bad weights or memory fail at boot; returns s per token."""
         started = time.perf_counter()
         try:
             self.generate([WARMUP_PROMPT], threading.Event())
@@ -154,7 +166,7 @@ class TransformersTextBackend:
                 f"out of memory warming up {self.model_id!r} on {self.device}: choose a smaller "
                 "model or MUSE_DEVICE=cpu"
             ) from err
-        return time.perf_counter() - started
+        return (time.perf_counter() - started) / WARMUP_PROMPT.sampling.max_new_tokens
 
     def render(self, prompt: TextPrompt) -> str:
         """The prompt as the model sees it: chat template when it has one, else plain text."""

@@ -264,6 +264,8 @@ class SamplingParams:
             raise InvalidRequest(f"temperature must be above 0, got {self.temperature}")
         if not 0 < self.top_p <= 1:
             raise InvalidRequest(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.top_k < 1:
+            raise InvalidRequest(f"top_k must be at least 1, got {self.top_k}")
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,7 @@ def test_cancel_stops_generation(backend) -> None:  # type: ignore[no-untyped-de
 def test_missing_folder_and_unreachable_hub_are_clear_errors(tmp_path: Path) -> None:
     from generators.text import TransformersTextBackend
 
-    with pytest.raises(ModelLoadError, match="cannot load text model"):
+    with pytest.raises(ModelLoadError, match="folder is missing or incomplete"):
         TransformersTextBackend.load(str(tmp_path / "absent"), device="cpu")
     with pytest.raises(ModelLoadError, match="hub is unreachable"):
         TransformersTextBackend.load("muse-test/not-in-cache", device="cpu")
@@ -96,3 +96,21 @@ def test_unavailable_device_is_a_clear_error(tiny_lm_dir: Path) -> None:
         pytest.skip("this host has CUDA")
     with pytest.raises(ModelLoadError, match="CUDA is not available"):
         TransformersTextBackend.load(str(tiny_lm_dir), device="cuda")
+
+
+def test_auto_device_on_cuda_is_reproducible(tiny_lm_dir: Path) -> None:
+    """Runs where a GPU is present (skipped in CI): auto picks CUDA, seeds still reproduce."""
+    import torch
+
+    from generators.text import TransformersTextBackend
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device on this host")
+    gpu = TransformersTextBackend.load(str(tiny_lm_dir), device="auto")
+    assert gpu.device.type == "cuda"
+    assert next(gpu.model.parameters()).dtype in (torch.bfloat16, torch.float16)
+    rows = [poem(seed, max_new_tokens=16) for seed in (1, 2, 3)]
+    batched = gpu.generate(rows, threading.Event())
+    again = gpu.generate(rows, threading.Event())
+    assert [s.text for s in batched] == [s.text for s in again]
+    assert all(0 < s.new_tokens <= 16 for s in batched)
