@@ -13,17 +13,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
 from bot.config import Settings
+from bot.runtime import open_service
 from bot.service import MuseService
-from bot.storage import Storage
-from generators.worker import ModelWorker
-from moderation.wordlist import WordListFilter
 
 
 def build_models(root: Path) -> dict[str, Path]:
     """``tiny`` (2 layers, hidden 64) and ``realistic`` (24 layers, hidden 576, about 100M)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # everything here is local; fail fast if not
     import torch
     import transformers
 
@@ -51,24 +48,13 @@ def parameters(backend: Any) -> int:
 
 @asynccontextmanager
 async def real_service(backend: Any, **overrides: Any) -> AsyncIterator[MuseService]:
-    """The production service over a temp database, a real worker thread and ``backend``."""
+    """The production service (``open_service``) over a temp database, serving ``backend``."""
     with tempfile.TemporaryDirectory() as folder:
         settings = dataclasses.replace(
             Settings(db_path=Path(folder) / "bench.sqlite3"), **overrides
         )
-        worker = ModelWorker()
-        worker.start()
-        async with await Storage.open(settings.db_path) as storage:
-            service = MuseService(
-                settings=settings,
-                storage=storage,
-                worker=worker,
-                backend=backend,
-                text_filter=WordListFilter(),
-            )
-            async with service:
-                yield service
-        await worker.close()
+        async with open_service(settings, lambda _: (backend, 0.01)) as service:
+            yield service
 
 
 class Ticker:

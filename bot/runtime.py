@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from bot.config import Settings
@@ -31,14 +31,19 @@ def load_text_backend(settings: Settings) -> tuple[TextBackend, float]:
     return backend, token_s
 
 
+BackendLoader = Callable[[Settings], tuple[TextBackend, float]]
+
+
 @asynccontextmanager
-async def open_service(settings: Settings) -> AsyncIterator[MuseService]:
-    """Database, model worker (model loaded and warmed up) and queue, closed in reverse order."""
+async def open_service(
+    settings: Settings, load: BackendLoader = load_text_backend
+) -> AsyncIterator[MuseService]:
+    """Database, model worker (``load`` runs on it) and queue, closed in reverse order."""
     storage = await Storage.open(settings.db_path)
     worker = ModelWorker()
     worker.start()
     try:
-        backend, token_s = await worker.call(load_text_backend, settings)
+        backend, token_s = await worker.call(load, settings)
         service = MuseService(
             settings=settings,
             storage=storage,
