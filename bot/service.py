@@ -146,13 +146,6 @@ class MuseService:
     async def __aexit__(self, *exc: object) -> None:
         await self.queue.close()
 
-    def check_capacity(self, user_id: int) -> None:
-        """Raise ``Busy`` if a job from this member would be refused right now."""
-        try:
-            self.queue.check_admit(user_id)
-        except Overloaded as err:
-            raise Busy(_busy_message(err)) from err
-
     def prepare(
         self, request: TextRequest, origin: Origin, *, parent: JobRecord | None = None
     ) -> PendingJob:
@@ -178,6 +171,7 @@ class MuseService:
         try:
             await self.storage.insert_job(pending.record)
         except Exception:
+            pending.future.cancel()
             self.queue.cancel(pending.record.id)
             raise
         self.queue.release(pending.record.id)
