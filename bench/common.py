@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
-from bot.runtime import open_service
+from bot.runtime import Models, open_service
 from bot.service import MuseService
 
 
@@ -51,9 +51,9 @@ async def real_service(backend: Any, **overrides: Any) -> AsyncIterator[MuseServ
     """The production service (``open_service``) over a temp database, serving ``backend``."""
     with tempfile.TemporaryDirectory() as folder:
         settings = dataclasses.replace(
-            Settings(db_path=Path(folder) / "bench.sqlite3"), **overrides
+            Settings(db_path=Path(folder) / "bench.sqlite3", image_model=None), **overrides
         )
-        async with open_service(settings, lambda _: (backend, 0.01)) as service:
+        async with open_service(settings, lambda _: Models(backend, 0.01)) as service:
             yield service
 
 

@@ -15,7 +15,7 @@ from dotenv import dotenv_values
 from bot.config import Settings, load_settings
 from bot.errors import BotError, UserError
 from bot.runtime import open_service
-from bot.service import Origin, export_ratings
+from bot.service import Origin, delete_user_data, export_ratings
 from bot.storage import Storage, StorageError
 from generators.backend import ModelLoadError
 from generators.types import (
@@ -106,7 +106,7 @@ async def _export(settings: Settings, out: Path) -> int:
 
 async def _delete_user(settings: Settings, user_id: int) -> int:
     async with await Storage.open(settings.db_path) as storage:
-        counts = await storage.delete_user_data(user_id)
+        counts = await delete_user_data(storage, user_id)
     print("deleted " + ", ".join(f"{n} {name}" for name, n in counts.items()))
     return 0
 

@@ -9,12 +9,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cog import TextCommands
+from bot.cog import DrawCommands, TextCommands
 from bot.config import Settings
 from bot.i18n import MuseTranslator
 from bot.replies import NO_PINGS, report_error
 from bot.service import MuseService
-from bot.views import RegenerateButton, VoteButton
+from bot.views import CancelButton, RegenerateButton, VoteButton
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,9 @@ class MuseBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.add_cog(TextCommands(self.service, self.settings))
-        self.add_dynamic_items(VoteButton, RegenerateButton)
+        if self.service.image_backend is not None:
+            await self.add_cog(DrawCommands(self.service, self.settings))
+        self.add_dynamic_items(VoteButton, RegenerateButton, CancelButton)
         await self.tree.set_translator(MuseTranslator())
         if self.sync_commands:
             await self._sync()

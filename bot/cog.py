@@ -1,9 +1,10 @@
-"""The /poem and /slogan slash commands. Each handler is the same short sequence:
+"""The /poem, /slogan and /draw slash commands. Each handler is the same short sequence:
 build the request → ``service.prepare`` (refuses at once, ephemerally) → ``run_job``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import discord
@@ -15,19 +16,26 @@ from discord.ext import commands
 from bot.config import Settings
 from bot.flow import run_job
 from bot.service import MuseService
-from bot.views import origin_of, result_view
+from bot.views import VIEWS, origin_of
 from generators.types import (
     AUDIENCE_MAX_CHARS,
+    DRAW_MAX_COUNT,
+    NEGATIVE_MAX_CHARS,
     PRODUCT_MAX_CHARS,
+    PROMPT_MAX_CHARS,
+    SEED_MAX,
     SLOGAN_MAX_COUNT,
     STYLE_MAX_CHARS,
+    STYLE_PRESETS,
     TOPIC_MAX_CHARS,
+    DrawRequest,
+    ImageSize,
     Language,
     Mood,
     PoemForm,
     PoemRequest,
+    Request,
     SloganRequest,
-    TextRequest,
     Tone,
 )
 
@@ -39,6 +47,8 @@ def _choices(values: list[str]) -> list[Choice[str]]:
 FORM_CHOICES = _choices([form.value for form in PoemForm])
 MOOD_CHOICES = _choices([mood.value for mood in Mood])
 TONE_CHOICES = _choices([tone.value for tone in Tone])
+STYLE_CHOICES = _choices(list(STYLE_PRESETS))
+SIZE_CHOICES = _choices([size.value for size in ImageSize])
 LANGUAGE_CHOICES = [
     Choice(name=_("auto"), value=Language.AUTO.value),
     Choice(name="English", value=Language.ENGLISH.value),
@@ -46,17 +56,21 @@ LANGUAGE_CHOICES = [
 ]
 
 
-class TextCommands(commands.Cog):
-    """Poems and slogans."""
+class _Generating(commands.Cog):
+    """What every generating command shares: prepare (or refuse at once), then run."""
 
     def __init__(self, service: MuseService, settings: Settings) -> None:
         self.service = service
         self.settings = settings
 
-    async def _generate(self, interaction: discord.Interaction[Any], request: TextRequest) -> None:
+    async def _generate(self, interaction: discord.Interaction[Any], request: Request) -> None:
         pending = self.service.prepare(request, origin_of(interaction))
         interval_s = self.settings.progress_interval_s
-        await run_job(interaction, self.service, pending, interval_s, result_view)
+        await run_job(interaction, self.service, pending, interval_s, VIEWS)
+
+
+class TextCommands(_Generating):
+    """Poems and slogans."""
 
     @app_commands.command(name="poem", description=_("Write a poem about a topic"))
     @app_commands.describe(
@@ -109,5 +123,47 @@ class TextCommands(commands.Cog):
             tone=Tone(tone) if tone else None,
             count=count,
             language=Language(language),
+        )
+        await self._generate(interaction, request)
+
+
+class DrawCommands(_Generating):
+    """/draw, registered only when an image model is configured."""
+
+    def __init__(self, service: MuseService, settings: Settings) -> None:
+        super().__init__(service, settings)
+        params = self.draw._params  # the slider's upper end follows MUSE_IMAGE_MAX_STEPS
+        params["steps"] = dataclasses.replace(params["steps"], max_value=settings.image_max_steps)
+
+    @app_commands.command(name="draw", description=_("Draw pictures from a prompt"))
+    @app_commands.describe(
+        prompt=_("What to draw (at most 500 characters)"),
+        negative=_("What to keep out of the picture"),
+        style=_("A style preset"),
+        size=_("Image shape"),
+        seed=_("Seed, to reproduce or vary an image"),
+        steps=_("Denoising steps: more is slower and finer"),
+        count=_("How many images (1-4)"),
+    )
+    @app_commands.choices(style=STYLE_CHOICES, size=SIZE_CHOICES)
+    async def draw(
+        self,
+        interaction: discord.Interaction[Any],
+        prompt: Range[str, 1, PROMPT_MAX_CHARS],
+        negative: Range[str, 1, NEGATIVE_MAX_CHARS] | None = None,
+        style: str = "none",
+        size: str = ImageSize.SQUARE.value,
+        seed: Range[int, 0, SEED_MAX] | None = None,
+        steps: Range[int, 1, 100] | None = None,
+        count: Range[int, 1, DRAW_MAX_COUNT] = 1,
+    ) -> None:
+        request = DrawRequest(
+            prompt=prompt,
+            negative=negative or "",
+            style=style,
+            size=ImageSize(size),
+            steps=steps or self.settings.image_default_steps,
+            count=count,
+            seed=seed,
         )
         await self._generate(interaction, request)

@@ -11,6 +11,8 @@ from typing import TypeVar
 from bot.errors import ConfigError
 
 DEFAULT_TEXT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
+DEFAULT_IMAGE_MODEL = "segmind/tiny-sd"
+OFF = ("off", "none", "0", "false", "no")
 DEFAULT_DB_PATH = "./data/muse.sqlite3"
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
@@ -36,6 +38,14 @@ class Settings:
     slogan_max_new_tokens: int = 40
     progress_interval_s: float = 2.0
     log_level: str = "INFO"
+    image_model: str | None = DEFAULT_IMAGE_MODEL  # None: /draw is turned off
+    image_dir: Path = Path("./data/images")
+    image_offload: bool = False
+    image_max_steps: int = 30
+    image_default_steps: int = 20
+    image_guidance: float = 7.0
+    image_review_at: float = 0.4
+    image_block_at: float = 0.8
 
     def require_token(self) -> None:
         if not self.discord_token:
@@ -54,6 +64,17 @@ class _Reader:
 
     def text(self, key: str, default: str) -> str:
         return self.env.get(key, "").strip() or default
+
+    def flag(self, key: str, default: bool) -> bool:
+        raw = self.env.get(key, "").strip().lower()
+        if not raw:
+            return default
+        if raw in ("1", "true", "yes", "on"):
+            return True
+        if raw in OFF:
+            return False
+        self.problems.append(f"{key} must be 1 or 0, got {raw!r}")
+        return default
 
     def number(self, key: str, default: T, parse: Callable[[str], T], low: float) -> T:
         raw = self.env.get(key, "").strip()
@@ -79,6 +100,19 @@ def _check_model(key: str, value: str, problems: list[str]) -> None:
         problems.append(f"{key}={value!r} is neither a local folder nor a hub id like owner/name")
 
 
+def _check_image_limits(settings: Settings, problems: list[str]) -> None:
+    if settings.image_default_steps > settings.image_max_steps:
+        problems.append(
+            f"MUSE_IMAGE_DEFAULT_STEPS ({settings.image_default_steps}) is above "
+            f"MUSE_IMAGE_MAX_STEPS ({settings.image_max_steps})"
+        )
+    if not settings.image_review_at <= settings.image_block_at <= 1:
+        problems.append(
+            "image thresholds need MUSE_IMAGE_REVIEW_AT <= MUSE_IMAGE_BLOCK_AT <= 1, got "
+            f"{settings.image_review_at} and {settings.image_block_at}"
+        )
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Validate ``env`` once; raise ``ConfigError`` listing every problem."""
     read = _Reader(env)
@@ -88,6 +122,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     if not _DEVICE.match(device):
         read.problems.append(f"MUSE_DEVICE must be auto, cpu, cuda, cuda:N or mps, got {device!r}")
     guild = read.number("MUSE_GUILD_ID", 0, int, 0)
+    image_model: str | None = read.text("MUSE_IMAGE_MODEL", DEFAULT_IMAGE_MODEL)
+    if image_model is not None and image_model.lower() in OFF:
+        image_model = None
+    elif image_model is not None:
+        _check_model("MUSE_IMAGE_MODEL", image_model, read.problems)
     settings = Settings(
         discord_token=read.text("DISCORD_TOKEN", ""),
         text_model=text_model,
@@ -103,7 +142,16 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         slogan_max_new_tokens=read.number("MUSE_SLOGAN_MAX_NEW_TOKENS", 40, int, 4),
         progress_interval_s=read.number("MUSE_PROGRESS_INTERVAL_S", 2.0, float, 1.5),
         log_level=read.text("MUSE_LOG_LEVEL", "INFO").upper(),
+        image_model=image_model,
+        image_dir=Path(read.text("MUSE_IMAGE_DIR", "./data/images")).expanduser(),
+        image_offload=read.flag("MUSE_IMAGE_OFFLOAD", False),
+        image_max_steps=read.number("MUSE_IMAGE_MAX_STEPS", 30, int, 1),
+        image_default_steps=read.number("MUSE_IMAGE_DEFAULT_STEPS", 20, int, 1),
+        image_guidance=read.number("MUSE_IMAGE_GUIDANCE", 7.0, float, 0),
+        image_review_at=read.number("MUSE_IMAGE_REVIEW_AT", 0.4, float, 0),
+        image_block_at=read.number("MUSE_IMAGE_BLOCK_AT", 0.8, float, 0),
     )
+    _check_image_limits(settings, read.problems)
     if read.problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(read.problems))
     return settings

@@ -37,6 +37,10 @@ class GenerationFailed(UserError):
     pass
 
 
+class Cancelled(UserError):
+    pass
+
+
 class Withheld(UserError):
     pass
 

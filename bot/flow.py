@@ -1,6 +1,7 @@
 """The one sequence every generation follows in Discord, from a slash command or a button:
 
-defer (thinking) → record and release the job → show queue position → result or error
+defer (thinking) → record and release the job → show queue position and progress,
+with ❌ Cancel → the result (with its images) or an error
 """
 
 from __future__ import annotations
@@ -8,17 +9,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import discord
 
+from bot.errors import Cancelled
 from bot.render import progress_text, result_embed
-from bot.replies import send_result, show_progress
+from bot.replies import Attachment, send_result, show_progress
 from bot.service import Delivery, MuseService, PendingJob
 
 log = logging.getLogger(__name__)
 
 ViewFactory = Callable[[Delivery], discord.ui.View]
+CancelViewFactory = Callable[[str], discord.ui.View]
 
 
 async def run_job(
@@ -26,9 +30,10 @@ async def run_job(
     service: MuseService,
     pending: PendingJob,
     progress_interval_s: float,
-    view_factory: ViewFactory,
+    views: tuple[ViewFactory, CancelViewFactory],
 ) -> None:
     """Acknowledge at once, then deliver the admitted job's result in place of the placeholder."""
+    result_view, cancel_view = views
     try:
         await interaction.response.defer(thinking=True)
     except discord.HTTPException as err:  # too late to acknowledge: nobody will see a result
@@ -36,8 +41,27 @@ async def run_job(
         await service.abandon(pending)
         return
     await service.start(pending)
-    delivery = await _await_with_progress(interaction, service, pending, progress_interval_s)
-    await send_result(interaction, embed=result_embed(delivery), view=view_factory(delivery))
+    waiting_view = cancel_view(pending.record.id)
+    try:
+        delivery = await _await_with_progress(
+            interaction, service, pending, progress_interval_s, waiting_view
+        )
+    except Cancelled as err:
+        await show_progress(interaction, str(err), None)
+        return
+    files = await asyncio.to_thread(attachments, delivery)
+    embed = result_embed(delivery)
+    await send_result(interaction, embed=embed, view=result_view(delivery), attachments=files)
+
+
+def attachments(delivery: Delivery) -> list[Attachment]:
+    """The shown images as (PNG bytes, file name), numbered like their vote buttons."""
+    found = []
+    for out in delivery.outputs:
+        if out.image_path and Path(out.image_path).is_file():
+            name = f"muse-{delivery.job_id}-{out.candidate + 1}.png"
+            found.append((Path(out.image_path).read_bytes(), name))
+    return found
 
 
 async def _await_with_progress(
@@ -45,16 +69,17 @@ async def _await_with_progress(
     service: MuseService,
     pending: PendingJob,
     interval_s: float,
+    waiting_view: discord.ui.View,
 ) -> Delivery:
-    """Wait for the job, editing the placeholder when its position or estimate changes."""
+    """Wait for the job, editing the placeholder when its position or progress changes."""
     task = asyncio.ensure_future(service.finish(pending))
     shown = ""
     while True:
         status = service.progress(pending)
         if status is not None:
-            text = progress_text(*status)
+            text = progress_text(status, pending.record.kind)
             if text != shown:
-                await show_progress(interaction, text)
+                await show_progress(interaction, text, waiting_view)
                 shown = text
         done, _ = await asyncio.wait({task}, timeout=interval_s)
         if done:

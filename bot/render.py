@@ -6,10 +6,10 @@ from pathlib import PurePath
 
 import discord
 
-from bot.service import Delivery
+from bot.service import Delivery, Progress
 
 EMBED_TEXT_MAX = 4000  # Discord allows 4096 in a description; keep room for the marker
-_TITLES = {"poem": "📜 Poem", "slogan": "📣 Slogans"}
+_TITLES = {"poem": "📜 Poem", "slogan": "📣 Slogans", "draw": "🎨 Drawing"}
 _COLOUR = discord.Colour.from_rgb(124, 92, 255)
 
 
@@ -25,6 +25,9 @@ def _fit(text: str, limit: int) -> str:
 
 
 def _body(delivery: Delivery) -> str:
+    if delivery.kind == "draw":
+        lines = [f"**{out.candidate + 1}** · seed {out.seed}" for out in delivery.outputs]
+        return "\n".join(lines) + "\nSame prompt, options and seed give the same image."
     if delivery.kind == "slogan":
         lines = [f"**{out.candidate + 1}.** {out.text}" for out in delivery.outputs]
         return "\n".join(lines)
@@ -45,13 +48,17 @@ def result_embed(delivery: Delivery) -> discord.Embed:
         embed.add_field(
             name="held back", value=f"{delivery.held} candidate(s) flagged by the safety filter"
         )
-    embed.set_footer(text=f"{delivery.model_id} · seed {delivery.seed} · {delivery.total_s:.1f} s")
+    footer = f"{model_name(delivery.model_id)} · seed {delivery.seed} · {delivery.total_s:.1f} s"
+    embed.set_footer(text=footer)
     return embed
 
 
-def progress_text(position: int, wait_s: float) -> str:
+def progress_text(progress: Progress, kind: str) -> str:
     """The deferred message while a job waits (position ≥ 1) or runs (position 0)."""
-    eta = f"about {max(1, round(wait_s))} s"
-    if position <= 0:
-        return f"✍️ Writing… {eta} left"
-    return f"⏳ In the queue: position {position} · {eta}"
+    eta = f"about {max(1, round(progress.wait_s))} s"
+    if progress.position > 0:
+        return f"⏳ In the queue: position {progress.position} · {eta}"
+    if progress.steps:
+        return f"🎨 Drawing… step {progress.step}/{progress.steps} · {eta} left"
+    verb = "🎨 Drawing…" if kind == "draw" else "✍️ Writing…"
+    return f"{verb} {eta} left"

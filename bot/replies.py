@@ -7,7 +7,9 @@ Nothing Muse sends can ping anyone: ``allowed_mentions`` is always "none".
 
 from __future__ import annotations
 
+import io
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import discord
@@ -64,31 +66,51 @@ async def send_ephemeral(interaction: discord.Interaction[Any], text: str) -> No
         log.warning("could not deliver notice to user %s: %s", interaction.user.id, err)
 
 
-async def show_progress(interaction: discord.Interaction[Any], text: str) -> None:
-    """Replace the deferred placeholder's text; failures only cost a status line."""
+async def show_progress(
+    interaction: discord.Interaction[Any], text: str, view: discord.ui.View | None
+) -> None:
+    """Replace the deferred placeholder's text and buttons; failures only cost a status line."""
     if interaction.is_expired():
         return
     try:
-        await interaction.edit_original_response(content=text, allowed_mentions=NO_PINGS)
+        await interaction.edit_original_response(content=text, view=view, allowed_mentions=NO_PINGS)
     except discord.HTTPException as err:
         log.info("progress edit failed: %s", err)
 
 
+Attachment = tuple[bytes, str]  # (data, file name)
+
+
+def _files(attachments: Sequence[Attachment]) -> list[discord.File]:
+    """Fresh file objects for each attempt (a sent file's stream is spent)."""
+    return [discord.File(io.BytesIO(data), filename=name) for data, name in attachments]
+
+
 async def send_result(
-    interaction: discord.Interaction[Any], *, embed: discord.Embed, view: discord.ui.View
+    interaction: discord.Interaction[Any],
+    *,
+    embed: discord.Embed,
+    view: discord.ui.View,
+    attachments: Sequence[Attachment] = (),
 ) -> None:
     """Replace the placeholder with the result, or post it in the channel if the token is gone."""
     if not interaction.is_expired():
         try:
             await interaction.edit_original_response(
-                content=None, embed=embed, view=view, allowed_mentions=NO_PINGS
+                content=None,
+                embed=embed,
+                view=view,
+                attachments=_files(attachments),
+                allowed_mentions=NO_PINGS,
             )
             return
         except discord.HTTPException as err:
             if not _is_gone(err):
                 raise
             log.info("interaction token gone (%s); posting the result to the channel", err.code)
-    await _to_channel(interaction, f"<@{interaction.user.id}>", embed=embed, view=view)
+    await _to_channel(
+        interaction, f"<@{interaction.user.id}>", embed=embed, view=view, files=_files(attachments)
+    )
 
 
 async def _to_channel(
@@ -97,6 +119,7 @@ async def _to_channel(
     *,
     embed: discord.Embed | None = None,
     view: discord.ui.View | None = None,
+    files: list[discord.File] | None = None,
 ) -> None:
     channel = interaction.channel
     if channel is None or not hasattr(channel, "send"):
@@ -107,4 +130,6 @@ async def _to_channel(
         kwargs["embed"] = embed
     if view is not None:
         kwargs["view"] = view
+    if files:
+        kwargs["files"] = files
     await channel.send(**kwargs)

@@ -5,52 +5,98 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.service import MuseService
 from bot.storage import Storage
-from generators.backend import TextBackend
+from generators.backend import ImageBackend, TextBackend
+from generators.queue import Throughput
 from generators.worker import ModelWorker
+from moderation.image import ImageFilter, OpenNsfwFilter
 from moderation.wordlist import WordListFilter
 
 log = logging.getLogger(__name__)
 
 
-def load_text_backend(settings: Settings) -> tuple[TextBackend, float]:
-    """Load and warm up the text model (on the worker thread); returns it and s per token."""
-    import torch  # heavy imports stay out of module import time
+@dataclass
+class Models:
+    """What the worker thread loaded, with warm-up rates for the first wait estimates."""
+
+    text: TextBackend
+    token_s: float
+    image: ImageBackend | None = None
+    step_s: float = 0.0
+
+
+def _quiet_ml_logs() -> None:
     import transformers
 
+    transformers.utils.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+
+
+def load_models(settings: Settings) -> Models:
+    """Load and warm up the models (on the worker thread, which then owns them)."""
+    import torch  # heavy imports stay out of module import time
+
+    _quiet_ml_logs()
+    torch.set_num_threads(settings.torch_threads)
     from generators.text import TransformersTextBackend
 
-    transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-    torch.set_num_threads(settings.torch_threads)
-    backend = TransformersTextBackend.load(settings.text_model, device=settings.device)
-    token_s = backend.warmup()
-    log.info("warm-up generation: %.1f ms per token", token_s * 1000)
-    return backend, token_s
+    text = TransformersTextBackend.load(settings.text_model, device=settings.device)
+    models = Models(text, text.warmup())
+    log.info("text warm-up: %.1f ms per token", models.token_s * 1000)
+    if settings.image_model is None:
+        log.info("MUSE_IMAGE_MODEL is off: /draw is disabled")
+        return models
+    import diffusers
+
+    diffusers.utils.logging.disable_progress_bar()
+    from generators.image import DiffusersImageBackend
+
+    image = DiffusersImageBackend.load(
+        settings.image_model,
+        device=settings.device,
+        offload=settings.image_offload,
+        guidance=settings.image_guidance,
+    )
+    models.image, models.step_s = image, image.warmup()
+    log.info("image warm-up: %.2f s per step at native size", models.step_s)
+    return models
 
 
-BackendLoader = Callable[[Settings], tuple[TextBackend, float]]
+def load_image_filter(settings: Settings) -> ImageFilter | None:
+    """The image classifier when /draw is on; failing to load it is a startup error."""
+    if settings.image_model is None:
+        return None
+    return OpenNsfwFilter.load(review_at=settings.image_review_at, block_at=settings.image_block_at)
+
+
+ModelLoader = Callable[[Settings], Models]
 
 
 @asynccontextmanager
 async def open_service(
-    settings: Settings, load: BackendLoader = load_text_backend
+    settings: Settings, load: ModelLoader = load_models
 ) -> AsyncIterator[MuseService]:
     """Database, model worker (``load`` runs on it) and queue, closed in reverse order."""
+    image_filter = load_image_filter(settings)
     storage = await Storage.open(settings.db_path)
     worker = ModelWorker()
     worker.start()
     try:
-        backend, token_s = await worker.call(load, settings)
+        models = await worker.call(load, settings)
+        rates = {"text": models.token_s, "image": models.step_s}
         service = MuseService(
             settings=settings,
             storage=storage,
             worker=worker,
-            backend=backend,
+            backend=models.text,
             text_filter=WordListFilter(),
-            initial_batch_s=token_s * settings.poem_max_new_tokens,  # until measured
+            image_backend=models.image,
+            image_filter=image_filter if models.image is not None else None,
+            throughput=Throughput(seconds_per_unit={k: v for k, v in rates.items() if v > 0}),
         )
         async with service:
             yield service

@@ -5,6 +5,8 @@ Adapters (the Discord cog, the CLI) call it in a fixed order::
     pending = service.prepare(request, origin)   # sync: validate, filter, admit (or refuse)
     await service.start(pending)                 # record the job, then let it run
     delivery = await service.finish(pending)     # await, moderate, store, or raise a UserError
+
+Text and image jobs share one fair queue and one worker thread that owns the device.
 """
 
 from __future__ import annotations
@@ -20,30 +22,39 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.config import Settings
-from bot.errors import Busy, GenerationFailed, NotAllowed, Refused, UserError, Withheld
+from bot.errors import Busy, Cancelled, GenerationFailed, NotAllowed, Refused, UserError, Withheld
 from bot.storage import JobRecord, NewOutput, Storage, Tally
-from generators.backend import TextBackend
-from generators.prompts import clean_poem, clean_slogan, poem_prompt, slogan_prompt
+from bot.work import (
+    Rows,
+    draw_rows,
+    image_outputs,
+    image_path,
+    shown_prompt,
+    text_outputs,
+    text_rows,
+)
+from generators.backend import GenerationCancelled, ImageBackend, TextBackend
 from generators.queue import JobCancelled, JobQueue, JobTimeout, Overloaded, Throughput, Ticket
 from generators.types import (
     SEED_MAX,
+    DrawRequest,
+    DrawRow,
+    ImageResult,
     InvalidRequest,
-    PoemRequest,
-    SamplingParams,
-    TextKind,
-    TextPrompt,
-    TextRequest,
+    Request,
     TextResult,
     request_from_fields,
 )
 from generators.worker import ModelWorker
-from moderation.verdict import Decision, TextFilter, Verdict
+from moderation.image import ImageFilter
+from moderation.verdict import Decision, TextFilter
 
 log = logging.getLogger(__name__)
 
-TEXT_BATCH_KEY = "text"
+Result = TextResult | ImageResult
 
 
 @dataclass(frozen=True)
@@ -60,10 +71,20 @@ class PendingJob:
     """A job admitted to the queue; ``future`` settles when the model has run it."""
 
     record: JobRecord
-    request: TextRequest
-    prompts: tuple[TextPrompt, ...]
-    future: asyncio.Future[TextResult]
+    request: Request
+    rows: Rows
+    future: asyncio.Future[Result]
     admitted_at: float
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a job is: queue position (0 = running), seconds left, and steps for images."""
+
+    position: int
+    wait_s: float
+    step: int = 0
+    steps: int = 0
 
 
 @dataclass(frozen=True)
@@ -72,6 +93,8 @@ class ShownOutput:
     candidate: int
     text: str
     tally: Tally
+    seed: int = 0
+    image_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +120,22 @@ class VoteResult:
     delivery: Delivery
 
 
+@dataclass
+class _Steps:
+    """Live denoising progress of a running image job, fed from the worker thread."""
+
+    step: int = 0
+    steps: int = 0
+    started: float = 0.0
+    last: float = 0.0
+
+    def left_s(self) -> float | None:
+        if self.step == 0:
+            return None
+        per_step = (self.last - self.started) / self.step
+        return per_step * (self.steps - self.step)
+
+
 def _busy_message(err: Overloaded) -> str:
     if err.reason == "user_cap":
         return f"You already have {err.limit} request(s) in progress. Wait for one to finish."
@@ -106,7 +145,7 @@ def _busy_message(err: Overloaded) -> str:
 
 
 class MuseService:
-    """Owns the queue for text jobs and everything between a request and a stored output."""
+    """Owns the job queue and everything between a request and a stored output."""
 
     def __init__(
         self,
@@ -116,23 +155,30 @@ class MuseService:
         worker: ModelWorker,
         backend: TextBackend,
         text_filter: TextFilter,
+        image_backend: ImageBackend | None = None,
+        image_filter: ImageFilter | None = None,
         clock: Callable[[], float] = time.time,
-        initial_batch_s: float = 1.0,
+        throughput: Throughput | None = None,
     ) -> None:
+        if image_backend is not None and image_filter is None:
+            raise ValueError("an image backend needs an image filter")
         self.settings = settings
         self.storage = storage
         self.worker = worker
         self.backend = backend
+        self.image_backend = image_backend
         self.text_filter = text_filter
+        self.image_filter = image_filter
         self.clock = clock
         self._seeds = random.SystemRandom()
-        self.queue: JobQueue[tuple[TextPrompt, ...], TextResult] = JobQueue(
+        self._steps: dict[str, _Steps] = {}
+        self.queue: JobQueue[Rows, Result] = JobQueue(
             self._execute,
             max_depth=settings.queue_max_depth,
             per_user=settings.queue_per_user,
             max_batch_rows=settings.batch_max_rows,
             job_timeout_s=settings.job_timeout_s,
-            throughput=Throughput(batch_s=initial_batch_s),
+            throughput=throughput,
         )
 
     @property
@@ -147,24 +193,20 @@ class MuseService:
         await self.queue.close()
 
     def prepare(
-        self, request: TextRequest, origin: Origin, *, parent: JobRecord | None = None
+        self, request: Request, origin: Origin, *, parent: JobRecord | None = None
     ) -> PendingJob:
         """Validate, filter the prompt and take a queue place, or raise a ``UserError`` at once."""
         if request.seed is None:
             request = dataclasses.replace(request, seed=self._seeds.randint(0, SEED_MAX))
-        try:
-            request.check_inputs()
-        except InvalidRequest as err:
-            raise UserError(str(err)) from err
+        self._validate(request)
         self._check_prompt(request)
-        prompts = self._prompts(request)
-        record = self._record(request, origin, prompts, parent)
-        ticket = Ticket(record.id, origin.user_id, TEXT_BATCH_KEY, len(prompts), prompts, held=True)
+        rows = self._rows(request)
+        record = self._record(request, origin, rows, parent)
         try:
-            future = self.queue.submit(ticket)
+            future = self.queue.submit(self._ticket(record, request, rows))
         except Overloaded as err:
             raise Busy(_busy_message(err)) from err
-        return PendingJob(record, request, prompts, future, time.perf_counter())
+        return PendingJob(record, request, rows, future, time.perf_counter())
 
     async def start(self, pending: PendingJob) -> None:
         """Record the job as queued, then let the queue run it."""
@@ -182,22 +224,46 @@ class MuseService:
         if self.queue.cancel(pending.record.id):
             await self.storage.finish_job(pending.record.id, "cancelled", self.clock(), None)
 
-    def progress(self, pending: PendingJob) -> tuple[int, float] | None:
-        """(queue position, estimated seconds left); position 0 means running."""
-        position = self.queue.position(pending.record.id)
-        wait_s = self.queue.wait_s(pending.record.id)
-        return None if position is None or wait_s is None else (position, wait_s)
+    async def cancel(self, job_id: str, user_id: int) -> None:
+        """The requester's ❌: stop a waiting or running job."""
+        job = await self.storage.get_job(job_id)
+        if job is None or job.user_id != user_id:
+            raise NotAllowed("Only the member who asked for this can cancel it.")
+        if not self.queue.cancel(job_id):
+            raise UserError("This request is no longer waiting or running.")
+
+    def progress(self, pending: PendingJob) -> Progress | None:
+        """Queue position and estimated seconds left, with denoising steps when drawing."""
+        job_id = pending.record.id
+        position = self.queue.position(job_id)
+        wait_s = self.queue.wait_s(job_id)
+        if position is None or wait_s is None:
+            return None
+        steps = self._steps.get(job_id)
+        if position == 0 and steps is not None and steps.steps:
+            left = steps.left_s()
+            return Progress(0, wait_s if left is None else left, steps.step, steps.steps)
+        return Progress(position, wait_s)
 
     async def finish(self, pending: PendingJob) -> Delivery:
         """Await the model, moderate and store each sample; raise a ``UserError`` on failure."""
         job_id = pending.record.id
         try:
             result = await pending.future
+        except (JobCancelled, GenerationCancelled) as err:
+            await self.storage.finish_job(job_id, "cancelled", self.clock(), None)
+            raise Cancelled("❌ Cancelled.") from err
         except Exception as err:
             await self.storage.finish_job(job_id, "failed", self.clock(), repr(err))
             raise GenerationFailed(_failure_message(err)) from err
-        outputs = self._judge(pending, result)
-        if not any(out.text for out in outputs):
+        total_s = time.perf_counter() - pending.admitted_at
+        if isinstance(result, ImageResult):
+            outputs = await self._judge_images(job_id, result, total_s)
+        else:
+            request: Any = pending.request
+            outputs = text_outputs(request, result, self.text_filter, total_s)
+        if not any(out.text or out.image_path or out.decision != Decision.ALLOW
+                   for out in outputs):  # fmt: skip
             await self.storage.finish_job(job_id, "failed", self.clock(), "empty output")
             raise GenerationFailed("The model returned an empty text. Try 🔁 or a new topic.")
         await self.storage.add_outputs(job_id, outputs, self.clock())
@@ -227,12 +293,10 @@ class MuseService:
     async def delivery(self, job: JobRecord) -> Delivery:
         """A stored job's shown state: outputs that passed the filter, with current votes."""
         stored = await self.storage.job_outputs(job.id)
-        shown = [out for out in stored if out.decision == Decision.ALLOW and out.text]
+        shown = [o for o in stored if o.decision == Decision.ALLOW and (o.text or o.image_path)]
         held = sum(1 for out in stored if out.decision != Decision.ALLOW)
         if not shown and held:
-            raise Withheld(
-                "Muse held this result back: the safety filter flagged it, so it was not posted."
-            )
+            raise Withheld(_withheld_message(stored))
         tallies = await self.storage.tallies([out.id for out in shown])
         request = request_from_fields(job.kind, job.options)
         return Delivery(
@@ -244,43 +308,50 @@ class MuseService:
             model_id=stored[0].model_id if stored else self.model_id,
             seed=job.seed,
             sample_number=await self.storage.group_size(job.group_id),
-            outputs=tuple(ShownOutput(o.id, o.candidate, o.text, tallies[o.id]) for o in shown),
+            outputs=tuple(
+                ShownOutput(o.id, o.candidate, o.text, tallies[o.id], o.seed, o.image_path)
+                for o in shown
+            ),
             held=held,
             total_s=max((out.timings.get("total_s", 0.0) for out in stored), default=0.0),
         )
 
-    async def delete_user_data(self, user_id: int) -> dict[str, int]:
-        return await self.storage.delete_user_data(user_id)
+    def _validate(self, request: Request) -> None:
+        try:
+            if isinstance(request, DrawRequest):
+                if self.image_backend is None:
+                    raise UserError("Drawing is turned off on this Muse.")
+                request.check_inputs(max_steps=self.settings.image_max_steps)
+            else:
+                request.check_inputs()
+        except InvalidRequest as err:
+            raise UserError(str(err)) from err
 
-    def _check_prompt(self, request: TextRequest) -> None:
+    def _check_prompt(self, request: Request) -> None:
         verdict = self.text_filter.check(request.prompt_text())
         if not verdict.allowed:
             names = ", ".join(c.value for c in verdict.categories) or "unsafe content"
             raise Refused(f"Your request was refused by the safety filter ({names}).")
 
-    def _prompts(self, request: TextRequest) -> tuple[TextPrompt, ...]:
-        seed = request.seed or 0
-        if isinstance(request, PoemRequest):
-            sampling = SamplingParams(seed, max_new_tokens=self.settings.poem_max_new_tokens)
-            return (poem_prompt(request, sampling),)
-        return tuple(
-            slogan_prompt(
-                request,
-                SamplingParams(
-                    (seed + i) % (SEED_MAX + 1),
-                    max_new_tokens=self.settings.slogan_max_new_tokens,
-                    temperature=1.0,
-                ),
-            )
-            for i in range(request.count)
-        )
+    def _rows(self, request: Request) -> Rows:
+        if isinstance(request, DrawRequest):
+            assert self.image_backend is not None  # checked by _validate
+            width, height = self.image_backend.dimensions(request.size)
+            return draw_rows(request, width, height)
+        return text_rows(request, self.settings)
+
+    def _ticket(self, record: JobRecord, request: Request, rows: Rows) -> Ticket[Rows]:
+        first = rows[0]
+        if isinstance(first, DrawRow):
+            key = f"image:{first.width}x{first.height}:{first.steps}"
+            return Ticket(record.id, record.user_id, key, len(rows), rows, held=True,
+                          kind="image", units=float(first.steps * len(rows)))  # fmt: skip
+        units = float(max(p.sampling.max_new_tokens for p in rows))  # type: ignore[union-attr]
+        return Ticket(record.id, record.user_id, "text", len(rows), rows, held=True,
+                      kind="text", units=units)  # fmt: skip
 
     def _record(
-        self,
-        request: TextRequest,
-        origin: Origin,
-        prompts: Sequence[TextPrompt],
-        parent: JobRecord | None,
+        self, request: Request, origin: Origin, rows: Rows, parent: JobRecord | None
     ) -> JobRecord:
         job_id = secrets.token_hex(8)
         return JobRecord(
@@ -292,49 +363,87 @@ class MuseService:
             guild_id=origin.guild_id,
             channel_id=origin.channel_id,
             options=request.fields(),
-            prompt=prompts[0].messages[-1].content,
+            prompt=shown_prompt(rows),
             seed=request.seed or 0,
             status="queued",
             created_at=self.clock(),
         )
 
-    async def _execute(
-        self, batch: list[Ticket[tuple[TextPrompt, ...]]], cancel: threading.Event
-    ) -> list[TextResult]:
-        """Run one batch on the worker thread: one ``generate`` call for every row."""
+    async def _execute(self, batch: list[Ticket[Rows]], cancel: threading.Event) -> list[Result]:
+        """Run one batch on the worker thread: one model call for every row of every job."""
         await self.storage.mark_running([t.job_id for t in batch], self.clock())
-        rows = [prompt for ticket in batch for prompt in ticket.payload]
+        rows: list[Any] = [row for ticket in batch for row in ticket.payload]
         started = time.perf_counter()
         try:
-            samples = await self.worker.call(self.backend.generate, rows, cancel)
+            if batch[0].kind == "image":
+                samples: Sequence[Any] = await self._draw(batch, rows, cancel)
+            else:
+                samples = await self.worker.call(self.backend.generate, rows, cancel)
+        except asyncio.CancelledError:
+            cancel.set()  # timed out: the thread stops at its next step
+            raise
         finally:
-            cancel.set()  # a cancelled await must still stop the thread
+            for ticket in batch:
+                self._steps.pop(ticket.job_id, None)
         elapsed = time.perf_counter() - started
-        results, start = [], 0
+        results: list[Result] = []
+        start = 0
         for ticket in batch:
             chunk = tuple(samples[start : start + ticket.rows])
-            results.append(TextResult(chunk, self.backend.model_id, elapsed, len(rows)))
             start += ticket.rows
+            if ticket.kind == "image":
+                assert self.image_backend is not None
+                results.append(ImageResult(chunk, self.image_backend.model_id, elapsed, len(rows)))
+            else:
+                results.append(TextResult(chunk, self.backend.model_id, elapsed, len(rows)))
         return results
 
-    def _judge(self, pending: PendingJob, result: TextResult) -> list[NewOutput]:
-        clean = clean_poem if pending.request.kind is TextKind.POEM else clean_slogan
-        total_s = time.perf_counter() - pending.admitted_at
-        outputs = []
-        for index, sample in enumerate(result.samples):
-            text = clean(sample.text)
-            verdict = self.text_filter.check(text) if text else Verdict(Decision.ALLOW)
-            timings = {
-                "queue_s": round(max(0.0, total_s - result.generate_s), 4),
-                "generate_s": round(result.generate_s, 4),
-                "total_s": round(total_s, 4),
-                "batch_rows": float(result.batch_rows),
-                "new_tokens": float(sample.new_tokens),
-            }
-            outputs.append(
-                NewOutput(index, text, result.model_id, sample.seed, verdict.to_json(), timings)
-            )
-        return outputs
+    async def _draw(
+        self, batch: list[Ticket[Rows]], rows: list[DrawRow], cancel: threading.Event
+    ) -> Sequence[Any]:
+        """Diffusion on the worker thread, with step progress delivered to the loop."""
+        assert self.image_backend is not None
+        loop = asyncio.get_running_loop()
+        steps = _Steps(started=time.perf_counter())
+        for ticket in batch:
+            self._steps[ticket.job_id] = steps
+
+        def on_step(step: int, total: int) -> None:  # worker thread
+            loop.call_soon_threadsafe(_record_step, steps, step, total)
+
+        return await self.worker.call(self.image_backend.generate, rows, cancel, on_step)
+
+    async def _judge_images(
+        self, job_id: str, result: ImageResult, total_s: float
+    ) -> list[NewOutput]:
+        """A verdict for every image before anyone sees it; blocked images are not kept."""
+        assert self.image_filter is not None
+        check = self.image_filter.check
+        verdicts = await asyncio.to_thread(lambda: [check(s.png) for s in result.samples])
+        paths: list[Path | None] = []
+        for index, (sample, verdict) in enumerate(zip(result.samples, verdicts, strict=True)):
+            if verdict.decision is Decision.BLOCK:
+                paths.append(None)
+                continue
+            path = image_path(self.settings.image_dir, job_id, index)
+            await asyncio.to_thread(_write_file, path, sample.png)
+            paths.append(path)
+        return image_outputs(result, verdicts, paths, total_s)
+
+
+def _record_step(steps: _Steps, step: int, total: int) -> None:
+    steps.step, steps.steps, steps.last = step, total, time.perf_counter()
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def _withheld_message(stored: Sequence[Any]) -> str:
+    if any(out.decision == Decision.BLOCK for out in stored):
+        return "The safety filter blocked this result, so Muse did not post it."
+    return "The safety filter flagged this result, so Muse is holding it for a moderator."
 
 
 async def export_ratings(storage: Storage, out: Path) -> int:
@@ -348,6 +457,19 @@ async def export_ratings(storage: Storage, out: Path) -> int:
     return count
 
 
+async def delete_user_data(storage: Storage, user_id: int) -> dict[str, int]:
+    """Remove a member's jobs, outputs, votes and image files; returns what was deleted."""
+    paths = await storage.user_image_paths(user_id)
+    counts = await storage.delete_user_data(user_id)
+    removed = 0
+    for name in paths:
+        path = Path(name)
+        if path.exists():
+            await asyncio.to_thread(path.unlink)
+            removed += 1
+    return {**counts, "images": removed}
+
+
 def _failure_message(err: BaseException) -> str:
     if isinstance(err, JobTimeout):
         return (
@@ -355,6 +477,4 @@ def _failure_message(err: BaseException) -> str:
         )
     if isinstance(err, Overloaded):
         return _busy_message(err)
-    if isinstance(err, JobCancelled):
-        return "The request was cancelled before it ran."
     return "Generation failed on Muse's side. The operator has the details in the log."

@@ -63,7 +63,11 @@ CREATE TABLE votes (
 CREATE INDEX votes_user ON votes (user_id);
 """
 
-MIGRATIONS: tuple[str, ...] = (SCHEMA_V1,)
+SCHEMA_V2 = """
+ALTER TABLE outputs ADD COLUMN image_path TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (SCHEMA_V1, SCHEMA_V2)
 
 
 class StorageError(RuntimeError):
@@ -95,6 +99,7 @@ class NewOutput:
     seed: int
     verdict: dict[str, Any]
     timings: dict[str, float]
+    image_path: str | None = None
 
     @property
     def decision(self) -> str:
@@ -111,6 +116,7 @@ class OutputRecord:
     seed: int
     decision: str
     timings: dict[str, float]
+    image_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +153,7 @@ def _output(row: aiosqlite.Row) -> OutputRecord:
         seed=row["seed"],
         decision=row["decision"],
         timings=json.loads(row["timings"]),
+        image_path=row["image_path"],
     )
 
 
@@ -250,10 +257,11 @@ class Storage:
             for out in outputs:
                 cursor = await self._db.execute(
                     "INSERT INTO outputs (job_id, candidate, text, model_id, seed, decision,"
-                    " verdict, timings, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                    " verdict, timings, created_at, image_path) VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (
                         job_id, out.candidate, out.text, out.model_id, out.seed, out.decision,
                         json.dumps(out.verdict, ensure_ascii=False), json.dumps(out.timings), now,
+                        out.image_path,
                     ),
                 )  # fmt: skip
                 ids.append(int(cursor.lastrowid or 0))
@@ -321,7 +329,7 @@ class Storage:
         """Every output with at least one vote, with its prompt, options and provenance."""
         sql = """
             SELECT o.id, o.job_id, o.candidate, o.text, o.model_id, o.seed, o.decision,
-                   o.timings, o.created_at, j.kind, j.group_id, j.options, j.prompt,
+                   o.timings, o.created_at, o.image_path, j.kind, j.group_id, j.options, j.prompt,
                    SUM(v.value = 1) AS up, SUM(v.value = -1) AS down
             FROM outputs o JOIN jobs j ON j.id = o.job_id JOIN votes v ON v.output_id = o.id
             GROUP BY o.id ORDER BY o.id
@@ -337,6 +345,7 @@ class Storage:
                     "prompt": row["prompt"],
                     "options": json.loads(row["options"]),
                     "output": row["text"],
+                    "image_path": row["image_path"],
                     "model_id": row["model_id"],
                     "seed": row["seed"],
                     "decision": row["decision"],
@@ -345,6 +354,15 @@ class Storage:
                     "votes_up": int(row["up"]),
                     "votes_down": int(row["down"]),
                 }
+
+    async def user_image_paths(self, user_id: int) -> list[str]:
+        """Image files of a member's outputs (to delete with their data)."""
+        sql = (
+            "SELECT o.image_path FROM outputs o JOIN jobs j ON j.id = o.job_id"
+            " WHERE j.user_id = ? AND o.image_path IS NOT NULL"
+        )
+        async with self._db.execute(sql, (user_id,)) as cur:
+            return [row[0] for row in await cur.fetchall()]
 
     async def delete_user_data(self, user_id: int) -> dict[str, int]:
         """Remove a member's jobs, outputs and votes; returns what was deleted."""

@@ -18,6 +18,7 @@ from bot.service import Delivery, MuseService, Origin
 
 VOTE_TEMPLATE = r"muse:vote:(?P<output_id>\d+):(?P<value>up|down)"
 REGEN_TEMPLATE = r"muse:regen:(?P<job_id>[0-9a-f]{16})"
+CANCEL_TEMPLATE = r"muse:cancel:(?P<job_id>[0-9a-f]{16})"
 
 
 class HasService(Protocol):
@@ -74,12 +75,12 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=VOTE_T
 class RegenerateButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=REGEN_TEMPLATE):
     """🔁 A new sample with a new seed and the same options, for the requester."""
 
-    def __init__(self, job_id: str) -> None:
+    def __init__(self, job_id: str, label: str = "Regenerate") -> None:
         super().__init__(
             discord.ui.Button(
                 style=discord.ButtonStyle.primary,
                 emoji="🔁",
-                label="Regenerate",
+                label=label,
                 custom_id=f"muse:regen:{job_id}",
             )
         )
@@ -100,9 +101,47 @@ class RegenerateButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=
         try:
             pending = await app.service.regenerate(self.job_id, origin_of(interaction))
             interval_s = app.settings.progress_interval_s
-            await run_job(interaction, app.service, pending, interval_s, result_view)
+            await run_job(interaction, app.service, pending, interval_s, VIEWS)
         except Exception as err:
             await report_error(interaction, err)
+
+
+class CancelButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CANCEL_TEMPLATE):
+    """❌ on the waiting message: the requester stops the job, queued or running."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                style=discord.ButtonStyle.danger,
+                emoji="❌",
+                label="Cancel",
+                custom_id=f"muse:cancel:{job_id}",
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> CancelButton:
+        return cls(match["job_id"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        try:
+            await _app(interaction).service.cancel(self.job_id, interaction.user.id)
+            await interaction.response.edit_message(content="❌ Cancelling…", view=None)
+        except Exception as err:
+            await report_error(interaction, err)
+
+
+def cancel_view(job_id: str) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(CancelButton(job_id))
+    return view
 
 
 def result_view(delivery: Delivery) -> discord.ui.View:
@@ -115,7 +154,12 @@ def result_view(delivery: Delivery) -> discord.ui.View:
             button = VoteButton(out.output_id, value, count=count, label=label)
             button.item.row = index // 2
             view.add_item(button)
-    regenerate = RegenerateButton(delivery.job_id)
+    regenerate = RegenerateButton(
+        delivery.job_id, "Reroll" if delivery.kind == "draw" else "Regenerate"
+    )
     regenerate.item.row = min(4, (len(delivery.outputs) + 1) // 2)
     view.add_item(regenerate)
     return view
+
+
+VIEWS = (result_view, cancel_view)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -41,7 +40,12 @@ class JobCancelled(Exception):
 
 @dataclass
 class Ticket(Generic[P]):
-    """One job in the queue. ``held`` tickets keep their place but may not start yet."""
+    """One job in the queue. ``held`` tickets keep their place but may not start yet.
+
+    ``kind`` and ``units`` feed wait estimates: text units are new tokens (rows of a batch
+    decode in parallel), image units are denoising steps times images (they add up).
+    ``round`` and ``seq`` are set by ``QueueState.admit`` for fair ordering.
+    """
 
     job_id: str
     user_id: int
@@ -49,10 +53,18 @@ class Ticket(Generic[P]):
     rows: int
     payload: P
     held: bool = False
+    kind: str = "text"
+    units: float = 1.0
+    round: int = 0
+    seq: int = 0
 
 
 class QueueState(Generic[P]):
-    """Who waits, who runs, and which compatible jobs run together. FIFO within the limits."""
+    """Who waits, who runs, and which compatible jobs run together.
+
+    Order is fair between members: a member's n-th waiting job is in round n, and rounds run
+    in order (FIFO within a round), so one member's four drawings cannot starve the others.
+    """
 
     def __init__(self, *, max_depth: int, per_user: int, max_batch_rows: int) -> None:
         if min(max_depth, per_user, max_batch_rows) < 1:
@@ -62,6 +74,8 @@ class QueueState(Generic[P]):
         self.max_batch_rows = max_batch_rows
         self.waiting: list[Ticket[P]] = []
         self.running: list[Ticket[P]] = []
+        self._round = 0
+        self._seq = 0
 
     def __repr__(self) -> str:
         return f"<QueueState waiting={len(self.waiting)} running={len(self.running)}>"
@@ -78,6 +92,10 @@ class QueueState(Generic[P]):
 
     def admit(self, ticket: Ticket[P]) -> None:
         self.check_admit(ticket.user_id)
+        mine = [t.round for t in self.waiting + self.running if t.user_id == ticket.user_id]
+        ticket.round = max([self._round] + [r + 1 for r in mine])
+        ticket.seq = self._seq
+        self._seq += 1
         self.waiting.append(ticket)
 
     def release(self, job_id: str) -> bool:
@@ -95,20 +113,20 @@ class QueueState(Generic[P]):
                 return self.waiting.pop(i)
         return None
 
+    def run_order(self) -> list[Ticket[P]]:
+        """Waiting tickets in the order they would start."""
+        return sorted(self.waiting, key=lambda t: (t.round, t.seq))
+
     def next_batch(self) -> list[Ticket[P]]:
-        """The oldest runnable ticket plus later ones with its batch key, within the row budget."""
-        runnable = [t for t in self.waiting if not t.held]
+        """The next runnable ticket plus later ones with its batch key, within the row budget."""
+        runnable = [t for t in self.run_order() if not t.held]
         if not runnable:
             return []
-        first = runnable[0]
-        batch, rows = [first], first.rows
-        for ticket in runnable[1:]:
-            if ticket.batch_key == first.batch_key and rows + ticket.rows <= self.max_batch_rows:
-                batch.append(ticket)
-                rows += ticket.rows
+        batch = _fill(runnable, self.max_batch_rows)
         for ticket in batch:
             self.waiting.remove(ticket)
         self.running.extend(batch)
+        self._round = max(self._round, batch[0].round)
         return batch
 
     def finish(self, batch: Sequence[Ticket[P]]) -> None:
@@ -120,35 +138,64 @@ class QueueState(Generic[P]):
         """0 while running, 1 for the next to run, and so on; None when unknown."""
         if any(t.job_id == job_id for t in self.running):
             return 0
-        for i, ticket in enumerate(self.waiting):
+        for i, ticket in enumerate(self.run_order()):
             if ticket.job_id == job_id:
                 return i + 1
         return None
 
+    def plan(self, job_id: str) -> list[list[Ticket[P]]]:
+        """The batches that will run before and including ``job_id``'s (held ones as ready)."""
+        order = self.run_order()
+        batches: list[list[Ticket[P]]] = []
+        while order:
+            batch = _fill(order, self.max_batch_rows)
+            batches.append(batch)
+            if any(t.job_id == job_id for t in batch):
+                return batches
+            order = [t for t in order if t not in batch]
+        return []
+
+
+def _fill(order: Sequence[Ticket[P]], max_rows: int) -> list[Ticket[P]]:
+    """The first ticket and the next ones sharing its batch key, while rows fit."""
+    first = order[0]
+    batch, rows = [first], first.rows
+    for ticket in order[1:]:
+        if ticket.batch_key == first.batch_key and rows + ticket.rows <= max_rows:
+            batch.append(ticket)
+            rows += ticket.rows
+    return batch
+
+
+PARALLEL_KINDS = frozenset({"text"})
+
 
 @dataclass
 class Throughput:
-    """Moving averages of batch time and jobs per batch, for wait estimates."""
+    """Moving averages of seconds per unit, per kind of job, for wait estimates."""
 
-    batch_s: float = 1.0
-    jobs_per_batch: float = 1.0
+    seconds_per_unit: dict[str, float] = field(default_factory=dict)
+    default_s: float = 0.05
     weight: float = 0.3
-    samples: int = field(default=0)
 
-    def observe(self, seconds: float, jobs: int) -> None:
-        if self.samples == 0:
-            self.batch_s, self.jobs_per_batch = seconds, float(jobs)
-        else:
-            self.batch_s += self.weight * (seconds - self.batch_s)
-            self.jobs_per_batch += self.weight * (jobs - self.jobs_per_batch)
-        self.samples += 1
+    @staticmethod
+    def batch_units(batch: Sequence[Ticket[Any]]) -> float:
+        units = [t.units for t in batch] or [0.0]
+        return max(units) if batch and batch[0].kind in PARALLEL_KINDS else sum(units)
 
-    def wait_s(self, position: int) -> float:
-        """Estimated seconds until a job at ``position`` is finished."""
-        if position <= 0:
-            return self.batch_s / 2
-        batches_ahead = math.ceil(position / max(1.0, self.jobs_per_batch))
-        return (batches_ahead + 0.5) * self.batch_s
+    def observe(self, batch: Sequence[Ticket[Any]], seconds: float) -> None:
+        units = self.batch_units(batch)
+        if not batch or units <= 0:
+            return
+        kind, rate = batch[0].kind, seconds / units
+        old = self.seconds_per_unit.get(kind)
+        self.seconds_per_unit[kind] = rate if old is None else old + self.weight * (rate - old)
+
+    def estimate_s(self, batch: Sequence[Ticket[Any]]) -> float:
+        if not batch:
+            return 0.0
+        rate = self.seconds_per_unit.get(batch[0].kind, self.default_s)
+        return rate * self.batch_units(batch)
 
 
 Execute = Callable[[list[Ticket[P]], threading.Event], Awaitable[Sequence[R]]]
@@ -174,6 +221,10 @@ class JobQueue(Generic[P, R]):
         self.throughput = throughput or Throughput()
         self._execute = execute
         self._futures: dict[str, asyncio.Future[R]] = {}
+        self.batches_run = 0
+        self._cancelled: set[str] = set()
+        self._running_cancel: threading.Event | None = None
+        self._running_since = 0.0
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -214,18 +265,35 @@ class JobQueue(Generic[P, R]):
             self._wake.set()
 
     def cancel(self, job_id: str) -> bool:
-        """Remove a waiting job; its future fails with ``JobCancelled``."""
-        if self.state.remove(job_id) is None:
+        """Cancel a waiting or running job; its future fails with ``JobCancelled``.
+
+        A running batch is stopped (its cancel event set) once every job in it is cancelled.
+        """
+        if self.state.remove(job_id) is not None:
+            self._settle(job_id, JobCancelled(job_id))
+            return True
+        running = {t.job_id for t in self.state.running}
+        if job_id not in running:
             return False
-        self._settle(job_id, JobCancelled(job_id))
+        self._cancelled.add(job_id)
+        if running <= self._cancelled and self._running_cancel is not None:
+            self._running_cancel.set()
         return True
 
     def position(self, job_id: str) -> int | None:
         return self.state.position(job_id)
 
     def wait_s(self, job_id: str) -> float | None:
-        position = self.state.position(job_id)
-        return None if position is None else self.throughput.wait_s(position)
+        """Estimated seconds until ``job_id`` is done, from measured throughput."""
+        running = self.state.running
+        elapsed = asyncio.get_running_loop().time() - self._running_since
+        left = max(0.0, self.throughput.estimate_s(running) - elapsed) if running else 0.0
+        if any(t.job_id == job_id for t in running):
+            return left
+        plan = self.state.plan(job_id)
+        if not plan:
+            return None
+        return left + sum(self.throughput.estimate_s(batch) for batch in plan)
 
     async def drain(self) -> None:
         """Wait until nothing is waiting or running (held jobs count as waiting)."""
@@ -268,6 +336,8 @@ class JobQueue(Generic[P, R]):
             return
         cancel = threading.Event()
         started = asyncio.get_running_loop().time()
+        self._running_cancel, self._running_since = cancel, started
+        self.batches_run += 1
         outcomes: Sequence[Any]
         try:
             outcomes = await asyncio.wait_for(self._execute(live, cancel), self.job_timeout_s)
@@ -281,8 +351,13 @@ class JobQueue(Generic[P, R]):
             outcomes = [err] * len(live)
         finally:
             self.state.finish(batch)
-        self.throughput.observe(asyncio.get_running_loop().time() - started, len(live))
+            self._running_cancel = None
+        if not cancel.is_set():
+            self.throughput.observe(live, asyncio.get_running_loop().time() - started)
         for ticket, outcome in zip(live, outcomes, strict=True):
+            if ticket.job_id in self._cancelled:
+                self._cancelled.discard(ticket.job_id)
+                outcome = JobCancelled(ticket.job_id)
             self._settle(ticket.job_id, outcome)
 
     def _settle(self, job_id: str, outcome: Any) -> None:

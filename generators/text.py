@@ -50,7 +50,7 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def _default_dtype(device: torch.device) -> torch.dtype:
+def default_dtype(device: torch.device) -> torch.dtype:
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.float32
@@ -147,9 +147,7 @@ class TransformersTextBackend:
         target = resolve_device(device)
         try:
             tokenizer = AutoTokenizer.from_pretrained(model_id)
-            model: Any = AutoModelForCausalLM.from_pretrained(
-                model_id, dtype=_default_dtype(target)
-            )
+            model: Any = AutoModelForCausalLM.from_pretrained(model_id, dtype=default_dtype(target))
         except (OSError, ValueError) as err:
             raise ModelLoadError(_load_hint(model_id, err)) from err
         model.to(target).eval()

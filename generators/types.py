@@ -28,6 +28,10 @@ class TextKind(StrEnum):
     SLOGAN = "slogan"
 
 
+class ImageKind(StrEnum):
+    DRAW = "draw"
+
+
 class PoemForm(StrEnum):
     FREE_VERSE = "free verse"
     HAIKU = "haiku"
@@ -232,13 +236,169 @@ class SloganRequest:
 TextRequest = PoemRequest | SloganRequest
 
 
-def request_from_fields(kind: str, fields: Mapping[str, str]) -> TextRequest:
+@dataclass(frozen=True)
+class StylePreset:
+    """A /draw style: words appended to the prompt and a negative prompt."""
+
+    suffix: str
+    negative: str
+
+
+STYLE_PRESETS: dict[str, StylePreset] = {
+    "none": StylePreset("", ""),
+    "photo": StylePreset(
+        "photograph, natural light, 35mm, sharp focus, highly detailed",
+        "painting, drawing, illustration, cartoon, blurry, deformed",
+    ),
+    "anime": StylePreset(
+        "anime style, cel shading, vibrant colors, clean line art",
+        "photo, realistic, 3d render, blurry, deformed",
+    ),
+    "watercolor": StylePreset(
+        "watercolor painting, soft washes, paper texture, delicate",
+        "photo, 3d render, harsh lines, oversaturated",
+    ),
+    "ink wash 水墨": StylePreset(
+        "traditional Chinese ink wash painting, shuimo, monochrome ink, rice paper, brush strokes",
+        "photo, color, 3d render, western oil painting",
+    ),
+    "oil painting": StylePreset(
+        "oil painting, impasto, rich colors, canvas texture, classical",
+        "photo, 3d render, flat colors, blurry",
+    ),
+    "pixel art": StylePreset(
+        "pixel art, 16-bit, crisp pixels, limited palette",
+        "photo, blurry, smooth gradients, realistic",
+    ),
+    "3d render": StylePreset(
+        "3d render, octane, soft studio lighting, detailed materials",
+        "photo, painting, flat, blurry",
+    ),
+    "sketch": StylePreset(
+        "pencil sketch, graphite, hatching, on white paper",
+        "color, photo, painting, blurry",
+    ),
+    "poster": StylePreset(
+        "flat vector poster, bold shapes, graphic design, limited palette",
+        "photo, realistic, noisy, blurry",
+    ),
+}
+
+
+class ImageSize(StrEnum):
+    SQUARE = "square"
+    PORTRAIT = "portrait"
+    LANDSCAPE = "landscape"
+
+    def pixels(self, native: int, multiple: int) -> tuple[int, int]:
+        """(width, height) around the model's native side, rounded to ``multiple``."""
+        long_side = max(multiple, round(native * 1.5 / multiple) * multiple)
+        if self is ImageSize.PORTRAIT:
+            return native, long_side
+        if self is ImageSize.LANDSCAPE:
+            return long_side, native
+        return native, native
+
+
+PROMPT_MAX_CHARS = 500
+NEGATIVE_MAX_CHARS = 300
+DRAW_MAX_COUNT = 4
+
+
+@dataclass(frozen=True)
+class DrawRequest:
+    """What a member asked for with /draw: ``count`` images, seeds ``seed`` .. ``seed+count-1``."""
+
+    prompt: str
+    negative: str = ""
+    style: str = "none"
+    size: ImageSize = ImageSize.SQUARE
+    steps: int = 20
+    count: int = 1
+    seed: int | None = None
+
+    @property
+    def kind(self) -> ImageKind:
+        return ImageKind.DRAW
+
+    def check_inputs(self, *, max_steps: int = 50) -> None:
+        _check_text("prompt", self.prompt, PROMPT_MAX_CHARS, required=True)
+        _check_text("negative", self.negative, NEGATIVE_MAX_CHARS, required=False)
+        _check_seed(self.seed)
+        if self.style not in STYLE_PRESETS:
+            raise InvalidRequest(
+                f"style must be one of {', '.join(STYLE_PRESETS)}, got {self.style!r}"
+            )
+        if not 1 <= self.steps <= max_steps:
+            raise InvalidRequest(f"steps must be between 1 and {max_steps}, got {self.steps}")
+        if not 1 <= self.count <= DRAW_MAX_COUNT:
+            raise InvalidRequest(f"count must be between 1 and {DRAW_MAX_COUNT}, got {self.count}")
+
+    def full_prompt(self) -> str:
+        suffix = STYLE_PRESETS[self.style].suffix
+        return f"{self.prompt}, {suffix}" if suffix else self.prompt
+
+    def full_negative(self) -> str:
+        parts = [self.negative, STYLE_PRESETS[self.style].negative]
+        return ", ".join(p for p in parts if p)
+
+    def fields(self) -> dict[str, str]:
+        return {
+            "prompt": self.prompt,
+            "negative": self.negative,
+            "style": self.style,
+            "size": self.size.value,
+            "steps": str(self.steps),
+            "count": str(self.count),
+        }
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, str]) -> DrawRequest:
+        return cls(
+            prompt=fields["prompt"],
+            negative=fields.get("negative", ""),
+            style=fields.get("style", "none"),
+            size=ImageSize(fields.get("size", ImageSize.SQUARE.value)),
+            steps=int(fields.get("steps", "20")),
+            count=int(fields.get("count", "1")),
+        )
+
+    def prompt_text(self) -> str:
+        return self.prompt
+
+    def options(self) -> dict[str, str]:
+        shown = {"prompt": self.prompt}
+        if self.negative:
+            shown["negative"] = self.negative
+        shown.update(style=self.style, size=self.size.value, steps=str(self.steps))
+        shown["count"] = str(self.count)
+        return shown
+
+
+Request = PoemRequest | SloganRequest | DrawRequest
+
+
+def request_from_fields(kind: str, fields: Mapping[str, str]) -> Request:
     """Rebuild a stored request (without its seed)."""
     if kind == TextKind.POEM:
         return PoemRequest.from_fields(fields)
     if kind == TextKind.SLOGAN:
         return SloganRequest.from_fields(fields)
-    raise InvalidRequest(f"unknown text kind {kind!r}")
+    if kind == ImageKind.DRAW:
+        return DrawRequest.from_fields(fields)
+    raise InvalidRequest(f"unknown request kind {kind!r}")
+
+
+@dataclass(frozen=True)
+class DrawRow:
+    """One image for the pipeline; rows of a batch share size and steps."""
+
+    prompt: str
+    negative: str
+    seed: int
+    width: int
+    height: int
+    steps: int
 
 
 @dataclass(frozen=True)
@@ -297,3 +457,23 @@ class TextResult:
     generate_s: float
     batch_rows: int = 1
     extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImageSample:
+    """One generated image, already encoded as PNG with its provenance in text chunks."""
+
+    png: bytes
+    seed: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """What one pipeline call returned for one job, with timings in seconds."""
+
+    samples: tuple[ImageSample, ...]
+    model_id: str
+    generate_s: float
+    batch_rows: int = 1

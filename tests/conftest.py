@@ -40,6 +40,27 @@ def tiny_base_lm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_lm(tmp_path_factory.mktemp("tiny-base-lm"), chat=False)
 
 
+@pytest.fixture(scope="session")
+def tiny_sd_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random 64x64 Stable Diffusion pipeline saved with save_pretrained."""
+    import diffusers
+    import transformers
+
+    from tests.tiny_models import make_tiny_sd
+
+    transformers.utils.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    diffusers.utils.logging.disable_progress_bar()
+    return make_tiny_sd(tmp_path_factory.mktemp("tiny-sd"))
+
+
+@pytest.fixture(scope="session")
+def image_filter() -> Any:
+    """The real open_nsfw filter from its wheel, with the default thresholds."""
+    from moderation.image import OpenNsfwFilter
+
+    return OpenNsfwFilter.load(review_at=0.4, block_at=0.8)
+
+
 @pytest.fixture
 async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
     async with await Storage.open(tmp_path / "muse.sqlite3") as db:
@@ -48,7 +69,9 @@ async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(db_path=tmp_path / "muse.sqlite3", progress_interval_s=0.05)
+    return Settings(
+        db_path=tmp_path / "muse.sqlite3", image_dir=tmp_path / "images", progress_interval_s=0.05
+    )
 
 
 ServiceFactory = Callable[..., Awaitable[MuseService]]
@@ -59,7 +82,13 @@ async def make_service(storage: Storage, settings: Settings) -> AsyncIterator[Se
     """Build services over the test database and a real worker thread; closes what it made."""
     made: list[tuple[MuseService, ModelWorker]] = []
 
-    async def build(backend: Any = None, **overrides: Any) -> MuseService:
+    async def build(
+        backend: Any = None,
+        *,
+        image_backend: Any = None,
+        image_filter: Any = None,
+        **overrides: Any,
+    ) -> MuseService:
         worker = ModelWorker()
         worker.start()
         service = MuseService(
@@ -68,6 +97,8 @@ async def make_service(storage: Storage, settings: Settings) -> AsyncIterator[Se
             worker=worker,
             backend=backend or ScriptedBackend(),
             text_filter=WordListFilter(),
+            image_backend=image_backend,
+            image_filter=image_filter,
         )
         await service.__aenter__()
         made.append((service, worker))

@@ -21,6 +21,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_lm_dir: Path) -> P
     monkeypatch.setenv("MUSE_TEXT_MODEL", str(tiny_lm_dir))
     monkeypatch.setenv("MUSE_DB_PATH", str(tmp_path / "db" / "muse.sqlite3"))
     monkeypatch.setenv("MUSE_DEVICE", "cpu")
+    monkeypatch.setenv("MUSE_IMAGE_MODEL", "off")
     monkeypatch.delenv("DISCORD_TOKEN", raising=False)
     return tmp_path / "db" / "muse.sqlite3"
 

@@ -84,7 +84,7 @@ async def test_failure_reaches_every_job_of_the_batch_and_the_queue_goes_on() ->
         assert await queue.submit(Ticket("ok", 9, "k", 1, 0)) == 1
 
 
-async def test_cancel_removes_a_waiting_job() -> None:
+async def test_cancel_removes_a_waiting_job_and_stops_a_running_one() -> None:
     gate = asyncio.Event()
 
     async def execute(batch: Batch, cancel: threading.Event) -> Sequence[int]:
@@ -99,9 +99,11 @@ async def test_cancel_removes_a_waiting_job() -> None:
         assert queue.cancel("b")
         with pytest.raises(JobCancelled):
             await waiting
-        assert not queue.cancel("a")  # already running
+        assert queue.cancel("a")  # running: the batch's cancel event is set, the result dropped
         gate.set()
-        await running
+        with pytest.raises(JobCancelled):
+            await running
+        assert not queue.cancel("a")  # gone
 
 
 async def test_close_refuses_new_work_and_fails_held_jobs() -> None:

@@ -98,12 +98,51 @@ def test_invalid_limits_are_rejected() -> None:
         state(depth=0)
 
 
+def test_one_member_cannot_starve_the_others() -> None:
+    q = state(per_user=4, rows=1)
+    for i in range(4):
+        q.admit(ticket(f"a{i}", 1, key="image"))
+    q.admit(ticket("b0", 2, key="image"))
+    q.admit(ticket("c0", 3, key="image"))
+    assert [t.job_id for t in q.run_order()] == ["a0", "b0", "c0", "a1", "a2", "a3"]
+    assert q.position("b0") == 2
+    started = [q.next_batch()[0].job_id for _ in range(3)]
+    assert started == ["a0", "b0", "c0"]
+    q.finish(q.running)
+    q.admit(ticket("b1", 2, key="image"))  # b comes back: after a's second turn, not last
+    assert [t.job_id for t in q.run_order()] == ["a1", "b1", "a2", "a3"]
+
+
+def test_batches_fill_fairly_across_members() -> None:
+    q = state(per_user=4, rows=2)
+    for i in range(3):
+        q.admit(ticket(f"a{i}", 1))
+    q.admit(ticket("b0", 2))
+    assert [t.job_id for t in q.next_batch()] == ["a0", "b0"]
+
+
+def test_plan_lists_the_batches_up_to_a_job() -> None:
+    q = state(rows=2)
+    for job, user in (("a", 1), ("b", 2), ("c", 3), ("d", 4), ("e", 5)):
+        q.admit(ticket(job, user))
+    q.admit(ticket("h", 6, held=True))
+    plan = q.plan("e")
+    assert [[t.job_id for t in batch] for batch in plan] == [["a", "b"], ["c", "d"], ["e", "h"]]
+    assert q.plan("missing") == []
+    assert len(q.waiting) == 6  # planning changes nothing
+
+
 def test_throughput_estimates_follow_measurements() -> None:
-    t = Throughput(batch_s=10.0)
-    assert t.wait_s(2) == pytest.approx(25.0)  # nothing measured yet: 2 batches + half a batch
-    t.observe(2.0, 4)
-    assert t.batch_s == 2.0
-    assert t.wait_s(4) == pytest.approx(3.0)  # one batch ahead holds 4 jobs
-    assert t.wait_s(0) == pytest.approx(1.0)
-    t.observe(4.0, 4)
-    assert 2.0 < t.batch_s < 4.0
+    t = Throughput(seconds_per_unit={"text": 0.1})
+    text = [ticket("a", 1), ticket("b", 2)]
+    text[0].units, text[1].units = 100, 50  # tokens: rows decode in parallel
+    assert t.estimate_s(text) == pytest.approx(10.0)
+    images = [ticket("i", 1, key="image"), ticket("j", 2, key="image")]
+    for image in images:
+        image.kind, image.units = "image", 20  # steps x images: they add up
+    assert t.estimate_s(images) == pytest.approx(40 * t.default_s)
+    t.observe(images, 8.0)
+    assert t.seconds_per_unit["image"] == pytest.approx(0.2)
+    t.observe(images, 16.0)
+    assert 0.2 < t.seconds_per_unit["image"] < 0.4
+    assert t.estimate_s([]) == 0.0

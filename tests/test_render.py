@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.render import EMBED_TEXT_MAX, model_name, progress_text, result_embed
-from bot.service import Delivery, ShownOutput
+from bot.service import Delivery, Progress, ShownOutput
 from bot.storage import Tally
 
 
@@ -31,9 +31,20 @@ def test_slogans_are_numbered_and_long_poems_are_cut_visibly() -> None:
     assert long.description is not None and len(long.description) <= EMBED_TEXT_MAX
     assert long.description.endswith("… (cut)")
     assert long.title == "📜 Poem · 🔁 sample 3"
-    assert long.footer.text is not None and "seed 9" in long.footer.text
+    assert long.footer.text == "Qwen/Qwen2.5-0.5B-Instruct · seed 9 · 0.0 s"
 
 
 def test_progress_lines() -> None:
-    assert progress_text(3, 12.4) == "⏳ In the queue: position 3 · about 12 s"
-    assert progress_text(0, 0.2) == "✍️ Writing… about 1 s left"
+    assert progress_text(Progress(3, 12.4), "poem") == "⏳ In the queue: position 3 · about 12 s"
+    assert progress_text(Progress(0, 0.2), "poem") == "✍️ Writing… about 1 s left"
+    assert progress_text(Progress(0, 0.2), "draw") == "🎨 Drawing… about 1 s left"
+    running = Progress(0, 9.6, step=7, steps=20)
+    assert progress_text(running, "draw") == "🎨 Drawing… step 7/20 · about 10 s left"
+
+
+def test_draw_body_lists_each_image_seed() -> None:
+    out = (ShownOutput(1, 0, "", Tally(), 41, "a.png"), ShownOutput(2, 1, "", Tally(), 42, "b.png"))
+    embed = result_embed(delivery("draw", [], outputs=out))
+    assert embed.title == "🎨 Drawing"
+    assert embed.description is not None
+    assert embed.description.startswith("**1** · seed 41\n**2** · seed 42")

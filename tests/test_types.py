@@ -6,6 +6,8 @@ import pytest
 
 from generators.prompts import clean_poem, clean_slogan, poem_prompt, slogan_prompt
 from generators.types import (
+    DrawRequest,
+    ImageSize,
     InvalidRequest,
     Language,
     Mood,
@@ -52,8 +54,11 @@ def test_requests_round_trip_through_stored_fields() -> None:
     assert request_from_fields("poem", poem.fields()) == poem
     slogan = SloganRequest(product="tea", audience="students", tone=Tone.WITTY, count=2)
     assert request_from_fields("slogan", slogan.fields()) == slogan
-    with pytest.raises(InvalidRequest):
-        request_from_fields("draw", {})
+    draw = DrawRequest(prompt="fox", negative="text", style="anime", size=ImageSize.PORTRAIT,
+                       steps=12, count=4)  # fmt: skip
+    assert request_from_fields("draw", draw.fields()) == draw
+    with pytest.raises(InvalidRequest, match="unknown request kind"):
+        request_from_fields("song", {})
 
 
 def test_prompts_are_in_the_resolved_language() -> None:

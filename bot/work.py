@@ -1,0 +1,116 @@
+"""Per-kind pieces of a job: the rows a model runs, and the outputs stored from its result.
+
+Plain functions over plain data, so the service stays one readable sequence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import Settings
+from bot.storage import NewOutput
+from generators.prompts import clean_poem, clean_slogan, poem_prompt, slogan_prompt
+from generators.types import (
+    SEED_MAX,
+    DrawRequest,
+    DrawRow,
+    ImageResult,
+    PoemRequest,
+    SamplingParams,
+    SloganRequest,
+    TextPrompt,
+    TextResult,
+)
+from moderation.verdict import Decision, TextFilter, Verdict
+
+Rows = tuple[TextPrompt, ...] | tuple[DrawRow, ...]
+
+
+def _seed(base: int, offset: int) -> int:
+    return (base + offset) % (SEED_MAX + 1)
+
+
+def text_rows(request: PoemRequest | SloganRequest, settings: Settings) -> tuple[TextPrompt, ...]:
+    """One prompt for a poem; one per slogan candidate, with consecutive seeds."""
+    seed = request.seed or 0
+    if isinstance(request, PoemRequest):
+        return (poem_prompt(request, SamplingParams(seed, settings.poem_max_new_tokens)),)
+    tokens = settings.slogan_max_new_tokens
+    return tuple(
+        slogan_prompt(request, SamplingParams(_seed(seed, i), tokens, temperature=1.0))
+        for i in range(request.count)
+    )
+
+
+def draw_rows(request: DrawRequest, width: int, height: int) -> tuple[DrawRow, ...]:
+    """One row per image, seeds ``seed`` .. ``seed + count - 1``."""
+    seed = request.seed or 0
+    prompt, negative = request.full_prompt(), request.full_negative()
+    return tuple(
+        DrawRow(prompt, negative, _seed(seed, i), width, height, request.steps)
+        for i in range(request.count)
+    )
+
+
+def shown_prompt(rows: Rows) -> str:
+    """The prompt text stored with the job: the user turn for text, the full prompt for images."""
+    first = rows[0]
+    return first.prompt if isinstance(first, DrawRow) else first.messages[-1].content
+
+
+def _timings(
+    total_s: float, generate_s: float, batch_rows: int, **extra: float
+) -> dict[str, float]:
+    return {
+        "queue_s": round(max(0.0, total_s - generate_s), 4),
+        "generate_s": round(generate_s, 4),
+        "total_s": round(total_s, 4),
+        "batch_rows": float(batch_rows),
+        **extra,
+    }
+
+
+def text_outputs(
+    request: PoemRequest | SloganRequest,
+    result: TextResult,
+    text_filter: TextFilter,
+    total_s: float,
+) -> list[NewOutput]:
+    """Cleaned samples with their verdicts; empty samples stay empty (the caller decides)."""
+    clean = clean_poem if isinstance(request, PoemRequest) else clean_slogan
+    outputs = []
+    for index, sample in enumerate(result.samples):
+        text = clean(sample.text)
+        verdict = text_filter.check(text) if text else Verdict(Decision.ALLOW)
+        timings = _timings(total_s, result.generate_s, result.batch_rows,
+                           new_tokens=float(sample.new_tokens))  # fmt: skip
+        outputs.append(
+            NewOutput(index, text, result.model_id, sample.seed, verdict.to_json(), timings)
+        )
+    return outputs
+
+
+def image_outputs(
+    result: ImageResult,
+    verdicts: Sequence[Verdict],
+    paths: Sequence[Path | None],
+    total_s: float,
+) -> list[NewOutput]:
+    """One output per image; ``paths`` is None where the image was not kept (blocked)."""
+    outputs = []
+    for index, (sample, verdict, path) in enumerate(
+        zip(result.samples, verdicts, paths, strict=True)
+    ):
+        timings = _timings(total_s, result.generate_s, result.batch_rows)
+        outputs.append(
+            NewOutput(
+                index, "", result.model_id, sample.seed, verdict.to_json(), timings,
+                image_path=str(path) if path else None,
+            )
+        )  # fmt: skip
+    return outputs
+
+
+def image_path(folder: Path, job_id: str, candidate: int) -> Path:
+    return folder / job_id[:2] / f"{job_id}-{candidate + 1}.png"

@@ -1,0 +1,169 @@
+"""Text-to-image with diffusers, on the worker thread that owns the device.
+
+Each row gets its own CPU ``torch.Generator``, so a seed gives the same latents on any device
+and the same PNG on the same device. Progress comes from ``callback_on_step_end``, which also
+stops the run at the next step once the job is cancelled.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import torch
+from diffusers import AutoPipelineForText2Image, DiffusionPipeline
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+from generators.backend import GenerationCancelled, ModelLoadError, StepCallback
+from generators.text import default_dtype, resolve_device
+from generators.types import DrawRow, ImageSample, ImageSize
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GUIDANCE = 7.0
+
+
+def muse_version() -> str:
+    try:
+        return version("muse-bot")
+    except PackageNotFoundError:
+        return "dev"
+
+
+def encode_png(image: Image.Image, metadata: dict[str, str]) -> bytes:
+    """PNG bytes with ``metadata`` as text chunks (deterministic for the same pixels)."""
+    info = PngInfo()
+    for key, value in metadata.items():
+        info.add_itxt(key, value)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", pnginfo=info)
+    return buffer.getvalue()
+
+
+def _load_hint(model_id: str, err: Exception) -> str:
+    if Path(model_id).expanduser().exists() or model_id.startswith((".", "/", "~")):
+        return f"cannot load image model {model_id!r}: the folder is missing or incomplete: {err}"
+    return (
+        f"cannot load image model {model_id!r}: it is not in the local Hugging Face cache and "
+        "the hub is unreachable (or the id does not exist). Download it once while online, or "
+        f"point MUSE_IMAGE_MODEL at a local folder. Details: {err}"
+    )
+
+
+class DiffusersImageBackend:
+    """Owns one text-to-image pipeline; use it from a single worker thread."""
+
+    def __init__(self, pipe: Any, model_id: str, device: torch.device, guidance: float) -> None:
+        self.pipe = pipe
+        self._model_id = model_id
+        self.device = device
+        self.guidance = guidance
+        denoiser = getattr(pipe, "unet", None) or getattr(pipe, "transformer", None)
+        scale = int(getattr(pipe, "vae_scale_factor", 8))
+        config = denoiser.config if denoiser is not None else None
+        self.native = int(getattr(config, "sample_size", 64)) * scale
+        levels = len(getattr(config, "block_out_channels", (0,) * 4))
+        self.multiple = scale * 2 ** max(0, levels - 1)
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @classmethod
+    def load(
+        cls,
+        model_id: str,
+        *,
+        device: str = "auto",
+        offload: bool = False,
+        guidance: float = DEFAULT_GUIDANCE,
+    ) -> DiffusersImageBackend:
+        """Load through ``AutoPipelineForText2Image.from_pretrained`` (hub id or folder)."""
+        target = resolve_device(device)
+        try:
+            extra: dict[str, Any] = {}
+            if "safety_checker" in DiffusionPipeline.load_config(model_id):
+                extra = {"safety_checker": None, "requires_safety_checker": False}  # ours runs
+            pipe = AutoPipelineForText2Image.from_pretrained(  # type: ignore[no-untyped-call]
+                model_id, dtype=default_dtype(target), **extra
+            )
+        except (OSError, ValueError) as err:
+            raise ModelLoadError(_load_hint(model_id, err)) from err
+        pipe.set_progress_bar_config(disable=True)
+        if offload and target.type == "cuda":
+            pipe.enable_model_cpu_offload(device=target)  # idle parts wait in CPU memory
+        else:
+            pipe.to(target)
+        log.info("loaded image model %s on %s (offload=%s)", model_id, target, offload)
+        return cls(pipe, model_id, target, guidance)
+
+    def dimensions(self, size: ImageSize) -> tuple[int, int]:
+        return size.pixels(self.native, self.multiple)
+
+    def warmup(self) -> float:
+        """One small one-step image, so failures happen at boot; returns an estimate of
+        seconds per step at the native size (scaled by pixel count)."""
+        side = max(self.multiple, self.native // 4 // self.multiple * self.multiple)
+        row = DrawRow("warm-up", "", 0, side, side, 1)
+        started = time.perf_counter()
+        try:
+            self.generate([row], threading.Event(), lambda step, total: None)
+        except torch.OutOfMemoryError as err:
+            raise ModelLoadError(
+                f"out of memory warming up {self.model_id!r} on {self.device}: set "
+                "MUSE_IMAGE_OFFLOAD=1, choose a smaller model, or MUSE_DEVICE=cpu"
+            ) from err
+        return float((time.perf_counter() - started) * (self.native / side) ** 2)
+
+    @torch.inference_mode()
+    def generate(
+        self, rows: Sequence[DrawRow], cancel: threading.Event, on_step: StepCallback
+    ) -> list[ImageSample]:
+        """One pipeline call for all rows; raises ``GenerationCancelled`` if cancelled."""
+        first = rows[0]
+
+        def step_end(pipe: Any, step: int, timestep: Any, kwargs: dict[str, Any]) -> Any:
+            on_step(step + 1, int(pipe.num_timesteps))
+            if cancel.is_set():
+                pipe._interrupt = True  # diffusers stops after this step
+            return kwargs
+
+        output = self.pipe(
+            prompt=[r.prompt for r in rows],
+            negative_prompt=[r.negative for r in rows],
+            width=first.width,
+            height=first.height,
+            num_inference_steps=first.steps,
+            guidance_scale=self.guidance,
+            generator=[torch.Generator("cpu").manual_seed(r.seed) for r in rows],
+            callback_on_step_end=step_end,
+        )
+        if cancel.is_set():
+            raise GenerationCancelled("cancelled during generation")
+        return [self._sample(image, row) for image, row in zip(output.images, rows, strict=True)]
+
+    def _sample(self, image: Image.Image, row: DrawRow) -> ImageSample:
+        size = f"{row.width}x{row.height}"
+        metadata = {
+            "prompt": row.prompt,
+            "negative_prompt": row.negative,
+            "seed": str(row.seed),
+            "steps": str(row.steps),
+            "size": size,
+            "guidance": f"{self.guidance:g}",
+            "model": self.model_id,
+            "muse_version": muse_version(),
+            "parameters": (
+                f"{row.prompt}\nNegative prompt: {row.negative}\nSteps: {row.steps}, "
+                f"CFG scale: {self.guidance:g}, Seed: {row.seed}, Size: {size}, "
+                f"Model: {self.model_id}, Muse: {muse_version()}"
+            ),
+        }
+        return ImageSample(encode_png(image, metadata), row.seed, row.width, row.height)
