@@ -19,13 +19,17 @@ from bot.service import Origin, delete_user_data, export_ratings
 from bot.storage import Storage, StorageError
 from generators.backend import ModelLoadError
 from generators.types import (
+    DRAW_MAX_COUNT,
     SLOGAN_MAX_COUNT,
+    STYLE_PRESETS,
+    DrawRequest,
+    ImageSize,
     Language,
     Mood,
     PoemForm,
     PoemRequest,
+    Request,
     SloganRequest,
-    TextRequest,
     Tone,
 )
 
@@ -53,6 +57,14 @@ def _parser() -> argparse.ArgumentParser:
     slogan.add_argument("--count", type=int, default=3, choices=range(1, SLOGAN_MAX_COUNT + 1))
     slogan.add_argument("--language", choices=[lang.value for lang in Language], default="auto")
     slogan.add_argument("--seed", type=int)
+    draw = kinds.add_parser("draw")
+    draw.add_argument("--prompt", required=True)
+    draw.add_argument("--negative", default="")
+    draw.add_argument("--style", choices=list(STYLE_PRESETS), default="none")
+    draw.add_argument("--size", choices=[s.value for s in ImageSize], default="square")
+    draw.add_argument("--steps", type=int)
+    draw.add_argument("--count", type=int, default=1, choices=range(1, DRAW_MAX_COUNT + 1))
+    draw.add_argument("--seed", type=int)
     export = sub.add_parser("export", help="write rated outputs as JSON lines")
     export.add_argument("--out", type=Path, required=True)
     forget = sub.add_parser("delete-user", help="delete a member's jobs, outputs and votes")
@@ -60,7 +72,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _request(args: argparse.Namespace) -> TextRequest:
+def _request(args: argparse.Namespace, settings: Settings) -> Request:
+    if args.kind == "draw":
+        return DrawRequest(
+            prompt=args.prompt,
+            negative=args.negative,
+            style=args.style,
+            size=ImageSize(args.size),
+            steps=args.steps or settings.image_default_steps,
+            count=args.count,
+            seed=args.seed,
+        )
     if args.kind == "poem":
         return PoemRequest(
             topic=args.topic,
@@ -80,7 +102,7 @@ def _request(args: argparse.Namespace) -> TextRequest:
     )
 
 
-async def _try(settings: Settings, request: TextRequest) -> int:
+async def _try(settings: Settings, request: Request) -> int:
     async with open_service(settings) as service:
         pending = service.prepare(request, Origin(CLI_USER_ID))
         await service.start(pending)
@@ -92,7 +114,7 @@ async def _try(settings: Settings, request: TextRequest) -> int:
         outputs = await service.storage.job_outputs(delivery.job_id)
     for out in outputs:
         print(f"--- candidate {out.candidate + 1} · verdict {out.decision} · seed {out.seed}")
-        print(out.text)
+        print(out.image_path or out.text)
     print(f"--- model {delivery.model_id} · {delivery.total_s:.2f} s · job {delivery.job_id}")
     return 0
 
@@ -138,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return asyncio.run(_run(settings))
         if args.command == "try":
-            return asyncio.run(_try(settings, _request(args)))
+            return asyncio.run(_try(settings, _request(args, settings)))
         if args.command == "export":
             return asyncio.run(_export(settings, args.out))
         return asyncio.run(_delete_user(settings, args.user_id))

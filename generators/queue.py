@@ -347,7 +347,10 @@ class JobQueue(Generic[P, R]):
             cancel.set()
             outcomes = [JobTimeout(f"job took over {self.job_timeout_s:g} s")] * len(live)
         except Exception as err:
-            log.exception("batch of %d job(s) failed", len(live))
+            if cancel.is_set():  # every job in it was cancelled: expected, not a failure
+                log.info("batch of %d job(s) stopped after cancel", len(live))
+            else:
+                log.exception("batch of %d job(s) failed", len(live))
             outcomes = [err] * len(live)
         finally:
             self.state.finish(batch)

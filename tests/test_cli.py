@@ -43,6 +43,21 @@ def test_try_slogan_prints_each_candidate(env: Path, capsys: pytest.CaptureFixtu
     assert "candidate 1" in out and "candidate 2" in out
 
 
+def test_try_draw_uses_the_image_model_and_filter(
+    env: Path, tmp_path: Path, tiny_sd_dir: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    monkeypatch.setenv("MUSE_IMAGE_MODEL", str(tiny_sd_dir))
+    monkeypatch.setenv("MUSE_IMAGE_DIR", str(tmp_path / "pictures"))
+    code = main(
+        ["try", "draw", "--prompt", "a kite", "--steps", "2", "--count", "2", "--seed", "8"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert out.count("verdict allow") == 2 and "seed 9" in out
+    assert len(list((tmp_path / "pictures").rglob("*.png"))) == 2
+
+
 def test_export_and_delete_user(
     env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
