@@ -167,3 +167,20 @@ async def test_requester_cancels_a_running_drawing(
     assert final is not None
     assert final["content"] == "❌ Cancelled." and final["components"] == []
     assert not final.get("attachments")
+
+
+async def test_held_images_are_never_posted_and_the_requester_is_told(
+    make_service: ServiceFactory, pipeline: Any, image_filter: Any
+) -> None:
+    from moderation.image import OpenNsfwFilter
+
+    holding = OpenNsfwFilter(image_filter._classifier, review_at=0.0, block_at=1.0)
+    async with Harness(await drawing_bot(make_service, pipeline, holding)) as h:
+        payload = h.slash("draw", {"prompt": "a cat", "steps": 2, "count": 2})
+        await h.run(payload, timeout=30)
+        assert h.errors == []
+        assert h.http.calls_to("DELETE", r"/messages/@original$")  # the placeholder goes
+        [notice] = h.http.calls_to("POST", rf"/webhooks/{APP_ID}/{payload['token']}$")
+        assert not any(call.files for call in h.http.calls)
+    assert notice.json["flags"] == 64
+    assert "holding it for a moderator" in notice.json["content"]

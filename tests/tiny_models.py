@@ -120,9 +120,13 @@ def tiny_clip_tokenizer(max_length: int = 77) -> object:
     return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=max_length)
 
 
-def make_tiny_sd(path: Path, *, seed: int = 0) -> Path:
+def make_tiny_sd(path: Path, *, seed: int = 0, realistic: bool = False) -> Path:
     """A random Stable Diffusion pipeline (UNet, 4-block VAE, CLIP text encoder) of ~200 KB,
-    saved with ``save_pretrained`` so it loads through ``AutoPipelineForText2Image``."""
+    saved with ``save_pretrained`` so it loads through ``AutoPipelineForText2Image``.
+
+    ``realistic`` gives SD-1.5's VAE and a UNet of half SD-1.5's width (about 200M
+    parameters) at a native 256 px, for benchmarks where the model, not Python, dominates.
+    """
     import torch
     from diffusers import (
         AutoencoderKL,
@@ -134,12 +138,13 @@ def make_tiny_sd(path: Path, *, seed: int = 0) -> Path:
 
     torch.manual_seed(seed)
     tokenizer = tiny_clip_tokenizer()
+    width = 256 if realistic else 32
     text_encoder = CLIPTextModel(
         CLIPTextConfig(
             vocab_size=len(tokenizer),  # type: ignore[arg-type]
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
+            hidden_size=width,
+            intermediate_size=2 * width,
+            num_hidden_layers=4 if realistic else 2,
             num_attention_heads=4,
             max_position_embeddings=77,
             bos_token_id=0,
@@ -147,27 +152,38 @@ def make_tiny_sd(path: Path, *, seed: int = 0) -> Path:
             pad_token_id=1,
         )
     )
-    unet = UNet2DConditionModel(  # type: ignore[no-untyped-call]
+    unet_shape: dict[str, Any] = dict(
         sample_size=8,
-        in_channels=4,
-        out_channels=4,
         layers_per_block=1,
         block_out_channels=(8, 16),
         norm_num_groups=4,
-        cross_attention_dim=32,
         attention_head_dim=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+    )
+    vae_shape: dict[str, Any] = dict(block_out_channels=(8, 8, 16, 16), norm_num_groups=4)
+    if realistic:
+        unet_shape = dict(
+            sample_size=32,
+            layers_per_block=2,
+            block_out_channels=(160, 320, 640, 640),
+            norm_num_groups=32,
+            attention_head_dim=8,
+            down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+            up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+        )
+        vae_shape = dict(block_out_channels=(128, 256, 512, 512), norm_num_groups=32)
+    unet = UNet2DConditionModel(  # type: ignore[no-untyped-call]
+        in_channels=4, out_channels=4, cross_attention_dim=width, **unet_shape
     )
     vae = AutoencoderKL(  # type: ignore[no-untyped-call]
         in_channels=3,
         out_channels=3,
         latent_channels=4,
-        block_out_channels=(8, 8, 16, 16),
         down_block_types=("DownEncoderBlock2D",) * 4,
         up_block_types=("UpDecoderBlock2D",) * 4,
-        norm_num_groups=4,
         sample_size=64,
+        **vae_shape,
     )
     scheduler = EulerDiscreteScheduler(  # type: ignore[no-untyped-call]
         beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1
