@@ -18,6 +18,7 @@ from bot.runtime import open_service
 from bot.service import Origin, delete_user_data, export_ratings
 from bot.storage import Storage, StorageError
 from generators.backend import ModelLoadError
+from moderation.image import ImageFilterError
 from generators.types import (
     DRAW_MAX_COUNT,
     SLOGAN_MAX_COUNT,
@@ -164,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "export":
             return asyncio.run(_export(settings, args.out))
         return asyncio.run(_delete_user(settings, args.user_id))
-    except (BotError, ModelLoadError, StorageError) as err:
+    except (BotError, ModelLoadError, StorageError, ImageFilterError) as err:
         print(f"muse: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
