@@ -18,7 +18,6 @@ from bot.runtime import open_service
 from bot.service import Origin, delete_user_data, export_ratings
 from bot.storage import Storage, StorageError
 from generators.backend import ModelLoadError
-from moderation.image import ImageFilterError
 from generators.types import (
     DRAW_MAX_COUNT,
     SLOGAN_MAX_COUNT,
@@ -33,6 +32,7 @@ from generators.types import (
     SloganRequest,
     Tone,
 )
+from moderation.image import ImageFilterError
 
 CLI_USER_ID = 0
 
