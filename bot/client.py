@@ -11,10 +11,19 @@ from discord.ext import commands
 
 from bot.cog import DrawCommands, TextCommands
 from bot.config import Settings
+from bot.flow import Presenters
 from bot.i18n import MuseTranslator
+from bot.moderation_ui import (
+    ModButton,
+    ModerationCommands,
+    PageButton,
+    ReportButton,
+    report_message,
+    send_to_review,
+)
 from bot.replies import NO_PINGS, report_error
 from bot.service import MuseService
-from bot.views import CancelButton, RegenerateButton, VoteButton
+from bot.views import CancelButton, RegenerateButton, VoteButton, cancel_view, result_view
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +57,20 @@ class MuseBot(commands.Bot):
         )
         self.service = service
         self.settings = settings
+        self.presenters = Presenters(result_view, cancel_view, send_to_review)
         self.sync_commands = sync
 
     async def setup_hook(self) -> None:
-        await self.add_cog(TextCommands(self.service, self.settings))
+        await self.add_cog(TextCommands(self.service, self.settings, self.presenters))
         if self.service.image_backend is not None:
-            await self.add_cog(DrawCommands(self.service, self.settings))
-        self.add_dynamic_items(VoteButton, RegenerateButton, CancelButton)
+            await self.add_cog(DrawCommands(self.service, self.settings, self.presenters))
+        await self.add_cog(ModerationCommands(self.service))
+        report = app_commands.ContextMenu(name="Report to moderators", callback=report_message)
+        report.guild_only = True
+        self.tree.add_command(report)
+        self.add_dynamic_items(
+            VoteButton, RegenerateButton, CancelButton, ReportButton, ModButton, PageButton
+        )
         await self.tree.set_translator(MuseTranslator())
         if self.sync_commands:
             await self._sync()

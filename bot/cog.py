@@ -14,9 +14,9 @@ from discord.app_commands import locale_str as _
 from discord.ext import commands
 
 from bot.config import Settings
-from bot.flow import run_job
+from bot.context import origin_of
+from bot.flow import Presenters, run_job
 from bot.service import MuseService
-from bot.views import VIEWS, origin_of
 from generators.types import (
     AUDIENCE_MAX_CHARS,
     DRAW_MAX_COUNT,
@@ -59,14 +59,15 @@ LANGUAGE_CHOICES = [
 class _Generating(commands.Cog):
     """What every generating command shares: prepare (or refuse at once), then run."""
 
-    def __init__(self, service: MuseService, settings: Settings) -> None:
+    def __init__(self, service: MuseService, settings: Settings, show: Presenters) -> None:
         self.service = service
         self.settings = settings
+        self.show = show
 
     async def _generate(self, interaction: discord.Interaction[Any], request: Request) -> None:
         pending = self.service.prepare(request, origin_of(interaction))
         interval_s = self.settings.progress_interval_s
-        await run_job(interaction, self.service, pending, interval_s, VIEWS)
+        await run_job(interaction, self.service, pending, interval_s, self.show)
 
 
 class TextCommands(_Generating):
@@ -130,8 +131,8 @@ class TextCommands(_Generating):
 class DrawCommands(_Generating):
     """/draw, registered only when an image model is configured."""
 
-    def __init__(self, service: MuseService, settings: Settings) -> None:
-        super().__init__(service, settings)
+    def __init__(self, service: MuseService, settings: Settings, show: Presenters) -> None:
+        super().__init__(service, settings, show)
         params = self.draw._params  # the slider's upper end follows MUSE_IMAGE_MAX_STEPS
         params["steps"] = dataclasses.replace(params["steps"], max_value=settings.image_max_steps)
 

@@ -46,6 +46,7 @@ class Settings:
     image_guidance: float = 7.0
     image_review_at: float = 0.4
     image_block_at: float = 0.8
+    mod_channel_id: int | None = None  # default for guilds that set none with /muse-settings
 
     def require_token(self) -> None:
         if not self.discord_token:
@@ -150,6 +151,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         image_guidance=read.number("MUSE_IMAGE_GUIDANCE", 7.0, float, 0),
         image_review_at=read.number("MUSE_IMAGE_REVIEW_AT", 0.4, float, 0),
         image_block_at=read.number("MUSE_IMAGE_BLOCK_AT", 0.8, float, 0),
+        mod_channel_id=read.number("MUSE_MOD_CHANNEL_ID", 0, int, 0) or None,
     )
     _check_image_limits(settings, read.problems)
     if read.problems:

@@ -8,21 +8,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import discord
 
-from bot.errors import Cancelled
+from bot.errors import Cancelled, Withheld
 from bot.render import progress_text, result_embed
 from bot.replies import Attachment, send_result, show_progress
 from bot.service import Delivery, MuseService, PendingJob
 
 log = logging.getLogger(__name__)
 
-ViewFactory = Callable[[Delivery], discord.ui.View]
-CancelViewFactory = Callable[[str], discord.ui.View]
+
+@dataclass(frozen=True)
+class Presenters:
+    """How results look and where held ones go; supplied by the client (breaks import cycles)."""
+
+    result_view: Callable[[Delivery], discord.ui.View]
+    cancel_view: Callable[[str], discord.ui.View]
+    send_to_review: Callable[[discord.Client, MuseService, Delivery], Awaitable[None]]
 
 
 async def run_job(
@@ -30,10 +37,9 @@ async def run_job(
     service: MuseService,
     pending: PendingJob,
     progress_interval_s: float,
-    views: tuple[ViewFactory, CancelViewFactory],
+    show: Presenters,
 ) -> None:
     """Acknowledge at once, then deliver the admitted job's result in place of the placeholder."""
-    result_view, cancel_view = views
     try:
         await interaction.response.defer(thinking=True)
     except discord.HTTPException as err:  # too late to acknowledge: nobody will see a result
@@ -41,7 +47,7 @@ async def run_job(
         await service.abandon(pending)
         return
     await service.start(pending)
-    waiting_view = cancel_view(pending.record.id)
+    waiting_view = show.cancel_view(pending.record.id)
     try:
         delivery = await _await_with_progress(
             interaction, service, pending, progress_interval_s, waiting_view
@@ -49,9 +55,15 @@ async def run_job(
     except Cancelled as err:
         await show_progress(interaction, str(err), None)
         return
+    if delivery.held_ids:
+        await show.send_to_review(interaction.client, service, delivery)
+    if delivery.withheld:
+        raise Withheld(delivery.withheld)
     files = await asyncio.to_thread(attachments, delivery)
-    embed = result_embed(delivery)
-    await send_result(interaction, embed=embed, view=result_view(delivery), attachments=files)
+    embed, view = result_embed(delivery), show.result_view(delivery)
+    message = await send_result(interaction, embed=embed, view=view, attachments=files)
+    if message is not None:
+        await service.reviews.record_post(delivery.job_id, message.channel.id, message.id)
 
 
 def attachments(delivery: Delivery) -> list[Attachment]:

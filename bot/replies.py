@@ -81,7 +81,7 @@ async def show_progress(
 Attachment = tuple[bytes, str]  # (data, file name)
 
 
-def _files(attachments: Sequence[Attachment]) -> list[discord.File]:
+def files_of(attachments: Sequence[Attachment]) -> list[discord.File]:
     """Fresh file objects for each attempt (a sent file's stream is spent)."""
     return [discord.File(io.BytesIO(data), filename=name) for data, name in attachments]
 
@@ -92,24 +92,28 @@ async def send_result(
     embed: discord.Embed,
     view: discord.ui.View,
     attachments: Sequence[Attachment] = (),
-) -> None:
-    """Replace the placeholder with the result, or post it in the channel if the token is gone."""
+) -> discord.Message | None:
+    """Replace the placeholder with the result, or post it in the channel if the token is gone;
+    returns the message that shows it."""
     if not interaction.is_expired():
         try:
-            await interaction.edit_original_response(
+            return await interaction.edit_original_response(
                 content=None,
                 embed=embed,
                 view=view,
-                attachments=_files(attachments),
+                attachments=files_of(attachments),
                 allowed_mentions=NO_PINGS,
             )
-            return
         except discord.HTTPException as err:
             if not _is_gone(err):
                 raise
             log.info("interaction token gone (%s); posting the result to the channel", err.code)
-    await _to_channel(
-        interaction, f"<@{interaction.user.id}>", embed=embed, view=view, files=_files(attachments)
+    return await _to_channel(
+        interaction,
+        f"<@{interaction.user.id}>",
+        embed=embed,
+        view=view,
+        files=files_of(attachments),
     )
 
 
@@ -120,11 +124,11 @@ async def _to_channel(
     embed: discord.Embed | None = None,
     view: discord.ui.View | None = None,
     files: list[discord.File] | None = None,
-) -> None:
+) -> discord.Message | None:
     channel = interaction.channel
     if channel is None or not hasattr(channel, "send"):
         log.warning("no channel to post to for interaction %s", interaction.id)
-        return
+        return None
     kwargs: dict[str, Any] = {"content": content, "allowed_mentions": NO_PINGS}
     if embed is not None:
         kwargs["embed"] = embed
@@ -132,4 +136,5 @@ async def _to_channel(
         kwargs["view"] = view
     if files:
         kwargs["files"] = files
-    await channel.send(**kwargs)
+    message: discord.Message = await channel.send(**kwargs)
+    return message

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
-from bot.errors import Busy, Cancelled, GenerationFailed, NotAllowed, Refused, UserError, Withheld
+from bot.errors import Busy, Cancelled, GenerationFailed, NotAllowed, Refused, UserError
+from bot.reviews import ReviewDesk
 from bot.storage import JobRecord, NewOutput, Storage, Tally
 from bot.work import (
     Rows,
@@ -50,7 +51,8 @@ from generators.types import (
 )
 from generators.worker import ModelWorker
 from moderation.image import ImageFilter
-from moderation.verdict import Decision, TextFilter
+from moderation.policy import Strictness, apply_policy
+from moderation.verdict import Decision, TextFilter, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +114,9 @@ class Delivery:
     outputs: tuple[ShownOutput, ...]
     held: int = 0
     total_s: float = 0.0
+    channel_id: int | None = None
+    held_ids: tuple[int, ...] = ()  # outputs waiting for a moderator
+    withheld: str | None = None  # why nothing is shown, when nothing is
 
 
 @dataclass(frozen=True)
@@ -172,6 +177,7 @@ class MuseService:
         self.clock = clock
         self._seeds = random.SystemRandom()
         self._steps: dict[str, _Steps] = {}
+        self.reviews = ReviewDesk(storage, clock)
         self.queue: JobQueue[Rows, Result] = JobQueue(
             self._execute,
             max_depth=settings.queue_max_depth,
@@ -186,6 +192,7 @@ class MuseService:
         return self.backend.model_id
 
     async def __aenter__(self) -> MuseService:
+        await self.reviews.load()
         self.queue.start()
         return self
 
@@ -199,7 +206,8 @@ class MuseService:
         if request.seed is None:
             request = dataclasses.replace(request, seed=self._seeds.randint(0, SEED_MAX))
         self._validate(request)
-        self._check_prompt(request)
+        self._check_channel(origin)
+        self._check_prompt(request, self.strictness(origin.guild_id))
         rows = self._rows(request)
         record = self._record(request, origin, rows, parent)
         try:
@@ -261,12 +269,16 @@ class MuseService:
             outputs = await self._judge_images(job_id, result, total_s)
         else:
             request: Any = pending.request
-            outputs = text_outputs(request, result, self.text_filter, total_s)
+            strictness = self.strictness(pending.record.guild_id)
+            judge = lambda text: self.judge_text(text, strictness)  # noqa: E731
+            outputs = text_outputs(request, result, judge, total_s)
         if not any(out.text or out.image_path or out.decision != Decision.ALLOW
                    for out in outputs):  # fmt: skip
             await self.storage.finish_job(job_id, "failed", self.clock(), "empty output")
             raise GenerationFailed("The model returned an empty text. Try 🔁 or a new topic.")
-        await self.storage.add_outputs(job_id, outputs, self.clock())
+        ids = await self.storage.add_outputs(job_id, outputs, self.clock())
+        held = [oid for oid, out in zip(ids, outputs, strict=True) if out.decision == "review"]
+        await self.reviews.hold(held)
         return await self.delivery(pending.record)
 
     async def regenerate(self, job_id: str, origin: Origin) -> PendingJob:
@@ -293,10 +305,13 @@ class MuseService:
     async def delivery(self, job: JobRecord) -> Delivery:
         """A stored job's shown state: outputs that passed the filter, with current votes."""
         stored = await self.storage.job_outputs(job.id)
-        shown = [o for o in stored if o.decision == Decision.ALLOW and (o.text or o.image_path)]
+        shown = [
+            o
+            for o in stored
+            if o.decision == Decision.ALLOW and not o.hidden and (o.text or o.image_path)
+        ]
         held = sum(1 for out in stored if out.decision != Decision.ALLOW)
-        if not shown and held:
-            raise Withheld(_withheld_message(stored))
+        withheld = _withheld_message(stored) if not shown and held else None
         tallies = await self.storage.tallies([out.id for out in shown])
         request = request_from_fields(job.kind, job.options)
         return Delivery(
@@ -314,6 +329,9 @@ class MuseService:
             ),
             held=held,
             total_s=max((out.timings.get("total_s", 0.0) for out in stored), default=0.0),
+            channel_id=job.channel_id,
+            held_ids=tuple(o.id for o in stored if o.decision == Decision.REVIEW),
+            withheld=withheld,
         )
 
     def _validate(self, request: Request) -> None:
@@ -327,8 +345,21 @@ class MuseService:
         except InvalidRequest as err:
             raise UserError(str(err)) from err
 
-    def _check_prompt(self, request: Request) -> None:
-        verdict = self.text_filter.check(request.prompt_text())
+    def strictness(self, guild_id: int | None) -> Strictness:
+        return self.reviews.guilds.get(guild_id).strictness
+
+    def judge_text(self, text: str, strictness: Strictness) -> Verdict:
+        """The text filter's verdict, decided by the guild's strictness preset."""
+        return apply_policy(self.text_filter.check(text), strictness)
+
+    def _check_channel(self, origin: Origin) -> None:
+        if origin.guild_id and not self.reviews.guilds.get(origin.guild_id).allows_channel(
+            origin.channel_id
+        ):
+            raise NotAllowed("Muse is not enabled in this channel; try another one.")
+
+    def _check_prompt(self, request: Request, strictness: Strictness) -> None:
+        verdict = self.judge_text(request.prompt_text(), strictness)
         if not verdict.allowed:
             names = ", ".join(c.value for c in verdict.categories) or "unsafe content"
             raise Refused(f"Your request was refused by the safety filter ({names}).")
@@ -441,9 +472,9 @@ def _write_file(path: Path, data: bytes) -> None:
 
 
 def _withheld_message(stored: Sequence[Any]) -> str:
-    if any(out.decision == Decision.BLOCK for out in stored):
-        return "The safety filter blocked this result, so Muse did not post it."
-    return "The safety filter flagged this result, so Muse is holding it for a moderator."
+    if any(out.decision == Decision.REVIEW for out in stored):
+        return "The safety filter flagged this result, so Muse is holding it for a moderator."
+    return "The safety filter blocked this result, so Muse did not post it."
 
 
 async def export_ratings(storage: Storage, out: Path) -> int:

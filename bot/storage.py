@@ -67,7 +67,58 @@ SCHEMA_V2 = """
 ALTER TABLE outputs ADD COLUMN image_path TEXT;
 """
 
-MIGRATIONS: tuple[str, ...] = (SCHEMA_V1, SCHEMA_V2)
+SCHEMA_V3 = """
+ALTER TABLE jobs ADD COLUMN message_channel_id INTEGER;
+ALTER TABLE jobs ADD COLUMN message_id INTEGER;
+ALTER TABLE outputs ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE guild_settings (
+    guild_id         INTEGER PRIMARY KEY,
+    mod_channel_id   INTEGER,
+    mod_role_id      INTEGER,
+    strictness       TEXT NOT NULL DEFAULT 'standard',
+    report_threshold INTEGER NOT NULL DEFAULT 3,
+    allowed_channels TEXT NOT NULL DEFAULT '[]',
+    updated_at       REAL NOT NULL
+);
+
+CREATE TABLE reviews (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    output_id       INTEGER NOT NULL UNIQUE REFERENCES outputs (id) ON DELETE CASCADE,
+    source          TEXT NOT NULL CHECK (source IN ('filter', 'report')),
+    status          TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'approved', 'rejected')),
+    created_at      REAL NOT NULL,
+    decided_at      REAL,
+    decided_by      INTEGER,
+    note            TEXT,
+    card_channel_id INTEGER,
+    card_message_id INTEGER
+);
+CREATE INDEX reviews_pending ON reviews (status, created_at);
+
+CREATE TABLE reports (
+    job_id     TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    user_id    INTEGER NOT NULL,
+    reason     TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    PRIMARY KEY (job_id, user_id)
+);
+CREATE INDEX reports_user ON reports (user_id);
+
+CREATE TABLE audit (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    guild_id   INTEGER,
+    actor_id   INTEGER NOT NULL,
+    action     TEXT NOT NULL,
+    target     TEXT NOT NULL,
+    reason     TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL
+);
+CREATE INDEX audit_guild ON audit (guild_id, created_at);
+"""
+
+MIGRATIONS: tuple[str, ...] = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3)
 
 
 class StorageError(RuntimeError):
@@ -117,6 +168,7 @@ class OutputRecord:
     decision: str
     timings: dict[str, float]
     image_path: str | None = None
+    hidden: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,6 +206,7 @@ def _output(row: aiosqlite.Row) -> OutputRecord:
         decision=row["decision"],
         timings=json.loads(row["timings"]),
         image_path=row["image_path"],
+        hidden=bool(row["hidden"]),
     )
 
 
@@ -164,6 +217,16 @@ class Storage:
         self._db = db
         self.path = path
         self._write_lock = asyncio.Lock()
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        """The one connection, for the other stores that share this file (reads only)."""
+        return self._db
+
+    @property
+    def write_lock(self) -> asyncio.Lock:
+        """Held by every write transaction on this file."""
+        return self._write_lock
 
     def __repr__(self) -> str:
         return f"<Storage {self.path}>"
@@ -218,7 +281,7 @@ class Storage:
                 f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
             )
 
-    async def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
+    async def write(self, sql: str, params: Sequence[Any] = ()) -> int:
         """One committed statement; returns the number of rows changed."""
         async with self._write_lock:
             cursor = await self._db.execute(sql, params)
@@ -226,7 +289,7 @@ class Storage:
             return cursor.rowcount
 
     async def insert_job(self, job: JobRecord) -> None:
-        await self._write(
+        await self.write(
             "INSERT INTO jobs (id, group_id, parent_id, kind, user_id, guild_id, channel_id,"
             " options, prompt, seed, status, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
@@ -245,7 +308,7 @@ class Storage:
             await self._db.commit()
 
     async def finish_job(self, job_id: str, status: str, now: float, error: str | None) -> None:
-        await self._write(
+        await self.write(
             "UPDATE jobs SET status = ?, finished_at = ?, error = ? WHERE id = ?",
             (status, now, error, job_id),
         )
@@ -370,6 +433,7 @@ class Storage:
             counts = {}
             for name, sql in (
                 ("votes", "DELETE FROM votes WHERE user_id = ?"),
+                ("reports", "DELETE FROM reports WHERE user_id = ?"),
                 (
                     "outputs",
                     "DELETE FROM outputs WHERE job_id IN (SELECT id FROM jobs WHERE user_id = ?)",

@@ -1,38 +1,27 @@
-"""Persistent buttons. Their state lives in ``custom_id``, so they work after a restart.
+"""Persistent buttons on results. Their state lives in ``custom_id``, so they work after a
+restart (moderation buttons are in ``bot.moderation_ui``):
 
-muse:vote:<output_id>:up|down   👍/👎 on one output, any member, one vote each
-muse:regen:<job_id>             🔁 a new sample of the same prompt, requester only
+    muse:vote:<output_id>:up|down   👍/👎 on one output, any member, one vote each
+    muse:regen:<job_id>             🔁 a new sample (new seed) of the same prompt, requester only
+    muse:cancel:<job_id>            ❌ stop a waiting or running job, requester only
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Protocol
+from typing import Any
 
 import discord
 
-from bot.config import Settings
+from bot.context import app_of, origin_of
 from bot.flow import run_job
+from bot.moderation_ui import ReportButton
 from bot.replies import report_error
-from bot.service import Delivery, MuseService, Origin
+from bot.service import Delivery
 
 VOTE_TEMPLATE = r"muse:vote:(?P<output_id>\d+):(?P<value>up|down)"
 REGEN_TEMPLATE = r"muse:regen:(?P<job_id>[0-9a-f]{16})"
 CANCEL_TEMPLATE = r"muse:cancel:(?P<job_id>[0-9a-f]{16})"
-
-
-class HasService(Protocol):
-    service: MuseService
-    settings: Settings
-
-
-def _app(interaction: discord.Interaction[Any]) -> HasService:
-    client: HasService = interaction.client
-    return client
-
-
-def origin_of(interaction: discord.Interaction[Any]) -> Origin:
-    return Origin(interaction.user.id, interaction.guild_id, interaction.channel_id)
 
 
 class VoteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=VOTE_TEMPLATE):
@@ -64,7 +53,7 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=VOTE_T
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         try:
-            result = await _app(interaction).service.vote(
+            result = await app_of(interaction).service.vote(
                 self.output_id, interaction.user.id, self.value
             )
             await interaction.response.edit_message(view=result_view(result.delivery))
@@ -97,11 +86,11 @@ class RegenerateButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=
         return cls(match["job_id"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        app = _app(interaction)
+        app = app_of(interaction)
         try:
             pending = await app.service.regenerate(self.job_id, origin_of(interaction))
             interval_s = app.settings.progress_interval_s
-            await run_job(interaction, app.service, pending, interval_s, VIEWS)
+            await run_job(interaction, app.service, pending, interval_s, app.presenters)
         except Exception as err:
             await report_error(interaction, err)
 
@@ -132,7 +121,7 @@ class CancelButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CANC
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         try:
-            await _app(interaction).service.cancel(self.job_id, interaction.user.id)
+            await app_of(interaction).service.cancel(self.job_id, interaction.user.id)
             await interaction.response.edit_message(content="❌ Cancelling…", view=None)
         except Exception as err:
             await report_error(interaction, err)
@@ -154,12 +143,12 @@ def result_view(delivery: Delivery) -> discord.ui.View:
             button = VoteButton(out.output_id, value, count=count, label=label)
             button.item.row = index // 2
             view.add_item(button)
+    last_row = min(4, (len(delivery.outputs) + 1) // 2)
     regenerate = RegenerateButton(
         delivery.job_id, "Reroll" if delivery.kind == "draw" else "Regenerate"
     )
-    regenerate.item.row = min(4, (len(delivery.outputs) + 1) // 2)
+    report = ReportButton(delivery.job_id)
+    regenerate.item.row = report.item.row = last_row
     view.add_item(regenerate)
+    view.add_item(report)
     return view
-
-
-VIEWS = (result_view, cancel_view)

@@ -5,7 +5,7 @@ Plain functions over plain data, so the service stays one readable sequence.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bot.config import Settings
@@ -22,7 +22,7 @@ from generators.types import (
     TextPrompt,
     TextResult,
 )
-from moderation.verdict import Decision, TextFilter, Verdict
+from moderation.verdict import Decision, Verdict
 
 Rows = tuple[TextPrompt, ...] | tuple[DrawRow, ...]
 
@@ -74,7 +74,7 @@ def _timings(
 def text_outputs(
     request: PoemRequest | SloganRequest,
     result: TextResult,
-    text_filter: TextFilter,
+    judge: Callable[[str], Verdict],
     total_s: float,
 ) -> list[NewOutput]:
     """Cleaned samples with their verdicts; empty samples stay empty (the caller decides)."""
@@ -82,7 +82,7 @@ def text_outputs(
     outputs = []
     for index, sample in enumerate(result.samples):
         text = clean(sample.text)
-        verdict = text_filter.check(text) if text else Verdict(Decision.ALLOW)
+        verdict = judge(text) if text else Verdict(Decision.ALLOW)
         timings = _timings(total_s, result.generate_s, result.batch_rows,
                            new_tokens=float(sample.new_tokens))  # fmt: skip
         outputs.append(

@@ -227,8 +227,8 @@ class RecordingHTTP:
                 return 200, self._new_message(int(m[1]), body or {}, call.files, None)
             return 200, [v for v in reversed(self.messages.values()) if v["channel_id"] == m[1]]
         if method == "PUT" and re.fullmatch(r"/applications/\d+(/guilds/\d+)?/commands", path):
-            app = {"application_id": str(self.app_id), "version": "1"}
-            return 200, [{**cmd, **app, "id": str(next(self._ids))} for cmd in body or []]
+            app = {"application_id": str(self.app_id), "version": "1", "description": ""}
+            return 200, [{**app, **cmd, "id": str(next(self._ids))} for cmd in body or []]
         if path == "/users/@me":
             return 200, self.bot_user
         if path == "/oauth2/applications/@me":

@@ -45,7 +45,12 @@ async def test_commands_sync_with_limits_choices_and_zh_cn(make_service: Service
     async with Harness(bot_for(await make_service())) as h:
         [sync] = h.http.calls_to("PUT", rf"/applications/{APP_ID}/commands$")
     commands = {c["name"]: c for c in sync.json}
-    assert set(commands) == {"poem", "slogan"}
+    assert set(commands) == {
+        "poem", "slogan", "review", "modlog", "muse-settings", "Report to moderators"
+    }  # fmt: skip
+    assert int(commands["review"]["default_member_permissions"]) == 1 << 13  # Manage Messages
+    assert int(commands["muse-settings"]["default_member_permissions"]) == 1 << 5  # Manage Server
+    assert commands["Report to moderators"]["type"] == 3  # a message context menu
     poem = {o["name"]: o for o in commands["poem"]["options"]}
     assert poem["topic"]["required"] and poem["topic"]["max_length"] == 200
     assert [c["value"] for c in poem["form"]["choices"]][-2:] == ["五言绝句", "七言绝句"]
@@ -89,7 +94,8 @@ async def test_votes_work_after_a_restart_one_per_member(
         await first.run(payload)
         message = first.http.original_message(payload["token"])
     assert message is not None
-    up_1, down_1, up_2, _, regen = custom_ids(message)
+    up_1, down_1, up_2, _, regen, report = custom_ids(message)
+    assert report.startswith("muse:report:")
     assert regen.startswith("muse:regen:")
 
     second_service = await make_service()  # a new process: new service, bot and views
@@ -123,7 +129,7 @@ async def test_regenerate_is_requester_only_and_posts_a_new_sample(
         await h.run(payload)
         message = h.http.original_message(payload["token"])
         assert message is not None
-        regen = custom_ids(message)[-1]
+        regen = custom_ids(message)[-2]
         h.http.clear()
         await h.run(h.click(regen, message, user_id=OTHER_USER))
         [refusal] = h.http.interaction_responses()
@@ -187,7 +193,7 @@ async def test_expired_token_sends_the_result_to_the_channel(make_service: Servi
     assert post.json["content"] == f"<@{USER_ID}>"
     assert post.json["allowed_mentions"] == NO_PINGS
     assert post.json["embeds"][0]["title"] == "📜 Poem"
-    assert custom_ids(post.json)[-1].startswith("muse:regen:")
+    assert custom_ids(post.json)[-2].startswith("muse:regen:")
 
 
 async def test_invalid_webhook_token_falls_back_to_the_channel(

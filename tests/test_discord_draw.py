@@ -116,7 +116,8 @@ async def test_draw_shows_steps_then_posts_pngs_with_votes_per_image(
     assert len(progress_times) >= 2
     assert min(b - a for a, b in itertools.pairwise(progress_times)) >= 0.09
     final = edits[-1]
-    assert final.files == [f"muse-{custom_ids(final.json)[-1][11:]}-{n}.png" for n in (1, 2, 3)]
+    job_id = custom_ids(final.json)[-1].removeprefix("muse:report:")
+    assert final.files == [f"muse-{job_id}-{n}.png" for n in (1, 2, 3)]
     embed = final.json["embeds"][0]
     assert embed["title"] == "🎨 Drawing"
     assert embed["description"].startswith("**1** · seed 5\n**2** · seed 6\n**3** · seed 7")
@@ -124,7 +125,7 @@ async def test_draw_shows_steps_then_posts_pngs_with_votes_per_image(
     assert len([i for i in ids if i.startswith("muse:vote:")]) == 6
     buttons = [b for row in final.json["components"] for b in row["components"]]
     assert [b["label"] for b in buttons][:3] == ["1 · 0", "1 · 0", "2 · 0"]
-    assert buttons[-1]["label"] == "Reroll"
+    assert [b["label"] for b in buttons][-2:] == ["Reroll", "Report"]
 
 
 async def answer(h: Harness[MuseBot], count: int) -> dict[str, Any]:

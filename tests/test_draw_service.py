@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bot.errors import Cancelled, UserError, Withheld
+from bot.errors import Cancelled, UserError
 from bot.service import Origin, delete_user_data, export_ratings
 from generators.types import DrawRequest, ImageSize
 from moderation.image import OpenNsfwFilter
@@ -81,11 +81,16 @@ async def test_doubtful_images_are_held_and_bad_ones_never_kept(
     service = await make_service(image_backend=pipeline, image_filter=strict)
     pending = service.prepare(DrawRequest(prompt="a cat", steps=1), ALICE)
     await service.start(pending)
-    with pytest.raises(Withheld, match="moderator" if kept else "blocked"):
-        await service.finish(pending)
+    delivery = await service.finish(pending)
+    assert delivery.outputs == ()
+    assert delivery.withheld is not None
+    assert ("moderator" if kept else "blocked") in delivery.withheld
     [stored] = await service.storage.job_outputs(pending.record.id)
     assert stored.decision == decision
     assert (stored.image_path is not None) is kept
+    assert delivery.held_ids == ((stored.id,) if kept else ())
+    review = await service.reviews.item_for_output(stored.id)
+    assert (review is not None and review.status == "pending") is kept
     with sqlite3.connect(service.storage.path) as raw:
         verdict = json.loads(raw.execute("SELECT verdict FROM outputs").fetchone()[0])
     assert "nsfw" in verdict["scores"] and verdict["components"][0].startswith("open_nsfw")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import Busy, GenerationFailed, NotAllowed, Refused, UserError, Withheld
+from bot.errors import Busy, GenerationFailed, NotAllowed, Refused, UserError
 from bot.service import Origin, export_ratings
 from generators.types import Language, PoemForm, PoemRequest, SloganRequest
 from tests.conftest import ServiceFactory
@@ -112,10 +112,15 @@ async def test_flagged_output_is_held_and_stored(make_service: ServiceFactory) -
     service = await make_service(ScriptedBackend(texts=["what the fuck"]))
     pending = service.prepare(PoemRequest(topic="x"), ALICE)
     await service.start(pending)
-    with pytest.raises(Withheld):
-        await service.finish(pending)
+    delivery = await service.finish(pending)
+    assert delivery.outputs == () and delivery.withheld is not None
+    assert "holding it for a moderator" in delivery.withheld
     [stored] = await service.storage.job_outputs(pending.record.id)
     assert stored.decision == "review"
+    assert delivery.held_ids == (stored.id,)
+    item = await service.reviews.item_for_output(stored.id)
+    assert item is not None and item.source == "filter" and item.status == "pending"
+    assert item.text == "what the fuck" and "profanity" in item.verdict["categories"]
 
 
 async def test_partly_flagged_slogans_show_the_rest(make_service: ServiceFactory) -> None:

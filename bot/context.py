@@ -1,0 +1,26 @@
+"""What buttons and commands reach through ``interaction.client``."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import discord
+
+from bot.config import Settings
+from bot.flow import Presenters
+from bot.service import MuseService, Origin
+
+
+class HasService(Protocol):
+    service: MuseService
+    settings: Settings
+    presenters: Presenters
+
+
+def app_of(interaction: discord.Interaction[Any]) -> HasService:
+    client: HasService = interaction.client
+    return client
+
+
+def origin_of(interaction: discord.Interaction[Any]) -> Origin:
+    return Origin(interaction.user.id, interaction.guild_id, interaction.channel_id)

@@ -1,0 +1,307 @@
+"""Moderator review, Discord-free: held outputs, reports, decisions, audit, guild settings.
+
+Nothing flagged is lost: every held or reported output gets one review row, decided once by
+a moderator, and every decision is written to the audit log before it is acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from bot.errors import NotAllowed, UserError
+from bot.storage import Storage
+from moderation.policy import Strictness
+
+DEFAULT_REPORT_THRESHOLD = 3
+
+
+@dataclass(frozen=True)
+class GuildSettings:
+    """Per-guild moderation settings, with defaults for guilds that never set them."""
+
+    guild_id: int
+    mod_channel_id: int | None = None
+    mod_role_id: int | None = None
+    strictness: Strictness = Strictness.STANDARD
+    report_threshold: int = DEFAULT_REPORT_THRESHOLD
+    allowed_channels: tuple[int, ...] = ()  # empty: every channel
+
+    def allows_channel(self, channel_id: int | None) -> bool:
+        return not self.allowed_channels or channel_id in self.allowed_channels
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """One output waiting for (or given) a moderator's decision, with what they need to see."""
+
+    review_id: int
+    output_id: int
+    job_id: str
+    kind: str
+    source: str
+    status: str
+    requester_id: int
+    guild_id: int | None
+    channel_id: int | None
+    prompt: str
+    options: dict[str, str]
+    text: str
+    image_path: str | None
+    verdict: dict[str, Any]
+    created_at: float
+    reports: tuple[tuple[int, str], ...] = ()
+    card: tuple[int, int] | None = None
+    decided_by: int | None = None
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    reporters: int
+    hidden: bool  # this report crossed the guild's threshold: the post must be hidden now
+    items: tuple[ReviewItem, ...] = ()
+    post: tuple[int, int] | None = None  # (channel id, message id) of the reported post
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    actor_id: int
+    action: str
+    target: str
+    reason: str
+    created_at: float
+
+
+@dataclass
+class GuildCache:
+    """Settings of every guild that changed them, read once at startup, written through."""
+
+    known: dict[int, GuildSettings] = field(default_factory=dict)
+
+    def get(self, guild_id: int | None) -> GuildSettings:
+        return self.known.get(guild_id or 0) or GuildSettings(guild_id or 0)
+
+
+_ITEM_SQL = """
+    SELECT r.id AS review_id, r.output_id, r.source, r.status, r.created_at AS review_at,
+           r.card_channel_id, r.card_message_id, r.decided_by, o.text, o.image_path, o.verdict,
+           j.id AS job_id, j.kind, j.user_id, j.guild_id, j.channel_id, j.prompt, j.options
+    FROM reviews r JOIN outputs o ON o.id = r.output_id JOIN jobs j ON j.id = o.job_id
+"""
+
+
+class ReviewDesk:
+    """The review queue over the shared database."""
+
+    def __init__(self, storage: Storage, clock: Callable[[], float]) -> None:
+        self.storage = storage
+        self.clock = clock
+        self.guilds = GuildCache()
+
+    async def load(self) -> None:
+        """Read every guild's settings into memory (the service decides synchronously)."""
+        async with self.storage.db.execute("SELECT * FROM guild_settings") as cur:
+            for row in await cur.fetchall():
+                self.guilds.known[row["guild_id"]] = GuildSettings(
+                    guild_id=row["guild_id"],
+                    mod_channel_id=row["mod_channel_id"],
+                    mod_role_id=row["mod_role_id"],
+                    strictness=Strictness(row["strictness"]),
+                    report_threshold=row["report_threshold"],
+                    allowed_channels=tuple(json.loads(row["allowed_channels"])),
+                )
+
+    async def save_settings(self, settings: GuildSettings, actor_id: int) -> GuildSettings:
+        async with self.storage.write_lock:
+            await self.storage.db.execute(
+                "INSERT OR REPLACE INTO guild_settings (guild_id, mod_channel_id, mod_role_id,"
+                " strictness, report_threshold, allowed_channels, updated_at)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (
+                    settings.guild_id, settings.mod_channel_id, settings.mod_role_id,
+                    settings.strictness.value, settings.report_threshold,
+                    json.dumps(list(settings.allowed_channels)), self.clock(),
+                ),
+            )  # fmt: skip
+            await self._audit(settings.guild_id, actor_id, "settings", "guild", _describe(settings))
+            await self.storage.db.commit()
+        self.guilds.known[settings.guild_id] = settings
+        return settings
+
+    async def hold(self, output_ids: Sequence[int], source: str = "filter") -> list[ReviewItem]:
+        """Open a pending review for each output (once per output)."""
+        async with self.storage.write_lock:
+            for output_id in output_ids:
+                await self.storage.db.execute(
+                    "INSERT OR IGNORE INTO reviews (output_id, source, created_at) VALUES (?,?,?)",
+                    (output_id, source, self.clock()),
+                )
+            await self.storage.db.commit()
+        return [item for oid in output_ids if (item := await self.item_for_output(oid))]
+
+    async def item(self, review_id: int) -> ReviewItem | None:
+        return await self._one(f"{_ITEM_SQL} WHERE r.id = ?", review_id)
+
+    async def item_for_output(self, output_id: int) -> ReviewItem | None:
+        return await self._one(f"{_ITEM_SQL} WHERE r.output_id = ?", output_id)
+
+    async def pending(
+        self, guild_id: int | None, page: int, per_page: int
+    ) -> tuple[list[ReviewItem], int]:
+        """One page of a guild's pending items, oldest first, and how many are pending."""
+        where = "WHERE r.status = 'pending' AND j.guild_id IS ?"
+        async with self.storage.db.execute(
+            f"SELECT COUNT(*) FROM reviews r JOIN outputs o ON o.id = r.output_id"
+            f" JOIN jobs j ON j.id = o.job_id {where}",
+            (guild_id,),
+        ) as cur:
+            total = int((await cur.fetchone() or [0])[0])
+        sql = f"{_ITEM_SQL} {where} ORDER BY r.created_at, r.id LIMIT ? OFFSET ?"
+        async with self.storage.db.execute(sql, (guild_id, per_page, page * per_page)) as cur:
+            rows = await cur.fetchall()
+        return [await self._with_reports(row) for row in rows], total
+
+    async def decide(
+        self, review_id: int, actor_id: int, guild_id: int | None, approve: bool, note: str = ""
+    ) -> ReviewItem:
+        """Approve (the output becomes visible) or reject; recorded and audited at once."""
+        item = await self.item(review_id)
+        if item is None or item.guild_id != guild_id:
+            raise UserError("That review item does not exist in this server.")
+        if item.status != "pending":
+            raise UserError(f"That item was already {item.status}.")
+        status = "approved" if approve else "rejected"
+        async with self.storage.write_lock:
+            await self.storage.db.execute(
+                "UPDATE reviews SET status = ?, decided_at = ?, decided_by = ?, note = ?"
+                " WHERE id = ? AND status = 'pending'",
+                (status, self.clock(), actor_id, note, review_id),
+            )
+            if approve:
+                await self.storage.db.execute(
+                    "UPDATE outputs SET decision = 'allow', hidden = 0 WHERE id = ?",
+                    (item.output_id,),
+                )
+            await self._audit(guild_id, actor_id, status, f"output {item.output_id}", note)
+            await self.storage.db.commit()
+        return replace(item, status=status, decided_by=actor_id)
+
+    async def report(
+        self, job_id: str, reporter_id: int, reason: str, guild_id: int | None
+    ) -> ReportResult:
+        """A member reports a posted result: its outputs join the review queue; enough
+        distinct reporters hide it until a moderator decides."""
+        job = await self.storage.get_job(job_id)
+        if job is None or job.guild_id != guild_id:
+            raise UserError("That result is no longer stored.")
+        if job.user_id == reporter_id:
+            raise NotAllowed("You can't report your own result; ask a moderator instead.")
+        shown = [o.id for o in await self.storage.job_outputs(job_id) if o.decision == "allow"]
+        async with self.storage.write_lock:
+            await self.storage.db.execute(
+                "INSERT OR REPLACE INTO reports (job_id, user_id, reason, created_at)"
+                " VALUES (?,?,?,?)",
+                (job_id, reporter_id, reason[:500], self.clock()),
+            )
+            await self.storage.db.commit()
+        reporters = await self._reporters(job_id)
+        threshold = self.guilds.get(guild_id).report_threshold
+        hidden = reporters == threshold
+        if hidden:
+            await self._hide(job_id)
+        items = await self.hold(shown, source="report")
+        post = await self.post_of(job_id)
+        return ReportResult(reporters, hidden, tuple(items), post)
+
+    async def record_post(self, job_id: str, channel_id: int, message_id: int) -> None:
+        await self.storage.write(
+            "UPDATE jobs SET message_channel_id = ?, message_id = ? WHERE id = ?",
+            (channel_id, message_id, job_id),
+        )
+
+    async def post_of(self, job_id: str) -> tuple[int, int] | None:
+        sql = "SELECT message_channel_id, message_id FROM jobs WHERE id = ?"
+        async with self.storage.db.execute(sql, (job_id,)) as cur:
+            row = await cur.fetchone()
+        return (row[0], row[1]) if row and row[1] else None
+
+    async def job_for_message(self, message_id: int) -> str | None:
+        sql = "SELECT id FROM jobs WHERE message_id = ?"
+        async with self.storage.db.execute(sql, (message_id,)) as cur:
+            row = await cur.fetchone()
+        return str(row[0]) if row else None
+
+    async def set_card(self, review_id: int, channel_id: int, message_id: int) -> None:
+        await self.storage.write(
+            "UPDATE reviews SET card_channel_id = ?, card_message_id = ? WHERE id = ?",
+            (channel_id, message_id, review_id),
+        )
+
+    async def audit_log(self, guild_id: int | None, limit: int) -> list[AuditEntry]:
+        sql = (
+            "SELECT actor_id, action, target, reason, created_at FROM audit"
+            " WHERE guild_id IS ? ORDER BY id DESC LIMIT ?"
+        )
+        async with self.storage.db.execute(sql, (guild_id, limit)) as cur:
+            return [AuditEntry(*row) for row in await cur.fetchall()]
+
+    async def _hide(self, job_id: str) -> None:
+        await self.storage.write("UPDATE outputs SET hidden = 1 WHERE job_id = ?", (job_id,))
+
+    async def _reporters(self, job_id: str) -> int:
+        async with self.storage.db.execute(
+            "SELECT COUNT(*) FROM reports WHERE job_id = ?", (job_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def _audit(
+        self, guild_id: int | None, actor_id: int, action: str, target: str, reason: str
+    ) -> None:
+        await self.storage.db.execute(
+            "INSERT INTO audit (guild_id, actor_id, action, target, reason, created_at)"
+            " VALUES (?,?,?,?,?,?)",
+            (guild_id, actor_id, action, target, reason, self.clock()),
+        )
+
+    async def _one(self, sql: str, key: Any) -> ReviewItem | None:
+        async with self.storage.db.execute(sql, (key,)) as cur:
+            row = await cur.fetchone()
+        return await self._with_reports(row) if row else None
+
+    async def _with_reports(self, row: Any) -> ReviewItem:
+        sql = "SELECT user_id, reason FROM reports WHERE job_id = ? ORDER BY created_at"
+        async with self.storage.db.execute(sql, (row["job_id"],)) as cur:
+            reports = tuple((r[0], r[1]) for r in await cur.fetchall())
+        card = (row["card_channel_id"], row["card_message_id"]) if row["card_message_id"] else None
+        return ReviewItem(
+            review_id=row["review_id"],
+            output_id=row["output_id"],
+            job_id=row["job_id"],
+            kind=row["kind"],
+            source=row["source"],
+            status=row["status"],
+            requester_id=row["user_id"],
+            guild_id=row["guild_id"],
+            channel_id=row["channel_id"],
+            prompt=row["prompt"],
+            options=json.loads(row["options"]),
+            text=row["text"],
+            image_path=row["image_path"],
+            verdict=json.loads(row["verdict"]),
+            created_at=row["review_at"],
+            reports=reports,
+            card=card,
+            decided_by=row["decided_by"],
+        )
+
+
+def _describe(settings: GuildSettings) -> str:
+    channels = ",".join(map(str, settings.allowed_channels)) or "all"
+    return (
+        f"mod_channel={settings.mod_channel_id} mod_role={settings.mod_role_id} "
+        f"strictness={settings.strictness.value} report_threshold={settings.report_threshold} "
+        f"channels={channels}"
+    )

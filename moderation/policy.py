@@ -1,0 +1,52 @@
+"""Per-guild strictness: which decision each category gets. Filters find; policies decide."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+
+from moderation.verdict import Category, Decision, Verdict
+
+A, R, B = Decision.ALLOW, Decision.REVIEW, Decision.BLOCK
+
+
+class Strictness(StrEnum):
+    RELAXED = "relaxed"
+    STANDARD = "standard"
+    STRICT = "strict"
+
+
+# sexual_minors, hate and illicit are blocked at every level; only the rest moves.
+PRESETS: Mapping[Strictness, Mapping[Category, Decision]] = {
+    Strictness.RELAXED: {
+        Category.PROFANITY: A, Category.SEXUAL: R, Category.SEXUAL_MINORS: B, Category.HATE: B,
+        Category.HARASSMENT: R, Category.VIOLENCE: A, Category.SELF_HARM: R, Category.ILLICIT: B,
+        Category.OTHER: R,
+    },
+    Strictness.STANDARD: {
+        Category.PROFANITY: R, Category.SEXUAL: R, Category.SEXUAL_MINORS: B, Category.HATE: B,
+        Category.HARASSMENT: R, Category.VIOLENCE: R, Category.SELF_HARM: R, Category.ILLICIT: B,
+        Category.OTHER: R,
+    },
+    Strictness.STRICT: {
+        Category.PROFANITY: B, Category.SEXUAL: B, Category.SEXUAL_MINORS: B, Category.HATE: B,
+        Category.HARASSMENT: B, Category.VIOLENCE: R, Category.SELF_HARM: R, Category.ILLICIT: B,
+        Category.OTHER: R,
+    },
+}  # fmt: skip
+
+_ORDER = {A: 0, R: 1, B: 2}
+
+
+def apply_policy(verdict: Verdict, strictness: Strictness) -> Verdict:
+    """The verdict with its decision set by the guild's preset for its categories.
+
+    Evidence (categories, scores, matches, components) is kept; a filter error (category
+    ``other`` with no evidence) still goes to review.
+    """
+    if not verdict.categories:
+        return verdict
+    actions = PRESETS[strictness]
+    decision = max((actions[c] for c in verdict.categories), key=_ORDER.__getitem__)
+    return Verdict(decision, verdict.categories, verdict.scores, verdict.matched,
+                   verdict.components)  # fmt: skip
