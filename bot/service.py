@@ -51,7 +51,7 @@ from generators.types import (
 )
 from generators.worker import ModelWorker
 from moderation.image import ImageFilter
-from moderation.policy import Strictness, apply_policy
+from moderation.policy import Strictness, apply_image_policy, apply_policy
 from moderation.verdict import Decision, TextFilter, Verdict
 
 log = logging.getLogger(__name__)
@@ -266,7 +266,7 @@ class MuseService:
             raise GenerationFailed(_failure_message(err)) from err
         total_s = time.perf_counter() - pending.admitted_at
         if isinstance(result, ImageResult):
-            outputs = await self._judge_images(job_id, result, total_s)
+            outputs = await self._judge_images(pending.record, result, total_s)
         else:
             request: Any = pending.request
             strictness = self.strictness(pending.record.guild_id)
@@ -445,12 +445,17 @@ class MuseService:
         return await self.worker.call(self.image_backend.generate, rows, cancel, on_step)
 
     async def _judge_images(
-        self, job_id: str, result: ImageResult, total_s: float
+        self, job: JobRecord, result: ImageResult, total_s: float
     ) -> list[NewOutput]:
         """A verdict for every image before anyone sees it; blocked images are not kept."""
         assert self.image_filter is not None
-        check = self.image_filter.check
-        verdicts = await asyncio.to_thread(lambda: [check(s.png) for s in result.samples])
+        check, job_id = self.image_filter.check, job.id
+        strictness = self.strictness(job.guild_id)
+        standard = (self.settings.image_review_at, self.settings.image_block_at)
+        verdicts = [
+            apply_image_policy(verdict, strictness, standard)
+            for verdict in await asyncio.to_thread(lambda: [check(s.png) for s in result.samples])
+        ]
         paths: list[Path | None] = []
         for index, (sample, verdict) in enumerate(zip(result.samples, verdicts, strict=True)):
             if verdict.decision is Decision.BLOCK:

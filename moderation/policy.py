@@ -50,3 +50,23 @@ def apply_policy(verdict: Verdict, strictness: Strictness) -> Verdict:
     decision = max((actions[c] for c in verdict.categories), key=_ORDER.__getitem__)
     return Verdict(decision, verdict.categories, verdict.scores, verdict.matched,
                    verdict.components)  # fmt: skip
+
+
+# open_nsfw (review, block) score thresholds by strictness; STANDARD uses the operator's.
+IMAGE_THRESHOLDS: Mapping[Strictness, tuple[float, float]] = {
+    Strictness.RELAXED: (0.6, 0.9),
+    Strictness.STRICT: (0.2, 0.6),
+}
+
+
+def apply_image_policy(
+    verdict: Verdict, strictness: Strictness, standard: tuple[float, float]
+) -> Verdict:
+    """Re-decide an image verdict from its ``nsfw`` score with the guild's thresholds."""
+    score = verdict.scores.get("nsfw")
+    if score is None:  # the classifier failed: keep its review verdict
+        return verdict
+    review_at, block_at = IMAGE_THRESHOLDS.get(strictness, standard)
+    decision = B if score >= block_at else R if score >= review_at else A
+    categories = () if decision is A else (Category.SEXUAL,)
+    return Verdict(decision, categories, verdict.scores, verdict.matched, verdict.components)

@@ -173,10 +173,10 @@ async def test_requester_cancels_a_running_drawing(
 async def test_held_images_are_never_posted_and_the_requester_is_told(
     make_service: ServiceFactory, pipeline: Any, image_filter: Any
 ) -> None:
-    from moderation.image import OpenNsfwFilter
-
-    holding = OpenNsfwFilter(image_filter._classifier, review_at=0.0, block_at=1.0)
-    async with Harness(await drawing_bot(make_service, pipeline, holding)) as h:
+    bot = await drawing_bot(
+        make_service, pipeline, image_filter, image_review_at=0.0, image_block_at=1.0
+    )
+    async with Harness(bot) as h:
         payload = h.slash("draw", {"prompt": "a cat", "steps": 2, "count": 2})
         await h.run(payload, timeout=30)
         assert h.errors == []

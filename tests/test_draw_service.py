@@ -15,7 +15,6 @@ from PIL import Image
 from bot.errors import Cancelled, UserError
 from bot.service import Origin, delete_user_data, export_ratings
 from generators.types import DrawRequest, ImageSize
-from moderation.image import OpenNsfwFilter
 from tests.conftest import ServiceFactory
 
 ALICE = Origin(user_id=1, guild_id=10, channel_id=20)
@@ -77,8 +76,12 @@ async def test_doubtful_images_are_held_and_bad_ones_never_kept(
     decision: str,
     kept: bool,
 ) -> None:
-    strict = OpenNsfwFilter(image_filter._classifier, review_at=review_at, block_at=block_at)
-    service = await make_service(image_backend=pipeline, image_filter=strict)
+    service = await make_service(
+        image_backend=pipeline,
+        image_filter=image_filter,
+        image_review_at=review_at,
+        image_block_at=block_at,
+    )
     pending = service.prepare(DrawRequest(prompt="a cat", steps=1), ALICE)
     await service.start(pending)
     delivery = await service.finish(pending)
