@@ -47,6 +47,11 @@ class Settings:
     image_review_at: float = 0.4
     image_block_at: float = 0.8
     mod_channel_id: int | None = None  # default for guilds that set none with /muse-settings
+    filter_enabled: bool = True
+    filter_ml: bool = True
+    filter_ml_threshold: float = 0.9
+    filter_classifier_dir: Path | None = None
+    filter_classifier_threshold: float = 0.5
 
     def require_token(self) -> None:
         if not self.discord_token:
@@ -101,6 +106,16 @@ def _check_model(key: str, value: str, problems: list[str]) -> None:
         problems.append(f"{key}={value!r} is neither a local folder nor a hub id like owner/name")
 
 
+def _optional_dir(read: _Reader, key: str) -> Path | None:
+    raw = read.text(key, "")
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    if not path.is_dir():
+        read.problems.append(f"{key}={raw!r} is not a folder")
+    return path
+
+
 def _check_image_limits(settings: Settings, problems: list[str]) -> None:
     if settings.image_default_steps > settings.image_max_steps:
         problems.append(
@@ -152,6 +167,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         image_review_at=read.number("MUSE_IMAGE_REVIEW_AT", 0.4, float, 0),
         image_block_at=read.number("MUSE_IMAGE_BLOCK_AT", 0.8, float, 0),
         mod_channel_id=read.number("MUSE_MOD_CHANNEL_ID", 0, int, 0) or None,
+        filter_enabled=read.flag("MUSE_FILTER", True),
+        filter_ml=read.flag("MUSE_FILTER_ML", True),
+        filter_ml_threshold=read.number("MUSE_FILTER_ML_THRESHOLD", 0.9, float, 0),
+        filter_classifier_dir=_optional_dir(read, "MUSE_FILTER_CLASSIFIER_DIR"),
+        filter_classifier_threshold=read.number("MUSE_FILTER_CLASSIFIER_THRESHOLD", 0.5, float, 0),
     )
     _check_image_limits(settings, read.problems)
     if read.problems:
