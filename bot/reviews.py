@@ -208,9 +208,7 @@ class ReviewDesk:
             await self.storage.db.commit()
         reporters = await self._reporters(job_id)
         threshold = self.guilds.get(guild_id).report_threshold
-        hidden = reporters == threshold
-        if hidden:
-            await self._hide(job_id)
+        hidden = reporters >= threshold and await self._hide(job_id)
         items = await self.hold(shown, source="report")
         post = await self.post_of(job_id)
         return ReportResult(reporters, hidden, tuple(items), post)
@@ -247,8 +245,13 @@ class ReviewDesk:
         async with self.storage.db.execute(sql, (guild_id, limit)) as cur:
             return [AuditEntry(*row) for row in await cur.fetchall()]
 
-    async def _hide(self, job_id: str) -> None:
-        await self.storage.write("UPDATE outputs SET hidden = 1 WHERE job_id = ?", (job_id,))
+    async def _hide(self, job_id: str) -> bool:
+        """Hide a job's visible outputs; False if there was nothing left to hide."""
+        changed = await self.storage.write(
+            "UPDATE outputs SET hidden = 1 WHERE job_id = ? AND hidden = 0 AND decision = 'allow'",
+            (job_id,),
+        )
+        return changed > 0
 
     async def _reporters(self, job_id: str) -> int:
         async with self.storage.db.execute(

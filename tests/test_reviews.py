@@ -58,6 +58,8 @@ async def test_reports_count_distinct_members_and_hide_at_the_threshold(
     assert (await service.delivery(pending.record)).outputs == ()  # hidden pending review
     [item] = second.items
     assert item.source == "report" and [r for _, r in item.reports] == ["still rude", ""]
+    third = await service.reviews.report(job_id, 4, "", GUILD)
+    assert (third.reporters, third.hidden) == (3, False)  # already hidden: no second edit
 
 
 async def test_settings_persist_and_steer_the_service(
