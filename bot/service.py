@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import json
 import logging
 import random
@@ -270,10 +271,9 @@ class MuseService:
         else:
             request: Any = pending.request
             strictness = self.strictness(pending.record.guild_id)
-            judge = lambda text: self.judge_text(text, strictness)  # noqa: E731
+            judge = functools.partial(self.judge_text, strictness=strictness)
             outputs = text_outputs(request, result, judge, total_s)
-        if not any(out.text or out.image_path or out.decision != Decision.ALLOW
-                   for out in outputs):  # fmt: skip
+        if not any(_has_content(out) for out in outputs):
             await self.storage.finish_job(job_id, "failed", self.clock(), "empty output")
             raise GenerationFailed("The model returned an empty text. Try 🔁 or a new topic.")
         ids = await self.storage.add_outputs(job_id, outputs, self.clock())
@@ -372,14 +372,16 @@ class MuseService:
         return text_rows(request, self.settings)
 
     def _ticket(self, record: JobRecord, request: Request, rows: Rows) -> Ticket[Rows]:
+        """Images batch by size and steps (units: steps x images); text rows all batch
+        together (units: new tokens, decoded in parallel)."""
         first = rows[0]
         if isinstance(first, DrawRow):
-            key = f"image:{first.width}x{first.height}:{first.steps}"
-            return Ticket(record.id, record.user_id, key, len(rows), rows, held=True,
-                          kind="image", units=float(first.steps * len(rows)))  # fmt: skip
-        units = float(max(p.sampling.max_new_tokens for p in rows))  # type: ignore[union-attr]
-        return Ticket(record.id, record.user_id, "text", len(rows), rows, held=True,
-                      kind="text", units=units)  # fmt: skip
+            key, kind = f"image:{first.width}x{first.height}:{first.steps}", "image"
+            units = float(first.steps * len(rows))
+        else:
+            key, kind = "text", "text"
+            units = float(max(p.sampling.max_new_tokens for p in rows))  # type: ignore[union-attr]
+        return Ticket(record.id, record.user_id, key, len(rows), rows, True, kind, units)
 
     def _record(
         self, request: Request, origin: Origin, rows: Rows, parent: JobRecord | None
@@ -465,6 +467,11 @@ class MuseService:
             await asyncio.to_thread(_write_file, path, sample.png)
             paths.append(path)
         return image_outputs(result, verdicts, paths, total_s)
+
+
+def _has_content(out: NewOutput) -> bool:
+    """Something to show or to review (a flagged empty text still counts)."""
+    return bool(out.text or out.image_path or out.decision != Decision.ALLOW)
 
 
 def _record_step(steps: _Steps, step: int, total: int) -> None:

@@ -83,8 +83,8 @@ def text_outputs(
     for index, sample in enumerate(result.samples):
         text = clean(sample.text)
         verdict = judge(text) if text else Verdict(Decision.ALLOW)
-        timings = _timings(total_s, result.generate_s, result.batch_rows,
-                           new_tokens=float(sample.new_tokens))  # fmt: skip
+        tokens = float(sample.new_tokens)
+        timings = _timings(total_s, result.generate_s, result.batch_rows, new_tokens=tokens)
         outputs.append(
             NewOutput(index, text, result.model_id, sample.seed, verdict.to_json(), timings)
         )
@@ -98,18 +98,20 @@ def image_outputs(
     total_s: float,
 ) -> list[NewOutput]:
     """One output per image; ``paths`` is None where the image was not kept (blocked)."""
-    outputs = []
-    for index, (sample, verdict, path) in enumerate(
-        zip(result.samples, verdicts, paths, strict=True)
-    ):
-        timings = _timings(total_s, result.generate_s, result.batch_rows)
-        outputs.append(
-            NewOutput(
-                index, "", result.model_id, sample.seed, verdict.to_json(), timings,
-                image_path=str(path) if path else None,
-            )
-        )  # fmt: skip
-    return outputs
+    timings = _timings(total_s, result.generate_s, result.batch_rows)
+    rows = zip(result.samples, verdicts, paths, strict=True)
+    return [
+        NewOutput(
+            index,
+            "",
+            result.model_id,
+            sample.seed,
+            verdict.to_json(),
+            timings,
+            image_path=str(path) if path else None,
+        )
+        for index, (sample, verdict, path) in enumerate(rows)
+    ]
 
 
 def image_path(folder: Path, job_id: str, candidate: int) -> Path:
