@@ -33,6 +33,7 @@ from generators.types import (
     Tone,
 )
 from moderation.image import ImageFilterError
+from moderation.text import TextFilterError
 
 CLI_USER_ID = 0
 
@@ -165,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "export":
             return asyncio.run(_export(settings, args.out))
         return asyncio.run(_delete_user(settings, args.user_id))
-    except (BotError, ModelLoadError, StorageError, ImageFilterError) as err:
+    except (BotError, ModelLoadError, StorageError, ImageFilterError, TextFilterError) as err:
         print(f"muse: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -13,8 +13,10 @@ from bot.storage import Storage
 from generators.backend import ImageBackend, TextBackend
 from generators.queue import Throughput
 from generators.worker import ModelWorker
+from moderation.disabled import DisabledFilter
 from moderation.image import ImageFilter, OpenNsfwFilter
-from moderation.wordlist import WordListFilter
+from moderation.text import build_text_filter
+from moderation.verdict import TextFilter
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +68,32 @@ def load_models(settings: Settings) -> Models:
     return models
 
 
+FILTER_OFF_WARNING = (
+    "SAFETY FILTER IS OFF (MUSE_FILTER=0): prompts and outputs are posted unchecked. "
+    "Use this only on a private test server."
+)
+
+
+def load_text_filter(settings: Settings) -> TextFilter:
+    """The combined text filter; a configured part that cannot load is a startup error."""
+    if not settings.filter_enabled:
+        log.warning(FILTER_OFF_WARNING)
+        return DisabledFilter()
+    classifier = settings.filter_classifier_dir
+    return build_text_filter(
+        ml=settings.filter_ml,
+        ml_threshold=settings.filter_ml_threshold,
+        classifier_dir=str(classifier) if classifier else None,
+        classifier_threshold=settings.filter_classifier_threshold,
+    )
+
+
 def load_image_filter(settings: Settings) -> ImageFilter | None:
     """The image classifier when /draw is on; failing to load it is a startup error."""
     if settings.image_model is None:
         return None
+    if not settings.filter_enabled:
+        return DisabledFilter()
     return OpenNsfwFilter.load(review_at=settings.image_review_at, block_at=settings.image_block_at)
 
 
@@ -81,7 +105,7 @@ async def open_service(
     settings: Settings, load: ModelLoader = load_models
 ) -> AsyncIterator[MuseService]:
     """Database, model worker (``load`` runs on it) and queue, closed in reverse order."""
-    image_filter = load_image_filter(settings)
+    text_filter, image_filter = load_text_filter(settings), load_image_filter(settings)
     storage = await Storage.open(settings.db_path)
     worker = ModelWorker()
     worker.start()
@@ -93,7 +117,7 @@ async def open_service(
             storage=storage,
             worker=worker,
             backend=models.text,
-            text_filter=WordListFilter(),
+            text_filter=text_filter,
             image_backend=models.image,
             image_filter=image_filter if models.image is not None else None,
             throughput=Throughput(seconds_per_unit={k: v for k, v in rates.items() if v > 0}),

@@ -98,3 +98,20 @@ def test_python_dash_m_bot_is_the_same_cli() -> None:
         [sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, check=True
     )
     assert "run" in out.stdout and "export" in out.stdout and "try" in out.stdout
+
+
+def test_filter_off_is_loud_and_a_broken_filter_stops_startup(
+    env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("MUSE_FILTER", "0")
+    assert main(["try", "poem", "--topic", "moon"]) == 0
+    assert "SAFETY FILTER IS OFF" in caplog.text
+    assert "verdict allow" in capsys.readouterr().out
+    monkeypatch.setenv("MUSE_FILTER", "1")
+    empty = tmp_path / "not-a-classifier"
+    empty.mkdir()
+    monkeypatch.setenv("MUSE_FILTER_CLASSIFIER_DIR", str(empty))
+    assert main(["try", "poem", "--topic", "moon"]) == 2
+    err = capsys.readouterr().err
+    assert "not-a-classifier" in err and "Traceback" not in err
