@@ -185,3 +185,26 @@ async def test_held_images_are_never_posted_and_the_requester_is_told(
         assert not any(call.files for call in h.http.calls)
     assert notice.json["flags"] == 64
     assert "holding it for a moderator" in notice.json["content"]
+
+
+async def test_a_held_image_is_spoilered_for_moderators_and_published_on_approval(
+    make_service: ServiceFactory, pipeline: Any, image_filter: Any
+) -> None:
+    from bot.reviews import GuildSettings
+    from tests.discord_harness import CHANNEL_ID, GUILD_ID
+
+    mod_channel = CHANNEL_ID + 7
+    bot = await drawing_bot(
+        make_service, pipeline, image_filter, image_review_at=0.0, image_block_at=1.0
+    )
+    await bot.service.reviews.save_settings(GuildSettings(GUILD_ID, mod_channel), USER_ID)
+    async with Harness(bot) as h:
+        await h.run(h.slash("draw", {"prompt": "a cat", "steps": 2}), timeout=30)
+        [card] = h.http.calls_to("POST", rf"/channels/{mod_channel}/messages$")
+        assert card.files == ["SPOILER_review-1.png"]
+        message = [m for m in h.http.messages.values() if m["channel_id"] == str(mod_channel)][0]
+        await h.run(h.click("muse:mod:1:ok:c", message, channel_id=mod_channel), timeout=30)
+        assert h.errors == []
+        [post] = h.http.calls_to("POST", rf"/channels/{CHANNEL_ID}/messages$")
+    assert post.files == [f"muse-{custom_ids(post.json)[-1].removeprefix('muse:report:')}-1.png"]
+    assert post.json["embeds"][0]["title"] == "🎨 Drawing"
