@@ -202,7 +202,7 @@ async def test_a_held_image_is_spoilered_for_moderators_and_published_on_approva
         await h.run(h.slash("draw", {"prompt": "a cat", "steps": 2}), timeout=30)
         [card] = h.http.calls_to("POST", rf"/channels/{mod_channel}/messages$")
         assert card.files == ["SPOILER_review-1.png"]
-        message = [m for m in h.http.messages.values() if m["channel_id"] == str(mod_channel)][0]
+        message = next(m for m in h.http.messages.values() if m["channel_id"] == str(mod_channel))
         await h.run(h.click("muse:mod:1:ok:c", message, channel_id=mod_channel), timeout=30)
         assert h.errors == []
         [post] = h.http.calls_to("POST", rf"/channels/{CHANNEL_ID}/messages$")
