@@ -118,7 +118,39 @@ CREATE TABLE audit (
 CREATE INDEX audit_guild ON audit (guild_id, created_at);
 """
 
-MIGRATIONS: tuple[str, ...] = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3)
+SCHEMA_V4 = """
+ALTER TABLE votes ADD COLUMN own INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN compare INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE guild_settings ADD COLUMN consent_mode TEXT NOT NULL DEFAULT 'opt-out';
+
+CREATE TABLE edits (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    output_id  INTEGER NOT NULL REFERENCES outputs (id) ON DELETE CASCADE,
+    user_id    INTEGER NOT NULL,
+    text       TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX edits_output ON edits (output_id);
+CREATE INDEX edits_user ON edits (user_id);
+
+CREATE TABLE picks (
+    job_id     TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    user_id    INTEGER NOT NULL,
+    source     TEXT NOT NULL CHECK (source IN ('pick', 'compare')),
+    output_id  INTEGER REFERENCES outputs (id) ON DELETE CASCADE,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (job_id, user_id, source)
+);
+CREATE INDEX picks_user ON picks (user_id);
+
+CREATE TABLE consent (
+    user_id    INTEGER PRIMARY KEY,
+    choice     TEXT NOT NULL CHECK (choice IN ('in', 'out')),
+    updated_at REAL NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4)
 
 
 class StorageError(RuntimeError):
