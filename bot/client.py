@@ -11,6 +11,14 @@ from discord.ext import commands
 
 from bot.cog import DrawCommands, TextCommands
 from bot.config import Settings
+from bot.feedback_ui import (
+    CompareButton,
+    ConsentButton,
+    EditButton,
+    ForgetButton,
+    PickButton,
+    PrivacyCommands,
+)
 from bot.flow import Presenters
 from bot.i18n import MuseTranslator
 from bot.moderation_ui import (
@@ -65,12 +73,14 @@ class MuseBot(commands.Bot):
         if self.service.image_backend is not None:
             await self.add_cog(DrawCommands(self.service, self.settings, self.presenters))
         await self.add_cog(ModerationCommands(self.service))
+        await self.add_cog(PrivacyCommands())
         report = app_commands.ContextMenu(name="Report to moderators", callback=report_message)
         report.guild_only = True
         self.tree.add_command(report)
         self.add_dynamic_items(
-            VoteButton, RegenerateButton, CancelButton, ReportButton, ModButton, PageButton
-        )
+            VoteButton, RegenerateButton, CancelButton, ReportButton, ModButton, PageButton,
+            PickButton, CompareButton, EditButton, ConsentButton, ForgetButton,
+        )  # fmt: skip
         await self.tree.set_translator(MuseTranslator())
         if self.sync_commands:
             await self._sync()

@@ -21,6 +21,7 @@ from generators.types import (
     AUDIENCE_MAX_CHARS,
     DRAW_MAX_COUNT,
     NEGATIVE_MAX_CHARS,
+    POEM_MAX_COUNT,
     PRODUCT_MAX_CHARS,
     PROMPT_MAX_CHARS,
     SEED_MAX,
@@ -80,6 +81,8 @@ class TextCommands(_Generating):
         style=_("Optional style, e.g. romantic, like a sea shanty"),
         mood=_("Mood of the poem"),
         language=_("Language: auto follows the topic"),
+        count=_("How many versions to write (1-3)"),
+        compare=_("Write two versions, A and B, for members to compare"),
     )
     @app_commands.choices(form=FORM_CHOICES, mood=MOOD_CHOICES, language=LANGUAGE_CHOICES)
     async def poem(
@@ -90,6 +93,8 @@ class TextCommands(_Generating):
         style: Range[str, 1, STYLE_MAX_CHARS] | None = None,
         mood: str | None = None,
         language: str = Language.AUTO.value,
+        count: Range[int, 1, POEM_MAX_COUNT] = 1,
+        compare: bool = False,
     ) -> None:
         request = PoemRequest(
             topic=topic,
@@ -97,6 +102,8 @@ class TextCommands(_Generating):
             style=style or "",
             mood=Mood(mood) if mood else None,
             language=Language(language),
+            count=count,
+            compare=compare,
         )
         await self._generate(interaction, request)
 
@@ -145,6 +152,7 @@ class DrawCommands(_Generating):
         seed=_("Seed, to reproduce or vary an image"),
         steps=_("Denoising steps: more is slower and finer"),
         count=_("How many images (1-4)"),
+        compare=_("Draw two versions, A and B, for members to compare"),
     )
     @app_commands.choices(style=STYLE_CHOICES, size=SIZE_CHOICES)
     async def draw(
@@ -157,6 +165,7 @@ class DrawCommands(_Generating):
         seed: Range[int, 0, SEED_MAX] | None = None,
         steps: Range[int, 1, 100] | None = None,
         count: Range[int, 1, DRAW_MAX_COUNT] = 1,
+        compare: bool = False,
     ) -> None:
         request = DrawRequest(
             prompt=prompt,
@@ -166,5 +175,6 @@ class DrawCommands(_Generating):
             steps=steps or self.settings.image_default_steps,
             count=count,
             seed=seed,
+            compare=compare,
         )
         await self._generate(interaction, request)

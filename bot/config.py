@@ -47,6 +47,8 @@ class Settings:
     image_review_at: float = 0.4
     image_block_at: float = 0.8
     mod_channel_id: int | None = None  # default for guilds that set none with /muse-settings
+    votes_per_minute: int = 20
+    export_secret: str = ""
     filter_enabled: bool = True
     filter_ml: bool = True
     filter_ml_threshold: float = 0.9
@@ -167,6 +169,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         image_review_at=read.number("MUSE_IMAGE_REVIEW_AT", 0.4, float, 0),
         image_block_at=read.number("MUSE_IMAGE_BLOCK_AT", 0.8, float, 0),
         mod_channel_id=read.number("MUSE_MOD_CHANNEL_ID", 0, int, 0) or None,
+        votes_per_minute=read.number("MUSE_VOTES_PER_MINUTE", 20, int, 1),
+        export_secret=read.text("MUSE_EXPORT_SECRET", ""),
         filter_enabled=read.flag("MUSE_FILTER", True),
         filter_ml=read.flag("MUSE_FILTER_ML", True),
         filter_ml_threshold=read.number("MUSE_FILTER_ML_THRESHOLD", 0.9, float, 0),

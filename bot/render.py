@@ -6,7 +6,7 @@ from pathlib import PurePath
 
 import discord
 
-from bot.service import Delivery, Progress
+from bot.service import Delivery, Progress, ShownOutput
 
 EMBED_TEXT_MAX = 4000  # Discord allows 4096 in a description; keep room for the marker
 _TITLES = {"poem": "📜 Poem", "slogan": "📣 Slogans", "draw": "🎨 Drawing"}
@@ -24,19 +24,40 @@ def _fit(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 12].rstrip() + "\n… (cut)"
 
 
+def label(delivery: Delivery, candidate: int) -> str:
+    """How an output is named on its buttons and in the text: A/B, 1–5, or nothing."""
+    if delivery.compare:
+        return "AB"[candidate] if candidate < 2 else str(candidate + 1)
+    return str(candidate + 1) if len(delivery.outputs) > 1 or delivery.held else ""
+
+
+def _mark(delivery: Delivery, out: ShownOutput) -> str:
+    picked = " ✅" if delivery.picked == out.output_id else ""
+    return f"{' ✏️' if out.edited else ''}{picked}"
+
+
 def _body(delivery: Delivery) -> str:
+    outs = delivery.outputs
     if delivery.kind == "draw":
-        lines = [f"**{out.candidate + 1}** · seed {out.seed}" for out in delivery.outputs]
+        lines = [f"**{label(delivery, o.candidate) or 1}** · seed {o.seed}{_mark(delivery, o)}"
+                 for o in outs]  # fmt: skip
         return "\n".join(lines) + "\nSame prompt, options and seed give the same image."
     if delivery.kind == "slogan":
-        lines = [f"**{out.candidate + 1}.** {out.text}" for out in delivery.outputs]
-        return "\n".join(lines)
-    return delivery.outputs[0].text if delivery.outputs else ""
+        return "\n".join(f"**{o.candidate + 1}.** {o.text}{_mark(delivery, o)}" for o in outs)
+    if len(outs) == 1 and not delivery.compare:
+        return outs[0].text
+    return "\n\n".join(
+        f"**{label(delivery, o.candidate)}**{_mark(delivery, o)}\n{o.text}" for o in outs
+    )
 
 
 def result_embed(delivery: Delivery) -> discord.Embed:
     """The output, the options used, the requester and the model, in one embed."""
     title = _TITLES.get(delivery.kind, delivery.kind)
+    if delivery.compare:
+        title += " · A or B?"
+    if len(delivery.outputs) == 1 and delivery.outputs[0].edited:
+        title += " · ✏️ edited"
     if delivery.sample_number > 1:
         title += f" · 🔁 sample {delivery.sample_number}"
     embed = discord.Embed(title=title, description=_fit(_body(delivery), EMBED_TEXT_MAX))

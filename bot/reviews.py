@@ -28,6 +28,7 @@ class GuildSettings:
     strictness: Strictness = Strictness.STANDARD
     report_threshold: int = DEFAULT_REPORT_THRESHOLD
     allowed_channels: tuple[int, ...] = ()  # empty: every channel
+    consent_mode: str = "opt-out"  # "opt-in": only members who said yes go into datasets
 
     def allows_channel(self, channel_id: int | None) -> bool:
         return not self.allowed_channels or channel_id in self.allowed_channels
@@ -111,18 +112,20 @@ class ReviewDesk:
                     strictness=Strictness(row["strictness"]),
                     report_threshold=row["report_threshold"],
                     allowed_channels=tuple(json.loads(row["allowed_channels"])),
+                    consent_mode=row["consent_mode"],
                 )
 
     async def save_settings(self, settings: GuildSettings, actor_id: int) -> GuildSettings:
         async with self.storage.write_lock:
             await self.storage.db.execute(
                 "INSERT OR REPLACE INTO guild_settings (guild_id, mod_channel_id, mod_role_id,"
-                " strictness, report_threshold, allowed_channels, updated_at)"
-                " VALUES (?,?,?,?,?,?,?)",
+                " strictness, report_threshold, allowed_channels, updated_at, consent_mode)"
+                " VALUES (?,?,?,?,?,?,?,?)",
                 (
                     settings.guild_id, settings.mod_channel_id, settings.mod_role_id,
                     settings.strictness.value, settings.report_threshold,
                     json.dumps(list(settings.allowed_channels)), self.clock(),
+                    settings.consent_mode,
                 ),
             )  # fmt: skip
             await self._audit(settings.guild_id, actor_id, "settings", "guild", _describe(settings))
@@ -306,5 +309,5 @@ def _describe(settings: GuildSettings) -> str:
     return (
         f"mod_channel={settings.mod_channel_id} mod_role={settings.mod_role_id} "
         f"strictness={settings.strictness.value} report_threshold={settings.report_threshold} "
-        f"channels={channels}"
+        f"channels={channels} consent={settings.consent_mode}"
     )

@@ -27,8 +27,9 @@ from typing import Any
 
 from bot.config import Settings
 from bot.errors import Busy, Cancelled, GenerationFailed, NotAllowed, Refused, UserError
+from bot.feedback import FeedbackStore, RateLimiter
 from bot.reviews import ReviewDesk
-from bot.storage import JobRecord, NewOutput, Storage, Tally
+from bot.storage import JobRecord, NewOutput, OutputRecord, Storage, Tally
 from bot.work import (
     Rows,
     draw_rows,
@@ -98,6 +99,7 @@ class ShownOutput:
     tally: Tally
     seed: int = 0
     image_path: str | None = None
+    edited: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,9 @@ class Delivery:
     channel_id: int | None = None
     held_ids: tuple[int, ...] = ()  # outputs waiting for a moderator
     withheld: str | None = None  # why nothing is shown, when nothing is
+    compare: bool = False
+    picked: int | None = None  # the output the requester picked among candidates
+    ab_counts: tuple[int, int, int] = (0, 0, 0)  # members preferring A, B, or a tie
 
 
 @dataclass(frozen=True)
@@ -179,6 +184,8 @@ class MuseService:
         self._seeds = random.SystemRandom()
         self._steps: dict[str, _Steps] = {}
         self.reviews = ReviewDesk(storage, clock)
+        self.feedback = FeedbackStore(storage, clock)
+        self.vote_limit = RateLimiter(settings.votes_per_minute)
         self.queue: JobQueue[Rows, Result] = JobQueue(
             self._execute,
             max_depth=settings.queue_max_depth,
@@ -294,13 +301,62 @@ class MuseService:
     async def vote(self, output_id: int, user_id: int, value: int) -> VoteResult:
         """Set, change or remove a member's vote, and return the job's fresh state."""
         output = await self.storage.get_output(output_id)
-        if output is None or output.decision != Decision.ALLOW:
+        job = await self.storage.get_job(output.job_id) if output else None
+        if output is None or job is None or output.decision != Decision.ALLOW:
             raise UserError("This output is no longer available for voting.")
-        vote = await self.storage.toggle_vote(output_id, user_id, value, self.clock())
-        job = await self.storage.get_job(output.job_id)
-        if job is None:
-            raise UserError("This output is no longer available for voting.")
+        if not self.vote_limit.allow(user_id):
+            raise Busy("You're voting very fast; wait a minute and try again.")
+        own = job.user_id == user_id
+        vote = await self.storage.toggle_vote(output_id, user_id, value, self.clock(), own=own)
         return VoteResult(vote, await self.delivery(job))
+
+    async def pick(self, output_id: int, user_id: int) -> Delivery:
+        """The requester picks the best of several candidates (picking again replaces it)."""
+        job, output = await self._owned_output(output_id, user_id, "pick a candidate")
+        await self.feedback.set_pick(job.id, user_id, "pick", output.id)
+        return await self.delivery(job)
+
+    async def compare_vote(self, job_id: str, user_id: int, choice: str) -> Delivery:
+        """Any member says which of A and B is better, or that they tie (one choice each)."""
+        job = await self.storage.get_job(job_id)
+        if job is None or not job.compare:
+            raise UserError("This comparison is no longer stored.")
+        if not self.vote_limit.allow(user_id):
+            raise Busy("You're voting very fast; wait a minute and try again.")
+        shown = (await self.delivery(job)).outputs
+        if choice == "tie" or len(shown) < 2:
+            chosen = None
+        else:
+            chosen = shown[0 if choice == "a" else 1].output_id
+        await self.feedback.set_pick(job.id, user_id, "compare", chosen)
+        return await self.delivery(job)
+
+    async def edit(self, job_id: str, user_id: int, texts: dict[int, str]) -> Delivery:
+        """The requester's revisions of text outputs, stored as corrections after the filter."""
+        job = await self.storage.get_job(job_id)
+        if job is None or job.user_id != user_id:
+            raise NotAllowed("Only the member who asked for this can edit it.")
+        current = {o.output_id: o.text for o in (await self.delivery(job)).outputs}
+        strictness = self.strictness(job.guild_id)
+        for output_id, text in texts.items():
+            text = text.strip()
+            if output_id not in current or not text or text == current[output_id]:
+                continue
+            if not self.judge_text(text, strictness).allowed:
+                raise Refused("Your edit was refused by the safety filter.")
+            await self.feedback.add_edit(output_id, user_id, text)
+        return await self.delivery(job)
+
+    async def _owned_output(
+        self, output_id: int, user_id: int, action: str
+    ) -> tuple[JobRecord, OutputRecord]:
+        output = await self.storage.get_output(output_id)
+        job = await self.storage.get_job(output.job_id) if output else None
+        if output is None or job is None:
+            raise UserError("This output is no longer stored.")
+        if job.user_id != user_id:
+            raise NotAllowed(f"Only the member who asked for this can {action}.")
+        return job, output
 
     async def delivery(self, job: JobRecord) -> Delivery:
         """A stored job's shown state: outputs that passed the filter, with current votes."""
@@ -313,6 +369,8 @@ class MuseService:
         held = sum(1 for out in stored if out.decision != Decision.ALLOW)
         withheld = _withheld_message(stored) if not shown and held else None
         tallies = await self.storage.tallies([out.id for out in shown])
+        edits = await self.feedback.latest_edits([out.id for out in shown])
+        picks = await self.feedback.pick_counts(job.id, "pick") if len(shown) > 1 else {}
         request = request_from_fields(job.kind, job.options)
         return Delivery(
             job_id=job.id,
@@ -324,7 +382,15 @@ class MuseService:
             seed=job.seed,
             sample_number=await self.storage.group_size(job.group_id),
             outputs=tuple(
-                ShownOutput(o.id, o.candidate, o.text, tallies[o.id], o.seed, o.image_path)
+                ShownOutput(
+                    o.id,
+                    o.candidate,
+                    edits.get(o.id, o.text),
+                    tallies[o.id],
+                    o.seed,
+                    o.image_path,
+                    edited=o.id in edits,
+                )
                 for o in shown
             ),
             held=held,
@@ -332,7 +398,16 @@ class MuseService:
             channel_id=job.channel_id,
             held_ids=tuple(o.id for o in stored if o.decision == Decision.REVIEW),
             withheld=withheld,
+            compare=job.compare,
+            picked=next((oid for oid in picks if oid is not None), None),
+            ab_counts=await self._ab_counts(job, shown) if job.compare else (0, 0, 0),
         )
+
+    async def _ab_counts(self, job: JobRecord, shown: Sequence[Any]) -> tuple[int, int, int]:
+        counts = await self.feedback.pick_counts(job.id, "compare")
+        a = counts.get(shown[0].id, 0) if shown else 0
+        b = counts.get(shown[1].id, 0) if len(shown) > 1 else 0
+        return a, b, counts.get(None, 0)
 
     def _validate(self, request: Request) -> None:
         try:
@@ -400,6 +475,7 @@ class MuseService:
             seed=request.seed or 0,
             status="queued",
             created_at=self.clock(),
+            compare=request.compare,
         )
 
     async def _execute(self, batch: list[Ticket[Rows]], cancel: threading.Event) -> list[Result]:

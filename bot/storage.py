@@ -172,6 +172,7 @@ class JobRecord:
     status: str
     created_at: float
     error: str | None = None
+    compare: bool = False
 
 
 @dataclass(frozen=True)
@@ -224,6 +225,7 @@ def _job(row: aiosqlite.Row) -> JobRecord:
         status=row["status"],
         created_at=row["created_at"],
         error=row["error"],
+        compare=bool(row["compare"]),
     )
 
 
@@ -323,11 +325,12 @@ class Storage:
     async def insert_job(self, job: JobRecord) -> None:
         await self.write(
             "INSERT INTO jobs (id, group_id, parent_id, kind, user_id, guild_id, channel_id,"
-            " options, prompt, seed, status, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            " options, prompt, seed, status, created_at, compare)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 job.id, job.group_id, job.parent_id, job.kind, job.user_id, job.guild_id,
                 job.channel_id, json.dumps(job.options, ensure_ascii=False), job.prompt, job.seed,
-                job.status, job.created_at,
+                job.status, job.created_at, int(job.compare),
             ),
         )  # fmt: skip
 
@@ -388,8 +391,11 @@ class Storage:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
-    async def toggle_vote(self, output_id: int, user_id: int, value: int, now: float) -> int:
-        """Set, change or (clicking the same again) remove a vote; returns the vote now held."""
+    async def toggle_vote(
+        self, output_id: int, user_id: int, value: int, now: float, *, own: bool = False
+    ) -> int:
+        """Set, change or (clicking the same again) remove a vote; returns the vote now held.
+        ``own`` marks a vote on one's own output (kept, but flagged for exports and stats)."""
         async with self._write_lock:
             cursor = await self._db.execute(
                 "DELETE FROM votes WHERE output_id = ? AND user_id = ? AND value = ?",
@@ -397,10 +403,10 @@ class Storage:
             )
             if cursor.rowcount == 0:
                 await self._db.execute(
-                    "INSERT INTO votes (output_id, user_id, value, created_at) VALUES (?,?,?,?)"
-                    " ON CONFLICT (output_id, user_id)"
+                    "INSERT INTO votes (output_id, user_id, value, created_at, own)"
+                    " VALUES (?,?,?,?,?) ON CONFLICT (output_id, user_id)"
                     " DO UPDATE SET value = excluded.value, created_at = excluded.created_at",
-                    (output_id, user_id, value, now),
+                    (output_id, user_id, value, now, int(own)),
                 )
             await self._db.commit()
         return 0 if cursor.rowcount else value
@@ -460,12 +466,15 @@ class Storage:
             return [row[0] for row in await cur.fetchall()]
 
     async def delete_user_data(self, user_id: int) -> dict[str, int]:
-        """Remove a member's jobs, outputs and votes; returns what was deleted."""
+        """Remove a member's jobs, outputs, votes, edits, picks and reports (what others did
+        on their outputs goes with the outputs); returns what was deleted."""
         async with self._write_lock:
             counts = {}
             for name, sql in (
                 ("votes", "DELETE FROM votes WHERE user_id = ?"),
                 ("reports", "DELETE FROM reports WHERE user_id = ?"),
+                ("edits", "DELETE FROM edits WHERE user_id = ?"),
+                ("picks", "DELETE FROM picks WHERE user_id = ?"),
                 (
                     "outputs",
                     "DELETE FROM outputs WHERE job_id IN (SELECT id FROM jobs WHERE user_id = ?)",

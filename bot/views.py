@@ -14,8 +14,10 @@ from typing import Any
 import discord
 
 from bot.context import app_of, origin_of
+from bot.feedback_ui import CompareButton, EditButton, PickButton
 from bot.flow import run_job
 from bot.moderation_ui import ReportButton
+from bot.render import label
 from bot.replies import report_error
 from bot.service import Delivery
 
@@ -134,21 +136,36 @@ def cancel_view(job_id: str) -> discord.ui.View:
 
 
 def result_view(delivery: Delivery) -> discord.ui.View:
-    """Vote buttons for each shown output (two candidates a row) and 🔁 for the requester."""
+    """Rows: 👍/👎 per output (two outputs a row); Pick n, or the A/B judgement; then
+    🔁 Regenerate, ✏️ Edit (text) and ⚠ Report."""
     view = discord.ui.View(timeout=None)
-    numbered = len(delivery.outputs) > 1
-    for index, out in enumerate(delivery.outputs):
-        label = f"{out.candidate + 1} · " if numbered else ""
+    outs = delivery.outputs
+    for index, out in enumerate(outs):
+        name = label(delivery, out.candidate)
         for value, count in ((1, out.tally.up), (-1, out.tally.down)):
-            button = VoteButton(out.output_id, value, count=count, label=label)
+            button = VoteButton(
+                out.output_id, value, count=count, label=f"{name} · " if name else ""
+            )
             button.item.row = index // 2
             view.add_item(button)
-    last_row = min(4, (len(delivery.outputs) + 1) // 2)
-    regenerate = RegenerateButton(
-        delivery.job_id, "Reroll" if delivery.kind == "draw" else "Regenerate"
-    )
-    report = ReportButton(delivery.job_id)
-    regenerate.item.row = report.item.row = last_row
-    view.add_item(regenerate)
-    view.add_item(report)
+    row = (len(outs) + 1) // 2
+    choices: list[Any] = []
+    if delivery.compare and len(outs) == 2:
+        choices = [CompareButton(delivery.job_id, c, n)
+                   for c, n in zip(("a", "b", "tie"), delivery.ab_counts, strict=True)]  # fmt: skip
+    elif len(outs) > 1:
+        choices = [PickButton(o.output_id, label(delivery, o.candidate),
+                              picked=o.output_id == delivery.picked) for o in outs]  # fmt: skip
+    for choice in choices:
+        choice.item.row = row
+        view.add_item(choice)
+    actions: list[Any] = [
+        RegenerateButton(delivery.job_id, "Reroll" if delivery.kind == "draw" else "Regenerate")
+    ]
+    if delivery.kind != "draw":
+        actions.append(EditButton(delivery.job_id))
+    actions.append(ReportButton(delivery.job_id))
+    for action in actions:
+        action.item.row = min(4, row + (1 if choices else 0))
+        view.add_item(action)
     return view

@@ -32,10 +32,14 @@ def _seed(base: int, offset: int) -> int:
 
 
 def text_rows(request: PoemRequest | SloganRequest, settings: Settings) -> tuple[TextPrompt, ...]:
-    """One prompt for a poem; one per slogan candidate, with consecutive seeds."""
+    """One prompt per poem or slogan candidate, with consecutive seeds."""
     seed = request.seed or 0
     if isinstance(request, PoemRequest):
-        return (poem_prompt(request, SamplingParams(seed, settings.poem_max_new_tokens)),)
+        tokens = settings.poem_max_new_tokens
+        return tuple(
+            poem_prompt(request, SamplingParams(_seed(seed, i), tokens))
+            for i in range(request.samples)
+        )
     tokens = settings.slogan_max_new_tokens
     return tuple(
         slogan_prompt(request, SamplingParams(_seed(seed, i), tokens, temperature=1.0))
@@ -49,7 +53,7 @@ def draw_rows(request: DrawRequest, width: int, height: int) -> tuple[DrawRow, .
     prompt, negative = request.full_prompt(), request.full_negative()
     return tuple(
         DrawRow(prompt, negative, _seed(seed, i), width, height, request.steps)
-        for i in range(request.count)
+        for i in range(request.samples)
     )
 
 

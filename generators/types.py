@@ -16,6 +16,7 @@ STYLE_MAX_CHARS = 100
 PRODUCT_MAX_CHARS = 200
 AUDIENCE_MAX_CHARS = 100
 SLOGAN_MAX_COUNT = 5
+POEM_MAX_COUNT = 3
 SEED_MAX = 2**32 - 1
 
 
@@ -97,6 +98,13 @@ def _check_text(name: str, value: str, max_chars: int, *, required: bool) -> Non
         raise InvalidRequest(f"{name} contains control characters ({bad[0]!r}); remove them")
 
 
+def _check_count(count: int, most: int, compare: bool) -> None:
+    if not 1 <= count <= most:
+        raise InvalidRequest(f"count must be between 1 and {most}, got {count}")
+    if compare and count > 1:
+        raise InvalidRequest("choose either count or compare, not both")
+
+
 def _check_seed(seed: int | None) -> None:
     if seed is not None and not 0 <= seed <= SEED_MAX:
         raise InvalidRequest(f"seed must be between 0 and {SEED_MAX}, got {seed}")
@@ -112,11 +120,14 @@ class PoemRequest:
     mood: Mood | None = None
     language: Language = Language.AUTO
     seed: int | None = None
+    count: int = 1
+    compare: bool = False  # two versions, A and B, for members to judge side by side
 
     def check_inputs(self) -> None:
         _check_text("topic", self.topic, TOPIC_MAX_CHARS, required=True)
         _check_text("style", self.style, STYLE_MAX_CHARS, required=False)
         _check_seed(self.seed)
+        _check_count(self.count, POEM_MAX_COUNT, self.compare)
         if self.form.is_chinese and self.language is Language.ENGLISH:
             raise InvalidRequest(
                 f"{self.form.value} is a classical Chinese form; choose language 中文 or auto"
@@ -134,6 +145,8 @@ class PoemRequest:
             "style": self.style,
             "mood": self.mood.value if self.mood else "",
             "language": self.language.value,
+            "count": str(self.count),
+            "compare": "1" if self.compare else "",
         }
 
     @classmethod
@@ -145,7 +158,14 @@ class PoemRequest:
             style=fields.get("style", ""),
             mood=Mood(mood) if mood else None,
             language=Language(fields.get("language", Language.AUTO.value)),
+            count=int(fields.get("count", "1")),
+            compare=bool(fields.get("compare")),
         )
+
+    @property
+    def samples(self) -> int:
+        """How many versions to write: two when comparing, else ``count``."""
+        return 2 if self.compare else self.count
 
     def prompt_text(self) -> str:
         """The member-written text that the safety filter must see."""
@@ -167,6 +187,10 @@ class PoemRequest:
         if self.mood is not None:
             shown["mood"] = self.mood.value
         shown["language"] = self.resolved_language().value
+        if self.compare:
+            shown["compare"] = "A / B"
+        elif self.count > 1:
+            shown["count"] = str(self.count)
         return shown
 
 
@@ -193,6 +217,14 @@ class SloganRequest:
     @property
     def kind(self) -> TextKind:
         return TextKind.SLOGAN
+
+    @property
+    def samples(self) -> int:
+        return self.count
+
+    @property
+    def compare(self) -> bool:
+        return False
 
     def fields(self) -> dict[str, str]:
         return {
@@ -316,10 +348,15 @@ class DrawRequest:
     steps: int = 20
     count: int = 1
     seed: int | None = None
+    compare: bool = False
 
     @property
     def kind(self) -> ImageKind:
         return ImageKind.DRAW
+
+    @property
+    def samples(self) -> int:
+        return 2 if self.compare else self.count
 
     def check_inputs(self, *, max_steps: int = 50) -> None:
         _check_text("prompt", self.prompt, PROMPT_MAX_CHARS, required=True)
@@ -331,8 +368,7 @@ class DrawRequest:
             )
         if not 1 <= self.steps <= max_steps:
             raise InvalidRequest(f"steps must be between 1 and {max_steps}, got {self.steps}")
-        if not 1 <= self.count <= DRAW_MAX_COUNT:
-            raise InvalidRequest(f"count must be between 1 and {DRAW_MAX_COUNT}, got {self.count}")
+        _check_count(self.count, DRAW_MAX_COUNT, self.compare)
 
     def full_prompt(self) -> str:
         suffix = STYLE_PRESETS[self.style].suffix
@@ -350,6 +386,7 @@ class DrawRequest:
             "size": self.size.value,
             "steps": str(self.steps),
             "count": str(self.count),
+            "compare": "1" if self.compare else "",
         }
 
     @classmethod
@@ -361,6 +398,7 @@ class DrawRequest:
             size=ImageSize(fields.get("size", ImageSize.SQUARE.value)),
             steps=int(fields.get("steps", "20")),
             count=int(fields.get("count", "1")),
+            compare=bool(fields.get("compare")),
         )
 
     def prompt_text(self) -> str:
@@ -371,7 +409,7 @@ class DrawRequest:
         if self.negative:
             shown["negative"] = self.negative
         shown.update(style=self.style, size=self.size.value, steps=str(self.steps))
-        shown["count"] = str(self.count)
+        shown["compare" if self.compare else "count"] = "A / B" if self.compare else str(self.count)
         return shown
 
 

@@ -46,7 +46,8 @@ async def test_commands_sync_with_limits_choices_and_zh_cn(make_service: Service
         [sync] = h.http.calls_to("PUT", rf"/applications/{APP_ID}/commands$")
     commands = {c["name"]: c for c in sync.json}
     assert set(commands) == {
-        "poem", "slogan", "review", "modlog", "muse-settings", "Report to moderators"
+        "poem", "slogan", "review", "modlog", "muse-settings", "Report to moderators",
+        "privacy", "forget-me",
     }  # fmt: skip
     assert int(commands["review"]["default_member_permissions"]) == 1 << 13  # Manage Messages
     assert int(commands["muse-settings"]["default_member_permissions"]) == 1 << 5  # Manage Server
@@ -94,7 +95,8 @@ async def test_votes_work_after_a_restart_one_per_member(
         await first.run(payload)
         message = first.http.original_message(payload["token"])
     assert message is not None
-    up_1, down_1, up_2, _, regen, report = custom_ids(message)
+    up_1, down_1, up_2, _, pick_1, _, regen, edit, report = custom_ids(message)
+    assert pick_1.startswith("muse:pick:") and edit.startswith("muse:edit:")
     assert report.startswith("muse:report:")
     assert regen.startswith("muse:regen:")
 
@@ -129,7 +131,7 @@ async def test_regenerate_is_requester_only_and_posts_a_new_sample(
         await h.run(payload)
         message = h.http.original_message(payload["token"])
         assert message is not None
-        regen = custom_ids(message)[-2]
+        regen = custom_ids(message)[-3]
         h.http.clear()
         await h.run(h.click(regen, message, user_id=OTHER_USER))
         [refusal] = h.http.interaction_responses()
@@ -193,7 +195,7 @@ async def test_expired_token_sends_the_result_to_the_channel(make_service: Servi
     assert post.json["content"] == f"<@{USER_ID}>"
     assert post.json["allowed_mentions"] == NO_PINGS
     assert post.json["embeds"][0]["title"] == "📜 Poem"
-    assert custom_ids(post.json)[-2].startswith("muse:regen:")
+    assert custom_ids(post.json)[-3].startswith("muse:regen:")
 
 
 async def test_invalid_webhook_token_falls_back_to_the_channel(
