@@ -67,7 +67,7 @@ async def test_the_requester_picks_the_best_candidate(make_service: ServiceFacto
         update = last(h)
         assert h.errors == []
     assert update["type"] == 7
-    picked = [b for b in buttons(update["data"]) if b["custom_id"] == picks[1]["custom_id"]][0]
+    picked = next(b for b in buttons(update["data"]) if b["custom_id"] == picks[1]["custom_id"])
     assert picked["style"] == discord.ButtonStyle.success.value
     assert "**2.** verse" in update["data"]["embeds"][0]["description"]
     assert "✅" in update["data"]["embeds"][0]["description"].splitlines()[1]
