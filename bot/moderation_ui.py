@@ -10,6 +10,7 @@ Every moderator action is checked here, server-side, whatever Discord's command 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 from pathlib import Path
@@ -438,13 +439,12 @@ class ModerationCommands(commands.Cog):
     ) -> None:
         require_admin(interaction)
         current = self.service.reviews.guilds.get(interaction.guild_id)
-        updated = GuildSettings(
-            guild_id=current.guild_id,
+        updated = dataclasses.replace(
+            current,
             mod_channel_id=mod_channel.id if mod_channel else current.mod_channel_id,
             mod_role_id=mod_role.id if mod_role else current.mod_role_id,
             strictness=Strictness(strictness) if strictness else current.strictness,
             report_threshold=report_threshold or current.report_threshold,
-            allowed_channels=current.allowed_channels,
         )
         await self._save(interaction, updated)
 
@@ -470,11 +470,15 @@ class ModerationCommands(commands.Cog):
             allowed = [c for c in allowed if c != channel.id]
         elif action == "all channels":
             allowed = []
-        updated = GuildSettings(
-            current.guild_id, current.mod_channel_id, current.mod_role_id, current.strictness,
-            current.report_threshold, tuple(allowed),
-        )  # fmt: skip
-        await self._save(interaction, updated)
+        await self._save(interaction, dataclasses.replace(current, allowed_channels=tuple(allowed)))
+
+    @settings_group.command(name="consent", description="How members' data enters datasets")
+    @app_commands.describe(mode="opt-out: everyone unless they opt out; opt-in: only who opts in")
+    @app_commands.choices(mode=[Choice(name=m, value=m) for m in ("opt-out", "opt-in")])
+    async def consent(self, interaction: discord.Interaction[Any], mode: str) -> None:
+        require_admin(interaction)
+        current = self.service.reviews.guilds.get(interaction.guild_id)
+        await self._save(interaction, dataclasses.replace(current, consent_mode=mode))
 
     async def _save(self, interaction: discord.Interaction[Any], updated: GuildSettings) -> None:
         saved = await self.service.reviews.save_settings(updated, interaction.user.id)
@@ -489,6 +493,7 @@ class ModerationCommands(commands.Cog):
             f"**Moderator role:** {mod_role}\n"
             f"**Strictness:** {guild.strictness.value}\n"
             f"**Reports to hide a result:** {guild.report_threshold}\n"
-            f"**Muse works in:** {channels}"
+            f"**Muse works in:** {channels}\n"
+            f"**Dataset consent:** {guild.consent_mode}"
         )
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)

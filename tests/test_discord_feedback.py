@@ -183,3 +183,14 @@ async def test_own_votes_are_marked_and_fast_voting_is_limited(
     assert rows(bot, "SELECT user_id, value, own FROM votes ORDER BY user_id") == [
         (USER_ID, 1, 1), (MEMBER, -1, 0),
     ]  # fmt: skip
+
+
+async def test_an_admin_switches_the_server_to_opt_in(make_service: ServiceFactory) -> None:
+    bot = await bot_with(make_service)
+    admin = discord.Permissions.all().value
+    async with Harness(bot) as h:
+        await h.run(h.slash("muse-settings consent", {"mode": "opt-in"}, permissions=admin))
+        assert "**Dataset consent:** opt-in" in last(h)["data"]["content"]
+        await h.run(h.slash("privacy"))
+        assert "**left out of**" in last(h)["data"]["content"]  # never opted in
+        assert h.errors == []
