@@ -8,16 +8,20 @@ import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from dotenv import dotenv_values
 
 from bot.config import Settings, load_settings
-from bot.errors import BotError, UserError
+from bot.errors import BotError, ConfigError, UserError
+from bot.export import FORMATS, KINDS, ExportFilters, export
 from bot.runtime import open_service
-from bot.service import Origin, delete_user_data, export_ratings
+from bot.service import Origin, delete_user_data
+from bot.stats import format_stats, rater_stats
 from bot.storage import Storage, StorageError
 from generators.backend import ModelLoadError
+from generators.finetune import FinetuneError
 from generators.types import (
     DRAW_MAX_COUNT,
     SLOGAN_MAX_COUNT,
@@ -67,8 +71,25 @@ def _parser() -> argparse.ArgumentParser:
     draw.add_argument("--steps", type=int)
     draw.add_argument("--count", type=int, default=1, choices=range(1, DRAW_MAX_COUNT + 1))
     draw.add_argument("--seed", type=int)
-    export = sub.add_parser("export", help="write rated outputs as JSON lines")
+    export = sub.add_parser(
+        "export", help="write a dataset: JSONL, Parquet (.parquet), or a PNG folder for draw"
+    )
     export.add_argument("--out", type=Path, required=True)
+    export.add_argument("--format", choices=FORMATS, default="raw")
+    export.add_argument("--kind", choices=KINDS)
+    export.add_argument("--since", type=datetime.fromisoformat, help="ISO date, e.g. 2026-11-01")
+    export.add_argument("--guild", type=int, help="only this server's outputs")
+    export.add_argument("--min-votes", type=int, default=0, help="votes, own votes excluded")
+    export.add_argument("--min-score", type=float, help="(up - down) / votes, from -1 to 1")
+    sub.add_parser("stats", help="raters, votes and agreement between raters")
+    tune = sub.add_parser("finetune", help="fine-tune the text model on an exported dataset")
+    tune.add_argument("--data", type=Path, required=True, help="sft or dpo JSONL from export")
+    tune.add_argument("--base", required=True, help="hub id or folder of the model to tune")
+    tune.add_argument("--out", type=Path, required=True, help="new folder for the tuned model")
+    tune.add_argument("--lora", action="store_true", help="train a LoRA adapter, then merge it")
+    tune.add_argument("--steps", type=int, default=50)
+    tune.add_argument("--learning-rate", type=float, default=5e-5)
+    tune.add_argument("--batch-size", type=int, default=4)
     forget = sub.add_parser("delete-user", help="delete a member's jobs, outputs and votes")
     forget.add_argument("user_id", type=int)
     return parser
@@ -121,10 +142,52 @@ async def _try(settings: Settings, request: Request) -> int:
     return 0
 
 
-async def _export(settings: Settings, out: Path) -> int:
+def _secret(settings: Settings) -> str:
+    if not settings.export_secret:
+        raise ConfigError(
+            "MUSE_EXPORT_SECRET is not set: exports replace Discord ids with keyed hashes, so "
+            "set a long random secret once (for example `openssl rand -hex 32`) and keep it"
+        )
+    return settings.export_secret
+
+
+async def _export(settings: Settings, args: argparse.Namespace) -> int:
+    filters = ExportFilters(
+        kind=args.kind, since=args.since, guild_id=args.guild, min_votes=args.min_votes,
+        min_score=args.min_score,
+    )  # fmt: skip
     async with await Storage.open(settings.db_path) as storage:
-        count = await export_ratings(storage, out)
-    print(f"wrote {count} rated output(s) to {out}")
+        manifest = await export(
+            storage, args.out, fmt=args.format, filters=filters, secret=_secret(settings)
+        )
+    skipped = ", ".join(f"{n} {why}" for why, n in manifest.skipped.items()) or "none"
+    print(f"wrote {manifest.rows} {manifest.format} row(s) to {manifest.data} (skipped: {skipped})")
+    print(f"manifest: {manifest.path}")
+    return 0
+
+
+async def _stats(settings: Settings) -> int:
+    async with await Storage.open(settings.db_path) as storage:
+        print(format_stats(await rater_stats(storage, _secret(settings))))
+    return 0
+
+
+def _finetune(args: argparse.Namespace) -> int:
+    from generators.finetune import finetune
+
+    def progress(entry: dict[str, float]) -> None:
+        if "loss" in entry:
+            print(f"step {int(entry['step'])}/{int(entry['max_steps'])} loss {entry['loss']:.4f}")
+
+    result = finetune(
+        args.data, args.base, args.out, lora=args.lora, max_steps=args.steps,
+        learning_rate=args.learning_rate, batch_size=args.batch_size, on_log=progress,
+    )  # fmt: skip
+    print(
+        f"{result.method} on {result.rows} rows, {result.steps} steps: loss "
+        f"{result.first_loss:.4f} -> {result.last_loss:.4f} in {result.seconds:.0f} s. "
+        f"Set MUSE_TEXT_MODEL={result.out_dir} to use it."
+    )
     return 0
 
 
@@ -163,10 +226,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_run(settings))
         if args.command == "try":
             return asyncio.run(_try(settings, _request(args, settings)))
+        if args.command == "finetune":
+            return _finetune(args)
         if args.command == "export":
-            return asyncio.run(_export(settings, args.out))
+            return asyncio.run(_export(settings, args))
+        if args.command == "stats":
+            return asyncio.run(_stats(settings))
         return asyncio.run(_delete_user(settings, args.user_id))
-    except (BotError, ModelLoadError, StorageError, ImageFilterError, TextFilterError) as err:
+    except (
+        BotError, ModelLoadError, StorageError, ImageFilterError, TextFilterError, FinetuneError
+    ) as err:  # fmt: skip
         print(f"muse: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

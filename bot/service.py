@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import json
 import logging
 import random
 import secrets
@@ -563,17 +562,6 @@ def _withheld_message(stored: Sequence[Any]) -> str:
     if any(out.decision == Decision.REVIEW for out in stored):
         return "The safety filter flagged this result, so Muse is holding it for a moderator."
     return "The safety filter blocked this result, so Muse did not post it."
-
-
-async def export_ratings(storage: Storage, out: Path) -> int:
-    """Write every rated output as one JSON line; returns the number of lines."""
-    count = 0
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as handle:
-        async for row in storage.rated_outputs():
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-            count += 1
-    return count
 
 
 async def delete_user_data(storage: Storage, user_id: int) -> dict[str, int]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -425,36 +425,6 @@ class Storage:
             for row in await cur.fetchall():
                 result[row["output_id"]] = Tally(int(row["up"]), int(row["down"]))
         return result
-
-    async def rated_outputs(self) -> AsyncIterator[dict[str, Any]]:
-        """Every output with at least one vote, with its prompt, options and provenance."""
-        sql = """
-            SELECT o.id, o.job_id, o.candidate, o.text, o.model_id, o.seed, o.decision,
-                   o.timings, o.created_at, o.image_path, j.kind, j.group_id, j.options, j.prompt,
-                   SUM(v.value = 1) AS up, SUM(v.value = -1) AS down
-            FROM outputs o JOIN jobs j ON j.id = o.job_id JOIN votes v ON v.output_id = o.id
-            GROUP BY o.id ORDER BY o.id
-        """
-        async with self._db.execute(sql) as cur:
-            async for row in cur:
-                yield {
-                    "output_id": row["id"],
-                    "job_id": row["job_id"],
-                    "group_id": row["group_id"],
-                    "kind": row["kind"],
-                    "candidate": row["candidate"],
-                    "prompt": row["prompt"],
-                    "options": json.loads(row["options"]),
-                    "output": row["text"],
-                    "image_path": row["image_path"],
-                    "model_id": row["model_id"],
-                    "seed": row["seed"],
-                    "decision": row["decision"],
-                    "timings": json.loads(row["timings"]),
-                    "created_at": row["created_at"],
-                    "votes_up": int(row["up"]),
-                    "votes_down": int(row["down"]),
-                }
 
     async def user_image_paths(self, user_id: int) -> list[str]:
         """Image files of a member's outputs (to delete with their data)."""

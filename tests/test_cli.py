@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -58,25 +60,62 @@ def test_try_draw_uses_the_image_model_and_filter(
     assert len(list((tmp_path / "pictures").rglob("*.png"))) == 2
 
 
-def test_export_and_delete_user(
-    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(["try", "poem", "--topic", "moon", "--seed", "1"]) == 0
-
-    with sqlite3.connect(env) as raw:
-        [(output_id,)] = raw.execute("SELECT id FROM outputs").fetchall()
+def _vote_up_everything(db_path: Path) -> None:
+    with sqlite3.connect(db_path) as raw:
+        output_ids = [row[0] for row in raw.execute("SELECT id FROM outputs")]
 
     async def vote() -> None:
-        async with await Storage.open(env) as db:
-            await db.toggle_vote(output_id, 42, 1, 1.0)
+        async with await Storage.open(db_path) as db:
+            for output_id in output_ids:
+                await db.toggle_vote(output_id, 42, 1, 1.0)
 
     asyncio.run(vote())
+
+
+def test_export_stats_and_delete_user(
+    env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["try", "poem", "--topic", "moon", "--seed", "1"]) == 0
+    _vote_up_everything(env)
     out_file = tmp_path / "ratings.jsonl"
-    assert main(["export", "--out", str(out_file)]) == 0
+    assert main(["export", "--out", str(out_file)]) == 2
+    assert "MUSE_EXPORT_SECRET is not set" in capsys.readouterr().err
+    monkeypatch.setenv("MUSE_EXPORT_SECRET", "a-long-random-secret")
+    assert main(["export", "--out", str(out_file), "--min-votes", "1"]) == 0
     [row] = [json.loads(line) for line in out_file.read_text(encoding="utf-8").splitlines()]
-    assert row["votes_up"] == 1 and row["options"]["topic"] == "moon" and row["seed"] == 1
+    assert (
+        row["votes_up"] == 1 and row["seed"] == 1 and json.loads(row["options"])["topic"] == "moon"
+    )
+    assert Path(f"{out_file}.manifest.json").is_file()
+    assert main(["stats"]) == 0
+    assert "raters" in capsys.readouterr().out.lower()
     assert main(["delete-user", "0"]) == 0  # the CLI's own requests are user 0
     assert "1 jobs" in capsys.readouterr().out
+
+
+def test_collect_export_finetune_and_serve(
+    env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The whole loop on the tiny model: generate, rate, export SFT, fine-tune, serve the result."""
+    monkeypatch.setenv("MUSE_EXPORT_SECRET", "a-long-random-secret")
+    for seed in range(6):
+        assert main(["try", "poem", "--topic", f"moon {seed}", "--seed", str(seed)]) == 0
+    _vote_up_everything(env)
+    data = tmp_path / "sft.jsonl"
+    assert main(["export", "--format", "sft", "--out", str(data), "--min-votes", "1"]) == 0
+    rows = len(data.read_text(encoding="utf-8").splitlines())
+    assert rows >= 3  # random text is sometimes held by the filter, and held text is never exported
+    assert f"wrote {rows} sft row(s)" in capsys.readouterr().out
+    tuned = tmp_path / "tuned"
+    base = os.environ["MUSE_TEXT_MODEL"]
+    args = ["finetune", "--data", str(data), "--base", base, "--out", str(tuned)]
+    assert main([*args, "--steps", "12", "--learning-rate", "1e-3"]) == 0
+    out = capsys.readouterr().out
+    first, last = (float(x) for x in re.search(r"loss ([\d.]+) -> ([\d.]+)", out).groups())  # type: ignore[union-attr]
+    assert last < first
+    monkeypatch.setenv("MUSE_TEXT_MODEL", str(tuned))
+    assert main(["try", "poem", "--topic", "moon", "--seed", "3"]) == 0
+    assert "tuned" in capsys.readouterr().out
 
 
 def test_startup_errors_are_messages_not_tracebacks(

@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 from bot.errors import Cancelled, UserError
-from bot.service import Origin, delete_user_data, export_ratings
+from bot.export import ExportFilters, export
+from bot.service import Origin, delete_user_data
 from generators.types import DrawRequest, ImageSize
 from tests.conftest import ServiceFactory
 
@@ -156,9 +157,14 @@ async def test_export_and_forget_cover_images(
     delivery = await draw(service, DrawRequest(prompt="a bridge", steps=1, seed=4))
     path = Path(delivery.outputs[0].image_path)
     await service.vote(delivery.outputs[0].output_id, BOB.user_id, 1)
-    assert await export_ratings(service.storage, tmp_path / "r.jsonl") == 1
-    row = json.loads((tmp_path / "r.jsonl").read_text(encoding="utf-8"))
-    assert row["image_path"] == str(path) and row["kind"] == "draw" and row["seed"] == 4
+    folder = tmp_path / "draw-dataset"
+    manifest = await export(
+        service.storage, folder, fmt="raw", filters=ExportFilters(kind="draw"), secret="s"
+    )
+    assert manifest.rows == 1 and manifest.layout == "imagefolder"
+    row = json.loads((folder / "metadata.jsonl").read_text(encoding="utf-8"))
+    assert (folder / row["file_name"]).read_bytes() == path.read_bytes()
+    assert row["kind"] == "draw" and row["seed"] == 4
     counts = await delete_user_data(service.storage, ALICE.user_id)
     assert counts["images"] == 1 and counts["jobs"] == 1
     assert not path.exists()

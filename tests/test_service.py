@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.errors import Busy, GenerationFailed, NotAllowed, Refused, UserError
-from bot.service import Origin, export_ratings
+from bot.export import ExportFilters, export
+from bot.service import Origin
 from generators.types import Language, PoemForm, PoemRequest, SloganRequest
 from tests.conftest import ServiceFactory
 from tests.fakes import ScriptedBackend
@@ -173,11 +174,13 @@ async def test_votes_toggle_and_export(make_service: ServiceFactory, tmp_path: P
     assert result.vote == 0 and result.delivery.outputs[0].tally.up == 0
     await service.vote(first, 3, -1)
     await service.vote(first, 4, 1)
-    count = await export_ratings(service.storage, tmp_path / "out" / "ratings.jsonl")
-    assert count == 1
-    [line] = (tmp_path / "out" / "ratings.jsonl").read_text(encoding="utf-8").splitlines()
+    out = tmp_path / "out" / "ratings.jsonl"
+    rated = ExportFilters(min_votes=1)
+    manifest = await export(service.storage, out, fmt="raw", filters=rated, secret="s3cret")
+    assert manifest.rows == 1
+    [line] = out.read_text(encoding="utf-8").splitlines()
     row = json.loads(line)
     assert (row["votes_up"], row["votes_down"], row["seed"]) == (1, 1, 3)
-    assert row["options"]["product"] == "tea"
+    assert json.loads(row["options"])["product"] == "tea"
     with pytest.raises(UserError, match="no longer available"):
         await service.vote(123456, 2, 1)

@@ -86,21 +86,6 @@ async def test_regenerations_share_a_group(storage: Storage) -> None:
     assert await storage.group_size("a") == 2
 
 
-async def test_rated_outputs_carry_provenance(storage: Storage) -> None:
-    await storage.insert_job(job("a"))
-    rated, _unrated = await storage.add_outputs("a", [output(0), output(1)], 1.0)
-    await storage.toggle_vote(rated, 5, 1, 1.0)
-    await storage.toggle_vote(rated, 6, -1, 1.0)
-    rows = [row async for row in storage.rated_outputs()]
-    assert len(rows) == 1
-    row = rows[0]
-    assert row["output_id"] == rated
-    assert (row["votes_up"], row["votes_down"]) == (1, 1)
-    assert row["options"]["form"] == "七言绝句"
-    assert row["prompt"] == "请写一首七言绝句。"
-    assert (row["model_id"], row["seed"], row["kind"]) == ("m", 42, "poem")
-
-
 async def test_delete_user_data_removes_their_jobs_outputs_and_votes(storage: Storage) -> None:
     await storage.insert_job(job("mine", user=1))
     await storage.insert_job(job("theirs", user=2))
