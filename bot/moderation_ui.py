@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import logging
 import re
+import tempfile
 from pathlib import Path
 from typing import Any, cast
 
@@ -23,6 +24,7 @@ from discord.ext import commands
 
 from bot.context import HasService, app_of
 from bot.errors import NotAllowed, UserError
+from bot.export import FORMATS, ExportFilters, export
 from bot.flow import attachments
 from bot.render import result_embed
 from bot.replies import NO_PINGS, files_of, report_error
@@ -374,6 +376,23 @@ async def report_message(interaction: discord.Interaction[Any], message: discord
     await open_report(interaction, job_id)
 
 
+async def _send_export(interaction: discord.Interaction[Any], out: Path, rows: int) -> None:
+    """Attach the file when Discord allows its size; otherwise point to the CLI."""
+    size = out.stat().st_size
+    summary = f"{rows} row(s), {size / 1e6:.1f} MB."
+    if size <= interaction.filesize_limit:
+        await interaction.followup.send(
+            f"📦 {summary}", file=discord.File(out), ephemeral=True, allowed_mentions=NO_PINGS
+        )
+        return
+    await interaction.followup.send(
+        f"📦 {summary} That is above this server's upload limit; ask the operator to run "
+        f"`muse export --guild {interaction.guild_id} --format ...` on the host.",
+        ephemeral=True,
+        allowed_mentions=NO_PINGS,
+    )
+
+
 STRICTNESS_CHOICES = [Choice(name=s.value, value=s.value) for s in Strictness]
 
 
@@ -408,6 +427,33 @@ class ModerationCommands(commands.Cog):
         await interaction.response.send_message(
             embed=embed, ephemeral=True, allowed_mentions=NO_PINGS
         )
+
+    @app_commands.command(name="export", description="Download this server's feedback dataset")
+    @app_commands.describe(
+        format="sft: accepted outputs; dpo: preferences; kto: thumbs; raw: everything",
+        min_votes="Only outputs with at least this many votes (own votes excluded)",
+    )
+    @app_commands.choices(format=[Choice(name=f, value=f) for f in FORMATS])
+    @app_commands.default_permissions(manage_messages=True)
+    @app_commands.guild_only()
+    async def export_command(
+        self,
+        interaction: discord.Interaction[Any],
+        format: str = "raw",
+        min_votes: Range[int, 0, 1000] = 0,
+    ) -> None:
+        require_moderator(interaction)
+        secret = self.service.settings.export_secret
+        if not secret:
+            raise UserError("The operator has not set MUSE_EXPORT_SECRET, so Muse cannot export.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        filters = ExportFilters(guild_id=interaction.guild_id, min_votes=min_votes)
+        with tempfile.TemporaryDirectory() as folder:
+            out = Path(folder) / f"muse-{format}.jsonl"
+            manifest = await export(
+                self.service.storage, out, fmt=format, filters=filters, secret=secret
+            )
+            await _send_export(interaction, out, manifest.rows)
 
     settings_group = app_commands.Group(
         name="muse-settings",

@@ -47,7 +47,7 @@ async def test_commands_sync_with_limits_choices_and_zh_cn(make_service: Service
     commands = {c["name"]: c for c in sync.json}
     assert set(commands) == {
         "poem", "slogan", "review", "modlog", "muse-settings", "Report to moderators",
-        "privacy", "forget-me",
+        "privacy", "forget-me", "export",
     }  # fmt: skip
     assert int(commands["review"]["default_member_permissions"]) == 1 << 13  # Manage Messages
     assert int(commands["muse-settings"]["default_member_permissions"]) == 1 << 5  # Manage Server
