@@ -16,6 +16,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.buttons import MuseButton
 from bot.context import app_of
 from bot.errors import NotAllowed, UserError
 from bot.render import label, result_embed
@@ -35,7 +36,7 @@ async def _redraw(interaction: discord.Interaction[Any], delivery: Delivery) -> 
     await interaction.response.edit_message(embed=result_embed(delivery), view=view)
 
 
-class PickButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=PICK_TEMPLATE):
+class PickButton(MuseButton, template=PICK_TEMPLATE):
     """Pick n: the requester's favourite among several candidates."""
 
     def __init__(self, output_id: int, name: str = "", *, picked: bool = False) -> None:
@@ -50,24 +51,15 @@ class PickButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=PICK_T
         self.output_id = output_id
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> PickButton:
+    def from_match(cls, match: re.Match[str]) -> PickButton:
         return cls(int(match["output_id"]))
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            service = app_of(interaction).service
-            await _redraw(interaction, await service.pick(self.output_id, interaction.user.id))
-        except Exception as err:
-            await report_error(interaction, err)
+    async def run(self, interaction: discord.Interaction[Any]) -> None:
+        service = app_of(interaction).service
+        await _redraw(interaction, await service.pick(self.output_id, interaction.user.id))
 
 
-class CompareButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=AB_TEMPLATE):
+class CompareButton(MuseButton, template=AB_TEMPLATE):
     """A is better / B is better / Tie, with the current counts; any member, one choice."""
 
     def __init__(self, job_id: str, choice: str, count: int = 0) -> None:
@@ -84,22 +76,13 @@ class CompareButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=AB_
         self.job_id, self.choice = job_id, choice
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> CompareButton:
+    def from_match(cls, match: re.Match[str]) -> CompareButton:
         return cls(match["job_id"], match["choice"])
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            service = app_of(interaction).service
-            delivery = await service.compare_vote(self.job_id, interaction.user.id, self.choice)
-            await _redraw(interaction, delivery)
-        except Exception as err:
-            await report_error(interaction, err)
+    async def run(self, interaction: discord.Interaction[Any]) -> None:
+        service = app_of(interaction).service
+        delivery = await service.compare_vote(self.job_id, interaction.user.id, self.choice)
+        await _redraw(interaction, delivery)
 
 
 class EditModal(discord.ui.Modal, title="Edit the result"):
@@ -131,7 +114,7 @@ class EditModal(discord.ui.Modal, title="Edit the result"):
         await report_error(interaction, error)
 
 
-class EditButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=EDIT_TEMPLATE):
+class EditButton(MuseButton, template=EDIT_TEMPLATE):
     """✏️ Edit, for the requester: revise the text and keep it as a correction."""
 
     def __init__(self, job_id: str) -> None:
@@ -141,27 +124,18 @@ class EditButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=EDIT_T
         self.job_id = job_id
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> EditButton:
+    def from_match(cls, match: re.Match[str]) -> EditButton:
         return cls(match["job_id"])
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            service = app_of(interaction).service
-            job = await service.storage.get_job(self.job_id)
-            if job is None or job.user_id != interaction.user.id:
-                raise NotAllowed("Only the member who asked for this can edit it.")
-            delivery = await service.delivery(job)
-            if not delivery.outputs:
-                raise UserError("There is nothing here to edit.")
-            await interaction.response.send_modal(EditModal(delivery))
-        except Exception as err:
-            await report_error(interaction, err)
+    async def run(self, interaction: discord.Interaction[Any]) -> None:
+        service = app_of(interaction).service
+        job = await service.storage.get_job(self.job_id)
+        if job is None or job.user_id != interaction.user.id:
+            raise NotAllowed("Only the member who asked for this can edit it.")
+        delivery = await service.delivery(job)
+        if not delivery.outputs:
+            raise UserError("There is nothing here to edit.")
+        await interaction.response.send_modal(EditModal(delivery))
 
 
 def privacy_text(summary: Any) -> str:
@@ -179,7 +153,7 @@ def privacy_text(summary: Any) -> str:
     )
 
 
-class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CONSENT_TEMPLATE):
+class ConsentButton(MuseButton, template=CONSENT_TEMPLATE):
     """Opt in to or out of dataset exports (acts on whoever clicks)."""
 
     def __init__(self, choice: str) -> None:
@@ -194,26 +168,15 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
         self.choice = choice
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> ConsentButton:
+    def from_match(cls, match: re.Match[str]) -> ConsentButton:
         return cls(match["choice"])
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            service = app_of(interaction).service
-            await service.feedback.set_consent(interaction.user.id, self.choice)
-            mode = service.reviews.guilds.get(interaction.guild_id).consent_mode
-            summary = await service.feedback.summary(interaction.user.id, mode)
-            await interaction.response.edit_message(
-                content=privacy_text(summary), view=consent_view()
-            )
-        except Exception as err:
-            await report_error(interaction, err)
+    async def run(self, interaction: discord.Interaction[Any]) -> None:
+        service = app_of(interaction).service
+        await service.feedback.set_consent(interaction.user.id, self.choice)
+        mode = service.reviews.guilds.get(interaction.guild_id).consent_mode
+        summary = await service.feedback.summary(interaction.user.id, mode)
+        await interaction.response.edit_message(content=privacy_text(summary), view=consent_view())
 
 
 def consent_view() -> discord.ui.View:
@@ -223,7 +186,7 @@ def consent_view() -> discord.ui.View:
     return view
 
 
-class ForgetButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=FORGET_TEMPLATE):
+class ForgetButton(MuseButton, template=FORGET_TEMPLATE):
     """The confirmation of /forget-me; only the member it was shown to can press it."""
 
     def __init__(self, user_id: int) -> None:
@@ -237,24 +200,15 @@ class ForgetButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=FORG
         self.user_id = user_id
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> ForgetButton:
+    def from_match(cls, match: re.Match[str]) -> ForgetButton:
         return cls(int(match["user_id"]))
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            if interaction.user.id != self.user_id:
-                raise NotAllowed("This confirmation belongs to another member.")
-            counts = await delete_user_data(app_of(interaction).service.storage, self.user_id)
-            done = ", ".join(f"{n} {name}" for name, n in counts.items())
-            await interaction.response.edit_message(content=f"🗑️ Deleted: {done}.", view=None)
-        except Exception as err:
-            await report_error(interaction, err)
+    async def run(self, interaction: discord.Interaction[Any]) -> None:
+        if interaction.user.id != self.user_id:
+            raise NotAllowed("This confirmation belongs to another member.")
+        counts = await delete_user_data(app_of(interaction).service.storage, self.user_id)
+        done = ", ".join(f"{n} {name}" for name, n in counts.items())
+        await interaction.response.edit_message(content=f"🗑️ Deleted: {done}.", view=None)
 
 
 class PrivacyCommands(commands.Cog):

@@ -22,6 +22,7 @@ from discord import app_commands
 from discord.app_commands import Choice, Range
 from discord.ext import commands
 
+from bot.buttons import MuseButton
 from bot.context import HasService, app_of
 from bot.errors import NotAllowed, UserError
 from bot.export import FORMATS, ExportFilters, export
@@ -203,7 +204,7 @@ async def review_page(
     return embed, view
 
 
-class ModButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=MOD_TEMPLATE):
+class ModButton(MuseButton, template=MOD_TEMPLATE):
     """✅ Approve or ⛔ Reject one review item, moderators only."""
 
     def __init__(self, review_id: int, *, approve: bool, where: str) -> None:
@@ -219,23 +220,11 @@ class ModButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=MOD_TEM
         self.review_id, self.approve, self.where = review_id, approve, where
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> ModButton:
+    def from_match(cls, match: re.Match[str]) -> ModButton:
         where = match["where"] + match["page"]
         return cls(int(match["review_id"]), approve=match["action"] == "ok", where=where)
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            await self._decide(interaction)
-        except Exception as err:
-            await report_error(interaction, err)
-
-    async def _decide(self, interaction: discord.Interaction[Any]) -> None:
+    async def run(self, interaction: discord.Interaction[Any]) -> None:
         require_moderator(interaction)
         service = app_of(interaction).service
         item = await service.reviews.decide(
@@ -263,7 +252,7 @@ async def _refresh_card(client: discord.Client, item: ReviewItem) -> None:
         log.info("could not update review card %s: %s", item.review_id, err)
 
 
-class PageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=PAGE_TEMPLATE):
+class PageButton(MuseButton, template=PAGE_TEMPLATE):
     """◀/▶ through /review's pages."""
 
     def __init__(self, page: int, emoji: str = "▶", *, disabled: bool = False) -> None:
@@ -275,23 +264,14 @@ class PageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=PAGE_T
         self.page = max(0, page)
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> PageButton:
+    def from_match(cls, match: re.Match[str]) -> PageButton:
         return cls(int(match["page"]))
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            require_moderator(interaction)
-            service = app_of(interaction).service
-            embed, view = await review_page(service, interaction.guild_id, self.page)
-            await interaction.response.edit_message(embed=embed, view=view)
-        except Exception as err:
-            await report_error(interaction, err)
+    async def run(self, interaction: discord.Interaction[Any]) -> None:
+        require_moderator(interaction)
+        service = app_of(interaction).service
+        embed, view = await review_page(service, interaction.guild_id, self.page)
+        await interaction.response.edit_message(embed=embed, view=view)
 
 
 class ReportModal(discord.ui.Modal, title="Report to moderators"):
@@ -339,7 +319,7 @@ async def open_report(interaction: discord.Interaction[Any], job_id: str | None)
     await interaction.response.send_modal(ReportModal(job.id))
 
 
-class ReportButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=REPORT_TEMPLATE):
+class ReportButton(MuseButton, template=REPORT_TEMPLATE):
     """⚠ Report: any member can send a posted result to the moderators."""
 
     def __init__(self, job_id: str) -> None:
@@ -354,20 +334,11 @@ class ReportButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=REPO
         self.job_id = job_id
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> ReportButton:
+    def from_match(cls, match: re.Match[str]) -> ReportButton:
         return cls(match["job_id"])
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            await open_report(interaction, self.job_id)
-        except Exception as err:
-            await report_error(interaction, err)
+    async def run(self, interaction: discord.Interaction[Any]) -> None:
+        await open_report(interaction, self.job_id)
 
 
 async def report_message(interaction: discord.Interaction[Any], message: discord.Message) -> None:

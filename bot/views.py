@@ -13,12 +13,12 @@ from typing import Any
 
 import discord
 
+from bot.buttons import MuseButton
 from bot.context import app_of, origin_of
 from bot.feedback_ui import CompareButton, EditButton, PickButton
 from bot.flow import run_job
 from bot.moderation_ui import ReportButton
 from bot.render import label
-from bot.replies import report_error
 from bot.service import Delivery
 
 VOTE_TEMPLATE = r"muse:vote:(?P<output_id>\d+):(?P<value>up|down)"
@@ -26,7 +26,7 @@ REGEN_TEMPLATE = r"muse:regen:(?P<job_id>[0-9a-f]{16})"
 CANCEL_TEMPLATE = r"muse:cancel:(?P<job_id>[0-9a-f]{16})"
 
 
-class VoteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=VOTE_TEMPLATE):
+class VoteButton(MuseButton, template=VOTE_TEMPLATE):
     """👍 or 👎 with the current count; clicking again removes the vote."""
 
     def __init__(self, output_id: int, value: int, *, count: int = 0, label: str = "") -> None:
@@ -44,26 +44,17 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=VOTE_T
         self.value = value
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> VoteButton:
+    def from_match(cls, match: re.Match[str]) -> VoteButton:
         return cls(int(match["output_id"]), 1 if match["value"] == "up" else -1)
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            result = await app_of(interaction).service.vote(
-                self.output_id, interaction.user.id, self.value
-            )
-            await interaction.response.edit_message(view=result_view(result.delivery))
-        except Exception as err:
-            await report_error(interaction, err)
+    async def run(self, interaction: discord.Interaction[Any]) -> None:
+        result = await app_of(interaction).service.vote(
+            self.output_id, interaction.user.id, self.value
+        )
+        await interaction.response.edit_message(view=result_view(result.delivery))
 
 
-class RegenerateButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=REGEN_TEMPLATE):
+class RegenerateButton(MuseButton, template=REGEN_TEMPLATE):
     """🔁 A new sample with a new seed and the same options, for the requester."""
 
     def __init__(self, job_id: str, label: str = "Regenerate") -> None:
@@ -78,26 +69,17 @@ class RegenerateButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=
         self.job_id = job_id
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> RegenerateButton:
+    def from_match(cls, match: re.Match[str]) -> RegenerateButton:
         return cls(match["job_id"])
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+    async def run(self, interaction: discord.Interaction[Any]) -> None:
         app = app_of(interaction)
-        try:
-            pending = await app.service.regenerate(self.job_id, origin_of(interaction))
-            interval_s = app.settings.progress_interval_s
-            await run_job(interaction, app.service, pending, interval_s, app.presenters)
-        except Exception as err:
-            await report_error(interaction, err)
+        pending = await app.service.regenerate(self.job_id, origin_of(interaction))
+        interval_s = app.settings.progress_interval_s
+        await run_job(interaction, app.service, pending, interval_s, app.presenters)
 
 
-class CancelButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CANCEL_TEMPLATE):
+class CancelButton(MuseButton, template=CANCEL_TEMPLATE):
     """❌ on the waiting message: the requester stops the job, queued or running."""
 
     def __init__(self, job_id: str) -> None:
@@ -112,21 +94,12 @@ class CancelButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CANC
         self.job_id = job_id
 
     @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> CancelButton:
+    def from_match(cls, match: re.Match[str]) -> CancelButton:
         return cls(match["job_id"])
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            await app_of(interaction).service.cancel(self.job_id, interaction.user.id)
-            await interaction.response.edit_message(content="❌ Cancelling…", view=None)
-        except Exception as err:
-            await report_error(interaction, err)
+    async def run(self, interaction: discord.Interaction[Any]) -> None:
+        await app_of(interaction).service.cancel(self.job_id, interaction.user.id)
+        await interaction.response.edit_message(content="❌ Cancelling…", view=None)
 
 
 def cancel_view(job_id: str) -> discord.ui.View:
