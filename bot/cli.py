@@ -90,6 +90,10 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument("--steps", type=int, default=50)
     tune.add_argument("--learning-rate", type=float, default=5e-5)
     tune.add_argument("--batch-size", type=int, default=4)
+    backup = sub.add_parser("backup", help="copy the live database consistently (online)")
+    backup.add_argument("out", type=Path)
+    restore = sub.add_parser("restore", help="replace the database with a backup (Muse stopped)")
+    restore.add_argument("backup", type=Path)
     forget = sub.add_parser("delete-user", help="delete a member's jobs, outputs and votes")
     forget.add_argument("user_id", type=int)
     return parser
@@ -191,6 +195,33 @@ def _finetune(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _backup(settings: Settings, out: Path) -> int:
+    if out.exists():
+        raise ConfigError(f"{out} already exists; choose a new file for the backup")
+    async with await Storage.open(settings.db_path) as storage:
+        await storage.backup(out)
+    async with await Storage.open(out) as copy:
+        check = await copy.integrity()
+    print(f"backed up {settings.db_path} to {out} (integrity: {check})")
+    return 0
+
+
+async def _restore(settings: Settings, backup: Path) -> int:
+    """Check the backup, then copy it over the database (stop Muse first)."""
+    if not backup.is_file():
+        raise ConfigError(f"{backup} is not a file")
+    async with await Storage.open(backup) as source:
+        check = await source.integrity()
+        if check != "ok":
+            raise StorageError(f"{backup} failed its integrity check: {check}")
+        for stale in (Path(f"{settings.db_path}-wal"), Path(f"{settings.db_path}-shm")):
+            stale.unlink(missing_ok=True)
+        settings.db_path.unlink(missing_ok=True)
+        await source.backup(settings.db_path)
+    print(f"restored {settings.db_path} from {backup}")
+    return 0
+
+
 async def _delete_user(settings: Settings, user_id: int) -> int:
     async with await Storage.open(settings.db_path) as storage:
         counts = await delete_user_data(storage, user_id)
@@ -232,6 +263,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_export(settings, args))
         if args.command == "stats":
             return asyncio.run(_stats(settings))
+        if args.command == "backup":
+            return asyncio.run(_backup(settings, args.out))
+        if args.command == "restore":
+            return asyncio.run(_restore(settings, args.backup))
         return asyncio.run(_delete_user(settings, args.user_id))
     except (
         BotError, ModelLoadError, StorageError, ImageFilterError, TextFilterError, FinetuneError

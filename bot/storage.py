@@ -292,6 +292,18 @@ class Storage:
     async def close(self) -> None:
         await self._db.close()
 
+    async def backup(self, out: Path) -> None:
+        """A consistent copy of the live database (SQLite's online backup API) at ``out``."""
+        out.parent.mkdir(parents=True, exist_ok=True)
+        async with aiosqlite.connect(out) as target:
+            await self._db.backup(target)
+
+    async def integrity(self) -> str:
+        """``ok``, or what ``PRAGMA integrity_check`` found."""
+        async with self._db.execute("PRAGMA integrity_check") as cur:
+            rows = await cur.fetchall()
+        return "; ".join(str(row[0]) for row in rows)
+
     async def _configure(self) -> None:
         for pragma in (
             "PRAGMA journal_mode = WAL",

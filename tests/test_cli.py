@@ -154,3 +154,22 @@ def test_filter_off_is_loud_and_a_broken_filter_stops_startup(
     assert main(["try", "poem", "--topic", "moon"]) == 2
     err = capsys.readouterr().err
     assert "not-a-classifier" in err and "Traceback" not in err
+
+
+def test_backup_and_restore(env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["try", "poem", "--topic", "moon", "--seed", "1"]) == 0
+    copy = tmp_path / "backups" / "muse-1.sqlite3"
+    assert main(["backup", str(copy)]) == 0
+    assert "integrity: ok" in capsys.readouterr().out
+    assert main(["backup", str(copy)]) == 2  # never overwrites
+    assert main(["try", "poem", "--topic", "sun", "--seed", "2"]) == 0
+    with sqlite3.connect(env) as raw:
+        assert raw.execute("SELECT COUNT(*) FROM jobs").fetchone() == (2,)
+    assert main(["restore", str(copy)]) == 0
+    with sqlite3.connect(env) as raw:
+        assert raw.execute("SELECT COUNT(*) FROM jobs").fetchone() == (1,)
+        assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    broken = tmp_path / "broken.sqlite3"
+    broken.write_bytes(b"not a database" * 50)
+    assert main(["restore", str(broken)]) == 2
+    assert "Traceback" not in capsys.readouterr().err
