@@ -84,6 +84,27 @@ class MuseBot(commands.Bot):
         await self.tree.set_translator(MuseTranslator())
         if self.sync_commands:
             await self._sync()
+        await self._tell_interrupted()
+
+    async def _tell_interrupted(self) -> None:
+        """Jobs a restart cut short get a channel message with a 🔁 Retry button, never silence."""
+        for job in self.service.interrupted:
+            if job.channel_id is None:
+                continue
+            view = discord.ui.View(timeout=None)
+            view.add_item(RegenerateButton(job.id, "Retry"))
+            try:
+                await self.get_partial_messageable(job.channel_id).send(
+                    f"⚠️ <@{job.user_id}> Muse restarted before your {job.kind} was finished. "
+                    "Press 🔁 Retry to ask again.",
+                    view=view,
+                    allowed_mentions=NO_PINGS,
+                )
+            except discord.HTTPException as err:
+                log.warning(
+                    "could not tell %s about interrupted job %s: %s", job.user_id, job.id, err
+                )
+        self.service.interrupted.clear()
 
     async def _sync(self) -> None:
         if self.settings.guild_id:

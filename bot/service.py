@@ -183,6 +183,7 @@ class MuseService:
         self._seeds = random.SystemRandom()
         self._steps: dict[str, _Steps] = {}
         self.reviews = ReviewDesk(storage, clock)
+        self.interrupted: list[JobRecord] = []  # left unfinished by a previous process
         self.feedback = FeedbackStore(storage, clock)
         self.vote_limit = RateLimiter(settings.votes_per_minute)
         self.queue: JobQueue[Rows, Result] = JobQueue(
@@ -200,6 +201,7 @@ class MuseService:
 
     async def __aenter__(self) -> MuseService:
         await self.reviews.load()
+        self.interrupted = await self.storage.interrupted_jobs(self.clock())
         self.queue.start()
         return self
 

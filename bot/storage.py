@@ -381,6 +381,21 @@ class Storage:
             await self._db.commit()
         return ids
 
+    async def interrupted_jobs(self, now: float) -> list[JobRecord]:
+        """Jobs a previous process left queued or running; they are marked failed here."""
+        async with self._db.execute(
+            "SELECT * FROM jobs WHERE status IN ('queued', 'running') ORDER BY created_at"
+        ) as cur:
+            jobs = [_job(row) for row in await cur.fetchall()]
+        if jobs:
+            async with self._write_lock:
+                await self._db.executemany(
+                    "UPDATE jobs SET status = 'failed', finished_at = ?, error = ? WHERE id = ?",
+                    [(now, "interrupted by a restart", job.id) for job in jobs],
+                )
+                await self._db.commit()
+        return jobs
+
     async def get_job(self, job_id: str) -> JobRecord | None:
         async with self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cur:
             row = await cur.fetchone()

@@ -217,3 +217,28 @@ async def test_unknown_interaction_on_defer_drops_the_job(make_service: ServiceF
     assert service.queue.state.waiting == [] and service.queue.state.running == []
     with sqlite3.connect(service.storage.path) as raw:
         assert raw.execute("SELECT COUNT(*) FROM jobs").fetchone() == (0,)
+
+
+async def test_jobs_cut_short_by_a_restart_get_a_retry_button(make_service: ServiceFactory) -> None:
+    first = await make_service()
+    for topic in ("moon", "sun"):
+        pending = first.prepare(PoemRequest(topic=topic), Origin(USER_ID, 10, CHANNEL_ID))
+        await first.start(pending)  # recorded as queued; the process "dies" before running it
+        first.queue.state.remove(pending.record.id)
+        pending.future.cancel()
+    second = await make_service()  # a new process on the same database
+    assert [j.status for j in second.interrupted] == ["queued", "queued"]
+    async with Harness(bot_for(second)) as h:
+        posts = h.http.calls_to("POST", rf"/channels/{CHANNEL_ID}/messages$")
+        message = h.http.messages[max(h.http.messages)]
+        await h.run(h.click(custom_ids(message)[0], message))
+        assert h.errors == []
+        assert h.http.interaction_responses()[-1] == {"type": 5}
+    assert len(posts) == 2
+    assert posts[0].json["content"].startswith(f"⚠️ <@{USER_ID}> Muse restarted before your poem")
+    assert posts[0].json["allowed_mentions"] == NO_PINGS
+    assert custom_ids(posts[0].json)[0].startswith("muse:regen:")
+    with sqlite3.connect(second.storage.path) as raw:
+        statuses = raw.execute("SELECT status, error FROM jobs ORDER BY created_at").fetchall()
+    assert statuses[:2] == [("failed", "interrupted by a restart")] * 2
+    assert statuses[2][0] == "done"  # the retry
