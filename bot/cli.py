@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from dotenv import dotenv_values
 
@@ -230,14 +232,40 @@ async def _delete_user(settings: Settings, user_id: int) -> int:
 
 
 async def _run(settings: Settings) -> int:
+    """Serve until SIGTERM or SIGINT, then stop gracefully (exit status 0)."""
     from bot.client import MuseBot
 
     settings.require_token()
     async with open_service(settings) as service:
         bot = MuseBot(service, settings)
         async with bot:
-            await bot.start(settings.discord_token)
+            await _serve(bot, service, settings)
     return 0
+
+
+async def _serve(bot: Any, service: Any, settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    runner = asyncio.create_task(bot.start(settings.discord_token), name="muse-discord")
+    waiter = asyncio.create_task(stop.wait(), name="muse-signals")
+    try:
+        done, _ = await asyncio.wait({runner, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if runner in done:
+            runner.result()  # a login failure or a crash surfaces here
+            return
+        logging.getLogger(__name__).info(
+            "stopping: new commands are told Muse is restarting; finishing jobs (up to %g s)",
+            settings.shutdown_grace_s,
+        )
+        await service.stop(settings.shutdown_grace_s)
+        await bot.close()
+        await runner
+    finally:
+        waiter.cancel()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
 
 
 def environment(env_file: str, environ: Mapping[str, str]) -> dict[str, str]:

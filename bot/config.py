@@ -48,6 +48,7 @@ class Settings:
     image_block_at: float = 0.8
     mod_channel_id: int | None = None  # default for guilds that set none with /muse-settings
     votes_per_minute: int = 20
+    shutdown_grace_s: float = 30.0
     export_secret: str = ""
     filter_enabled: bool = True
     filter_ml: bool = True
@@ -170,6 +171,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         image_block_at=read.number("MUSE_IMAGE_BLOCK_AT", 0.8, float, 0),
         mod_channel_id=read.number("MUSE_MOD_CHANNEL_ID", 0, int, 0) or None,
         votes_per_minute=read.number("MUSE_VOTES_PER_MINUTE", 20, int, 1),
+        shutdown_grace_s=read.number("MUSE_SHUTDOWN_GRACE_S", 30.0, float, 0),
         export_secret=read.text("MUSE_EXPORT_SECRET", ""),
         filter_enabled=read.flag("MUSE_FILTER", True),
         filter_ml=read.flag("MUSE_FILTER_ML", True),

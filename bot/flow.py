@@ -40,6 +40,17 @@ async def run_job(
     show: Presenters,
 ) -> None:
     """Acknowledge at once, then deliver the admitted job's result in place of the placeholder."""
+    async with service.delivering():
+        await _run_job(interaction, service, pending, progress_interval_s, show)
+
+
+async def _run_job(
+    interaction: discord.Interaction[Any],
+    service: MuseService,
+    pending: PendingJob,
+    progress_interval_s: float,
+    show: Presenters,
+) -> None:
     try:
         await interaction.response.defer(thinking=True)
     except discord.HTTPException as err:  # too late to acknowledge: nobody will see a result

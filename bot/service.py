@@ -12,6 +12,7 @@ Text and image jobs share one fair queue and one worker thread that owns the dev
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -19,7 +20,7 @@ import random
 import secrets
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -184,6 +185,9 @@ class MuseService:
         self._steps: dict[str, _Steps] = {}
         self.reviews = ReviewDesk(storage, clock)
         self.interrupted: list[JobRecord] = []  # left unfinished by a previous process
+        self._deliveries = 0
+        self._no_deliveries = asyncio.Event()
+        self._no_deliveries.set()
         self.feedback = FeedbackStore(storage, clock)
         self.vote_limit = RateLimiter(settings.votes_per_minute)
         self.queue: JobQueue[Rows, Result] = JobQueue(
@@ -207,6 +211,29 @@ class MuseService:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.queue.close()
+
+    @contextlib.asynccontextmanager
+    async def delivering(self) -> AsyncIterator[None]:
+        """Marks an adapter's delivery in progress, so a graceful stop can wait for it."""
+        self._deliveries += 1
+        self._no_deliveries.clear()
+        try:
+            yield
+        finally:
+            self._deliveries -= 1
+            if self._deliveries == 0:
+                self._no_deliveries.set()
+
+    async def stop(self, grace_s: float) -> None:
+        """Refuse new jobs, let queued and running ones finish and be delivered within
+        ``grace_s``; whatever is left fails with a "restarting" message, recorded."""
+        started = time.monotonic()
+        await self.queue.close(timeout_s=grace_s)
+        left_s = max(0.1, grace_s - (time.monotonic() - started))
+        try:
+            await asyncio.wait_for(self._no_deliveries.wait(), left_s)
+        except TimeoutError:
+            log.warning("%d delivery(ies) still running after the grace period", self._deliveries)
 
     def prepare(
         self, request: Request, origin: Origin, *, parent: JobRecord | None = None

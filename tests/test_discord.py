@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import sqlite3
 from typing import Any
 
 import discord
+import pytest
 
 from bot.client import MuseBot
 from bot.service import MuseService, Origin
+from generators.queue import Overloaded
 from generators.types import PoemRequest
 from tests.conftest import ServiceFactory
 from tests.discord_harness import APP_ID, CHANNEL_ID, USER_ID, Call, Harness, custom_ids
@@ -242,3 +245,55 @@ async def test_jobs_cut_short_by_a_restart_get_a_retry_button(make_service: Serv
         statuses = raw.execute("SELECT status, error FROM jobs ORDER BY created_at").fetchall()
     assert statuses[:2] == [("failed", "interrupted by a restart")] * 2
     assert statuses[2][0] == "done"  # the retry
+
+
+async def test_a_graceful_stop_delivers_running_work_and_turns_new_commands_away(
+    make_service: ServiceFactory,
+) -> None:
+    service = await make_service(ScriptedBackend(delay_s=0.3))
+    async with Harness(bot_for(service)) as h:
+        first = h.slash("poem", {"topic": "moon"})
+        h.dispatch(first)
+        await asyncio.sleep(0.1)  # it is running
+        stopping = asyncio.create_task(service.stop(grace_s=5))
+        await asyncio.sleep(0)
+        late = h.slash("poem", {"topic": "sun"}, user_id=OTHER_USER)
+        await h.run(late)
+        await stopping
+        await h.settle(timeout=5)
+        assert h.errors == []
+        done = final_embed(h, first["token"])
+        [refusal] = [r for r in h.http.interaction_responses() if r.get("type") == 4]
+    assert done["title"] == "📜 Poem"
+    assert refusal["data"]["flags"] == EPHEMERAL and "restarting" in refusal["data"]["content"]
+
+
+async def test_sigterm_stops_the_bot_and_returns(make_service: ServiceFactory) -> None:
+    import os
+    import signal
+
+    from bot.cli import _serve
+
+    class FakeBot:
+        """Like discord.py's client: ``start`` returns once ``close`` is called."""
+
+        def __init__(self) -> None:
+            self.closing = asyncio.Event()
+            self.closed = False
+
+        async def start(self, token: str) -> None:
+            await self.closing.wait()
+
+        async def close(self) -> None:
+            self.closed = True
+            self.closing.set()
+
+    service = await make_service()
+    bot = FakeBot()
+    serving = asyncio.create_task(_serve(bot, service, service.settings))
+    await asyncio.sleep(0.05)
+    os.kill(os.getpid(), signal.SIGTERM)
+    await asyncio.wait_for(serving, 5)
+    assert bot.closed
+    with pytest.raises(Overloaded):
+        service.queue.check_admit(1)  # no new work after the stop
