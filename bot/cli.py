@@ -303,6 +303,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as err:
+        return _discord_failure(err)
+
+
+def _discord_failure(err: Exception) -> int:
+    """Discord refusing the token or being unreachable is an operator error, not a crash."""
+    import aiohttp
+    import discord
+
+    if isinstance(err, discord.LoginFailure):
+        message = "Discord refused DISCORD_TOKEN; copy a fresh token from the developer portal"
+    elif isinstance(err, aiohttp.ClientConnectionError | discord.GatewayNotFound):
+        message = f"cannot reach Discord ({type(err).__name__}); check the network and try again"
+    else:
+        raise err
+    print(f"muse: error: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

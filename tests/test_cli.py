@@ -173,3 +173,22 @@ def test_backup_and_restore(env: Path, tmp_path: Path, capsys: pytest.CaptureFix
     broken.write_bytes(b"not a database" * 50)
     assert main(["restore", str(broken)]) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_the_token_never_reaches_the_output_or_logs(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    import logging
+
+    import discord
+
+    token = "MTIzNDU2Nzg5MDEyMzQ1Njc4.secret-token-value.abcdef"
+    monkeypatch.setenv("DISCORD_TOKEN", token)
+    monkeypatch.setattr(discord.http.Route, "BASE", "http://127.0.0.1:9/api/v10")  # refused
+    caplog.set_level(logging.DEBUG)
+    assert main(["run"]) == 2
+    captured = capsys.readouterr()
+    assert "cannot reach Discord" in captured.err
+    for text in (captured.out, captured.err, caplog.text):
+        assert token not in text and "secret-token-value" not in text
