@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.service import MuseService
-from bot.storage import Storage
+from bot.storage import Storage, StorageError
 from generators.backend import ImageBackend, TextBackend
 from generators.queue import Throughput
 from generators.worker import ModelWorker
@@ -100,11 +100,25 @@ def load_image_filter(settings: Settings) -> ImageFilter | None:
 ModelLoader = Callable[[Settings], Models]
 
 
+def check_image_dir(settings: Settings) -> None:
+    """The picture folder must be writable before anyone draws; a startup error otherwise."""
+    if settings.image_model is None:
+        return
+    probe = settings.image_dir / ".muse-write-check"
+    try:
+        settings.image_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as err:
+        raise StorageError(f"MUSE_IMAGE_DIR={settings.image_dir} is not writable: {err}") from err
+
+
 @asynccontextmanager
 async def open_service(
     settings: Settings, load: ModelLoader = load_models
 ) -> AsyncIterator[MuseService]:
     """Database, model worker (``load`` runs on it) and queue, closed in reverse order."""
+    check_image_dir(settings)
     text_filter, image_filter = load_text_filter(settings), load_image_filter(settings)
     storage = await Storage.open(settings.db_path)
     worker = ModelWorker()
