@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -11,6 +12,7 @@ from discord.ext import commands
 
 from bot.cog import DrawCommands, TextCommands
 from bot.config import Settings
+from bot.errors import UserError, Withheld
 from bot.feedback_ui import (
     CompareButton,
     ConsentButton,
@@ -19,7 +21,7 @@ from bot.feedback_ui import (
     PickButton,
     PrivacyCommands,
 )
-from bot.flow import Presenters
+from bot.flow import Presenters, attachments, parse_reply_handle
 from bot.i18n import MuseTranslator
 from bot.moderation_ui import (
     ModButton,
@@ -29,8 +31,10 @@ from bot.moderation_ui import (
     report_message,
     send_to_review,
 )
-from bot.replies import NO_PINGS, report_error
+from bot.render import result_embed
+from bot.replies import NO_PINGS, files_of, report_error
 from bot.service import MuseService
+from bot.storage import JobRecord
 from bot.views import CancelButton, RegenerateButton, VoteButton, cancel_view, result_view
 
 log = logging.getLogger(__name__)
@@ -66,6 +70,7 @@ class MuseBot(commands.Bot):
         self.service = service
         self.settings = settings
         self.presenters = Presenters(result_view, cancel_view, send_to_review)
+        self._resuming: set[asyncio.Task[None]] = set()
         self.sync_commands = sync
 
     async def setup_hook(self) -> None:
@@ -85,6 +90,55 @@ class MuseBot(commands.Bot):
         if self.sync_commands:
             await self._sync()
         await self._tell_interrupted()
+        for job in self.service.resumable:
+            task = asyncio.create_task(self._resume(job), name=f"muse-resume-{job.id}")
+            self._resuming.add(task)
+            task.add_done_callback(self._resuming.discard)
+        self.service.resumable.clear()
+
+    async def close(self) -> None:
+        """Stop resumptions still in flight, then disconnect."""
+        for task in list(self._resuming):
+            task.cancel()
+        await asyncio.gather(*self._resuming, return_exceptions=True)
+        await super().close()
+
+    async def _resume(self, job: JobRecord) -> None:
+        """Answer a job that a restart cut short in its original placeholder (or the channel)."""
+        app_id, token, message_id = parse_reply_handle(job.reply_handle or "")
+        webhook = discord.Webhook.partial(app_id, token, client=self)
+        try:
+            pending = self.service.resume(job)
+            await webhook.edit_message(
+                message_id, content="⏳ Muse restarted; finishing your request…"
+            )
+            delivery = await self.service.finish(pending)
+            if delivery.held_ids:
+                await send_to_review(self, self.service, delivery)
+            if delivery.withheld:
+                raise Withheld(delivery.withheld)
+            files = await asyncio.to_thread(attachments, delivery)
+            message = await webhook.edit_message(
+                message_id, content=None, embed=result_embed(delivery),
+                view=result_view(delivery), attachments=files_of(files), allowed_mentions=NO_PINGS,
+            )  # fmt: skip
+            await self.service.reviews.record_post(job.id, message.channel.id, message.id)
+        except UserError as err:
+            await self._resume_notice(webhook, message_id, job, f"⚠️ {err}")
+        except discord.HTTPException as err:
+            log.warning("could not resume job %s in place: %s", job.id, err)
+            await self._resume_notice(webhook, message_id, job, "⚠️ Muse restarted; please retry.")
+
+    async def _resume_notice(
+        self, webhook: discord.Webhook, message_id: int, job: JobRecord, text: str
+    ) -> None:
+        try:
+            await webhook.edit_message(message_id, content=text, view=None)
+        except discord.HTTPException:
+            if job.channel_id is not None:
+                await self.get_partial_messageable(job.channel_id).send(
+                    f"<@{job.user_id}> {text}", allowed_mentions=NO_PINGS
+                )
 
     async def _tell_interrupted(self) -> None:
         """Jobs a restart cut short get a channel message with a 🔁 Retry button, never silence."""

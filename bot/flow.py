@@ -52,12 +52,12 @@ async def _run_job(
     show: Presenters,
 ) -> None:
     try:
-        await interaction.response.defer(thinking=True)
+        callback = await interaction.response.defer(thinking=True)
     except discord.HTTPException as err:  # too late to acknowledge: nobody will see a result
         log.warning("could not defer interaction %s: %s", interaction.id, err)
         await service.abandon(pending)
         return
-    await service.start(pending)
+    await service.start(pending, reply_handle=reply_handle(interaction, callback))
     waiting_view = show.cancel_view(pending.record.id)
     try:
         delivery = await _await_with_progress(
@@ -75,6 +75,20 @@ async def _run_job(
     message = await send_result(interaction, embed=embed, view=view, attachments=files)
     if message is not None:
         await service.reviews.record_post(delivery.job_id, message.channel.id, message.id)
+
+
+def reply_handle(interaction: discord.Interaction[Any], callback: Any) -> str | None:
+    """``app:token:message`` of the placeholder, so a restarted Muse can still answer there
+    (the token lives 15 minutes and is cleared from the database once the job is done)."""
+    message_id = getattr(callback, "message_id", None)
+    if message_id is None:
+        return None
+    return f"{interaction.application_id}:{interaction.token}:{message_id}"
+
+
+def parse_reply_handle(handle: str) -> tuple[int, str, int]:
+    app_id, token, message_id = handle.split(":")
+    return int(app_id), token, int(message_id)
 
 
 def attachments(delivery: Delivery) -> list[Attachment]:

@@ -59,6 +59,7 @@ from moderation.verdict import Decision, TextFilter, Verdict
 log = logging.getLogger(__name__)
 
 Result = TextResult | ImageResult
+RESUME_WINDOW_S = 12 * 60  # interaction tokens last 15 minutes; leave time to generate
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,8 @@ class MuseService:
         self._seeds = random.SystemRandom()
         self._steps: dict[str, _Steps] = {}
         self.reviews = ReviewDesk(storage, clock)
-        self.interrupted: list[JobRecord] = []  # left unfinished by a previous process
+        self.interrupted: list[JobRecord] = []  # cut short by a restart; too old to resume
+        self.resumable: list[JobRecord] = []  # cut short, but still answerable: run them again
         self._deliveries = 0
         self._no_deliveries = asyncio.Event()
         self._no_deliveries.set()
@@ -205,7 +207,13 @@ class MuseService:
 
     async def __aenter__(self) -> MuseService:
         await self.reviews.load()
-        self.interrupted = await self.storage.interrupted_jobs(self.clock())
+        now = self.clock()
+        for job in await self.storage.unfinished_jobs():
+            if job.reply_handle and now - job.created_at < RESUME_WINDOW_S:
+                self.resumable.append(job)
+            else:
+                await self.storage.finish_job(job.id, "failed", now, "interrupted by a restart")
+                self.interrupted.append(job)
         self.queue.start()
         return self
 
@@ -252,8 +260,10 @@ class MuseService:
             raise Busy(_busy_message(err)) from err
         return PendingJob(record, request, rows, future, time.perf_counter())
 
-    async def start(self, pending: PendingJob) -> None:
-        """Record the job as queued, then let the queue run it."""
+    async def start(self, pending: PendingJob, reply_handle: str | None = None) -> None:
+        """Record the job as queued (with how to answer it after a restart), then let it run."""
+        if reply_handle:
+            pending.record = dataclasses.replace(pending.record, reply_handle=reply_handle)
         try:
             await self.storage.insert_job(pending.record)
         except Exception:
@@ -261,6 +271,17 @@ class MuseService:
             self.queue.cancel(pending.record.id)
             raise
         self.queue.release(pending.record.id)
+
+    def resume(self, job: JobRecord) -> PendingJob:
+        """Run a job a restart cut short again: same options, same seed, same job id."""
+        request = dataclasses.replace(request_from_fields(job.kind, job.options), seed=job.seed)
+        rows = self._rows(request)
+        try:
+            future = self.queue.submit(self._ticket(job, request, rows))
+        except Overloaded as err:
+            raise Busy(_busy_message(err)) from err
+        self.queue.release(job.id)
+        return PendingJob(job, request, rows, future, time.perf_counter())
 
     async def abandon(self, pending: PendingJob) -> None:
         """The requester is gone: drop the job if it has not started."""

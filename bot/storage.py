@@ -150,7 +150,11 @@ CREATE TABLE consent (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4)
+SCHEMA_V5 = """
+ALTER TABLE jobs ADD COLUMN reply_handle TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5)
 
 
 class StorageError(RuntimeError):
@@ -173,6 +177,7 @@ class JobRecord:
     created_at: float
     error: str | None = None
     compare: bool = False
+    reply_handle: str | None = None  # how the adapter answers this job; cleared when done
 
 
 @dataclass(frozen=True)
@@ -226,6 +231,7 @@ def _job(row: aiosqlite.Row) -> JobRecord:
         created_at=row["created_at"],
         error=row["error"],
         compare=bool(row["compare"]),
+        reply_handle=row["reply_handle"],
     )
 
 
@@ -337,12 +343,12 @@ class Storage:
     async def insert_job(self, job: JobRecord) -> None:
         await self.write(
             "INSERT INTO jobs (id, group_id, parent_id, kind, user_id, guild_id, channel_id,"
-            " options, prompt, seed, status, created_at, compare)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " options, prompt, seed, status, created_at, compare, reply_handle)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 job.id, job.group_id, job.parent_id, job.kind, job.user_id, job.guild_id,
                 job.channel_id, json.dumps(job.options, ensure_ascii=False), job.prompt, job.seed,
-                job.status, job.created_at, int(job.compare),
+                job.status, job.created_at, int(job.compare), job.reply_handle,
             ),
         )  # fmt: skip
 
@@ -356,7 +362,8 @@ class Storage:
 
     async def finish_job(self, job_id: str, status: str, now: float, error: str | None) -> None:
         await self.write(
-            "UPDATE jobs SET status = ?, finished_at = ?, error = ? WHERE id = ?",
+            "UPDATE jobs SET status = ?, finished_at = ?, error = ?, reply_handle = NULL"
+            " WHERE id = ?",
             (status, now, error, job_id),
         )
 
@@ -376,25 +383,19 @@ class Storage:
                 )  # fmt: skip
                 ids.append(int(cursor.lastrowid or 0))
             await self._db.execute(
-                "UPDATE jobs SET status = 'done', finished_at = ? WHERE id = ?", (now, job_id)
+                "UPDATE jobs SET status = 'done', finished_at = ?, reply_handle = NULL"
+                " WHERE id = ?",
+                (now, job_id),
             )
             await self._db.commit()
         return ids
 
-    async def interrupted_jobs(self, now: float) -> list[JobRecord]:
-        """Jobs a previous process left queued or running; they are marked failed here."""
+    async def unfinished_jobs(self) -> list[JobRecord]:
+        """Jobs a previous process left queued or running, oldest first."""
         async with self._db.execute(
             "SELECT * FROM jobs WHERE status IN ('queued', 'running') ORDER BY created_at"
         ) as cur:
-            jobs = [_job(row) for row in await cur.fetchall()]
-        if jobs:
-            async with self._write_lock:
-                await self._db.executemany(
-                    "UPDATE jobs SET status = 'failed', finished_at = ?, error = ? WHERE id = ?",
-                    [(now, "interrupted by a restart", job.id) for job in jobs],
-                )
-                await self._db.commit()
-        return jobs
+            return [_job(row) for row in await cur.fetchall()]
 
     async def get_job(self, job_id: str) -> JobRecord | None:
         async with self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cur:

@@ -297,3 +297,40 @@ async def test_sigterm_stops_the_bot_and_returns(make_service: ServiceFactory) -
     assert bot.closed
     with pytest.raises(Overloaded):
         service.queue.check_admit(1)  # no new work after the stop
+
+
+async def test_a_job_cut_short_resumes_in_its_placeholder_after_a_restart(
+    make_service: ServiceFactory,
+) -> None:
+    first = await make_service()
+    async with Harness(bot_for(first)) as h:
+        payload = h.slash("poem", {"topic": "moon"})
+        h.dispatch(payload)  # deferred and recorded, then the process "dies"
+        for _ in range(100):
+            placeholder = h.http.original_message(payload["token"])
+            if placeholder is not None:
+                break
+            await asyncio.sleep(0.01)
+        await h.settle(timeout=5)
+    assert placeholder is not None
+    with sqlite3.connect(first.storage.path) as raw:  # as if it had never finished
+        raw.execute("UPDATE jobs SET status = 'running', reply_handle = ?",
+                    (f"{APP_ID}:{payload['token']}:{placeholder['id']}",))  # fmt: skip
+        raw.execute("DELETE FROM outputs")
+    second = await make_service()
+    assert [j.id for j in second.resumable] and second.interrupted == []
+    async with h.restarted(bot_for(second)) as h2:
+        h2.http.clear()
+        await h2.settle(timeout=5)
+        route = rf"/webhooks/{APP_ID}/.+/messages/{placeholder['id']}$"
+        for _ in range(300):
+            edits = h2.http.calls_to("PATCH", route)
+            if any("embeds" in e.json for e in edits):
+                break
+            await asyncio.sleep(0.01)
+        assert h2.errors == []
+    assert edits[0].json["content"].startswith("⏳ Muse restarted")
+    assert edits[-1].json["embeds"][0]["title"] == "📜 Poem"
+    assert edits[-1].json["allowed_mentions"] == NO_PINGS
+    with sqlite3.connect(second.storage.path) as raw:
+        assert raw.execute("SELECT status, reply_handle FROM jobs").fetchall() == [("done", None)]

@@ -18,7 +18,7 @@ from PIL.PngImagePlugin import PngInfo
 
 from bot.export import ExportFilters, Manifest, export, pseudonym
 from bot.reviews import ReviewDesk
-from bot.storage import JobRecord, NewOutput, Storage
+from bot.storage import MIGRATIONS, JobRecord, NewOutput, Storage
 from generators.prompts import _SYSTEM_EN, _SYSTEM_ZH, poem_prompt, slogan_prompt
 from generators.types import (
     DrawRequest,
@@ -390,7 +390,7 @@ async def test_manifest(world: World, tmp_path: Path) -> None:
     saved = json.loads((tmp_path / "sft.jsonl.manifest.json").read_text(encoding="utf-8"))
     assert saved == manifest.to_json()
     assert manifest.path == tmp_path / "sft.jsonl.manifest.json"
-    assert saved["muse_export_version"] == 1 and saved["schema_version"] == 4
+    assert saved["muse_export_version"] == 1 and saved["schema_version"] == len(MIGRATIONS)
     assert saved["format"] == "sft" and saved["layout"] == "jsonl"
     assert saved["model_ids"] == [MODEL]
     assert saved["counts"]["rows"] == 5 == len(read(out))
