@@ -48,7 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="muse", description=__doc__)
     parser.add_argument("--env-file", default=".env", help="settings file (default: .env)")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="start the Discord bot")
+    run = sub.add_parser("run", help="start the Discord bot")
+    run.add_argument("--metrics-port", type=int, help="serve /metrics and /healthz on this port")
+    run.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port")
     try_ = sub.add_parser("try", help="generate once through the service, without Discord")
     kinds = try_.add_subparsers(dest="kind", required=True)
     poem = kinds.add_parser("poem")
@@ -231,16 +233,31 @@ async def _delete_user(settings: Settings, user_id: int) -> int:
     return 0
 
 
-async def _run(settings: Settings) -> int:
+async def _run(settings: Settings, args: argparse.Namespace) -> int:
     """Serve until SIGTERM or SIGINT, then stop gracefully (exit status 0)."""
     from bot.client import MuseBot
 
     settings.require_token()
     async with open_service(settings) as service:
-        bot = MuseBot(service, settings)
-        async with bot:
-            await _serve(bot, service, settings)
+        runner = await _metrics(service, settings, args)
+        try:
+            bot = MuseBot(service, settings)
+            async with bot:
+                await _serve(bot, service, settings)
+        finally:
+            if runner is not None:
+                await runner.cleanup()
     return 0
+
+
+async def _metrics(service: Any, settings: Settings, args: argparse.Namespace) -> Any:
+    if args.metrics_port is None:
+        return None
+    from bot.metrics import Health, start_metrics_server
+
+    worker = service.worker
+    health = Health(worker.is_alive, lambda: worker.busy_since, settings.job_timeout_s + 60)
+    return await start_metrics_server(service.metrics, health, args.metrics_host, args.metrics_port)
 
 
 async def _serve(bot: Any, service: Any, settings: Settings) -> None:
@@ -282,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
         if args.command == "run":
-            return asyncio.run(_run(settings))
+            return asyncio.run(_run(settings, args))
         if args.command == "try":
             return asyncio.run(_try(settings, _request(args, settings)))
         if args.command == "finetune":

@@ -43,7 +43,15 @@ def error_text(error: BaseException) -> str:
 
 async def report_error(interaction: discord.Interaction[Any], error: BaseException) -> None:
     """Tell the member what went wrong, ephemerally when the interaction still allows it."""
+    _count(interaction, type(getattr(error, "original", error)).__name__)
     await send_ephemeral(interaction, f"⚠️ {error_text(error)}")
+
+
+def _count(interaction: discord.Interaction[Any], kind: str) -> None:
+    """Count an error in the service's metrics, when the client has a service."""
+    metrics = getattr(getattr(interaction.client, "service", None), "metrics", None)
+    if metrics is not None:
+        metrics.discord_errors.labels(kind).inc()
 
 
 def _is_gone(err: discord.HTTPException) -> bool:
@@ -63,6 +71,7 @@ async def send_ephemeral(interaction: discord.Interaction[Any], text: str) -> No
             await interaction.delete_original_response()  # drop the public "thinking" message
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
     except discord.HTTPException as err:
+        _count(interaction, f"http_{err.code or err.status}")
         log.warning("could not deliver notice to user %s: %s", interaction.user.id, err)
 
 
@@ -105,6 +114,7 @@ async def send_result(
                 allowed_mentions=NO_PINGS,
             )
         except discord.HTTPException as err:
+            _count(interaction, f"http_{err.code or err.status}")
             if not _is_gone(err):
                 raise
             log.info("interaction token gone (%s); posting the result to the channel", err.code)

@@ -28,6 +28,7 @@ from typing import Any
 from bot.config import Settings
 from bot.errors import Busy, Cancelled, GenerationFailed, NotAllowed, Refused, UserError
 from bot.feedback import FeedbackStore, RateLimiter
+from bot.metrics import Metrics
 from bot.reviews import ReviewDesk
 from bot.storage import JobRecord, NewOutput, OutputRecord, Storage, Tally
 from bot.work import (
@@ -184,6 +185,9 @@ class MuseService:
         self.clock = clock
         self._seeds = random.SystemRandom()
         self._steps: dict[str, _Steps] = {}
+        self.metrics = Metrics()
+        self.metrics.queue_depth.set_function(lambda: len(self.queue.state.waiting))
+        self.metrics.queue_running.set_function(lambda: len(self.queue.state.running))
         self.reviews = ReviewDesk(storage, clock)
         self.interrupted: list[JobRecord] = []  # cut short by a restart; too old to resume
         self.resumable: list[JobRecord] = []  # cut short, but still answerable: run them again
@@ -317,9 +321,11 @@ class MuseService:
             result = await pending.future
         except (JobCancelled, GenerationCancelled) as err:
             await self.storage.finish_job(job_id, "cancelled", self.clock(), None)
+            self.metrics.jobs.labels(pending.record.kind, "cancelled").inc()
             raise Cancelled("❌ Cancelled.") from err
         except Exception as err:
             await self.storage.finish_job(job_id, "failed", self.clock(), repr(err))
+            self.metrics.jobs.labels(pending.record.kind, "failed").inc()
             raise GenerationFailed(_failure_message(err)) from err
         total_s = time.perf_counter() - pending.admitted_at
         if isinstance(result, ImageResult):
@@ -333,6 +339,7 @@ class MuseService:
             await self.storage.finish_job(job_id, "failed", self.clock(), "empty output")
             raise GenerationFailed("The model returned an empty text. Try 🔁 or a new topic.")
         ids = await self.storage.add_outputs(job_id, outputs, self.clock())
+        self._count_finished(pending, outputs)
         held = [oid for oid, out in zip(ids, outputs, strict=True) if out.decision == "review"]
         await self.reviews.hold(held)
         return await self.delivery(pending.record)
@@ -458,6 +465,20 @@ class MuseService:
         b = counts.get(shown[1].id, 0) if len(shown) > 1 else 0
         return a, b, counts.get(None, 0)
 
+    def _count_finished(self, pending: PendingJob, outputs: Sequence[NewOutput]) -> None:
+        kind = pending.record.kind
+        self.metrics.jobs.labels(kind, "done").inc()
+        self.metrics.job_seconds.labels(kind).observe(time.perf_counter() - pending.admitted_at)
+        for out in outputs:
+            self.metrics.verdicts.labels(kind, out.decision).inc()
+
+    def _count_generation(self, kind: str, seconds: float, samples: Sequence[Any]) -> None:
+        self.metrics.generation_seconds.labels(kind).inc(seconds)
+        if kind == "image":
+            self.metrics.steps.inc(sum(getattr(s, "steps", 0) for s in samples))
+        else:
+            self.metrics.tokens.inc(sum(s.new_tokens for s in samples))
+
     def _validate(self, request: Request) -> None:
         try:
             if isinstance(request, DrawRequest):
@@ -544,6 +565,9 @@ class MuseService:
             for ticket in batch:
                 self._steps.pop(ticket.job_id, None)
         elapsed = time.perf_counter() - started
+        self._count_generation(
+            batch[0].kind, elapsed, rows if batch[0].kind == "image" else samples
+        )
         results: list[Result] = []
         start = 0
         for ticket in batch:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -31,6 +32,7 @@ class ModelWorker:
         self._calls: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._closed = False
+        self.busy_since: float | None = None  # monotonic start of the call running now
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "running" if self._thread.is_alive() else "new"
@@ -38,6 +40,9 @@ class ModelWorker:
 
     def start(self) -> None:
         self._thread.start()
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` on the worker thread and await its result or exception."""
@@ -62,12 +67,15 @@ class ModelWorker:
             if item is _STOP:
                 return
             future, fn, args = item
+            self.busy_since = time.monotonic()
             try:
                 result = fn(*args)
             except BaseException as err:  # delivered to the awaiting coroutine
                 _deliver(future, None, err)
             else:
                 _deliver(future, result, None)
+            finally:
+                self.busy_since = None
 
 
 def _deliver(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

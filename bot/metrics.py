@@ -1,0 +1,94 @@
+"""Prometheus metrics and a health check, served by ``muse run --metrics-port N`` (off by default).
+
+Each service owns its own registry (no module-level state). ``/healthz`` fails when the model
+worker thread is dead or has been busy with one call for longer than a job may take.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+log = logging.getLogger(__name__)
+
+LATENCY_BUCKETS_S = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600)
+
+
+class Metrics:
+    """Everything Muse counts; read by Prometheus through ``render``."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.queue_depth = Gauge("muse_queue_depth", "Jobs waiting", registry=r)
+        self.queue_running = Gauge("muse_queue_running", "Jobs running", registry=r)
+        self.job_seconds = Histogram(
+            "muse_job_seconds", "From admission to stored result", ["kind"],
+            buckets=LATENCY_BUCKETS_S, registry=r,
+        )  # fmt: skip
+        self.jobs = Counter("muse_jobs", "Finished jobs", ["kind", "status"], registry=r)
+        self.generation_seconds = Counter(
+            "muse_generation_seconds", "Time spent in model calls", ["kind"], registry=r
+        )
+        self.tokens = Counter("muse_generated_tokens", "New tokens generated", registry=r)
+        self.steps = Counter("muse_denoising_steps", "Denoising steps run (x images)", registry=r)
+        self.verdicts = Counter(
+            "muse_verdicts", "Output verdicts", ["kind", "decision"], registry=r
+        )
+        self.discord_errors = Counter(
+            "muse_discord_errors", "Errors talking to Discord or shown to members", ["kind"],
+            registry=r,
+        )  # fmt: skip
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+@dataclass
+class Health:
+    """Healthy while the worker thread lives and no call has run longer than ``stuck_after_s``."""
+
+    worker_alive: Callable[[], bool]
+    busy_since: Callable[[], float | None]
+    stuck_after_s: float
+
+    def problem(self) -> str | None:
+        if not self.worker_alive():
+            return "the model worker thread is not running"
+        since = self.busy_since()
+        if since is not None and time.monotonic() - since > self.stuck_after_s:
+            return f"the model worker has been busy for over {self.stuck_after_s:.0f} s"
+        return None
+
+
+def metrics_app(metrics: Metrics, health: Health) -> web.Application:
+    async def serve_metrics(request: web.Request) -> web.Response:
+        return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def healthz(request: web.Request) -> web.Response:
+        problem = health.problem()
+        if problem is None:
+            return web.Response(text="ok\n")
+        return web.Response(status=503, text=f"unhealthy: {problem}\n")
+
+    app = web.Application()
+    app.router.add_get("/metrics", serve_metrics)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+async def start_metrics_server(
+    metrics: Metrics, health: Health, host: str, port: int
+) -> web.AppRunner:
+    """Serve ``/metrics`` and ``/healthz``; the caller cleans the runner up."""
+    runner = web.AppRunner(metrics_app(metrics, health), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    log.info("metrics on http://%s:%d/metrics, health on /healthz", host, port)
+    return runner
