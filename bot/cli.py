@@ -18,6 +18,7 @@ from dotenv import dotenv_values
 from bot.config import Settings, load_settings
 from bot.errors import BotError, ConfigError, UserError
 from bot.export import FORMATS, KINDS, ExportFilters, export
+from bot.logs import configure_logging
 from bot.runtime import open_service
 from bot.service import Origin, delete_user_data
 from bot.stats import format_stats, rater_stats
@@ -295,9 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings(environment(args.env_file, os.environ))
-        logging.basicConfig(
-            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+        configure_logging(settings.log_level, json_lines=settings.log_json)
         if args.command == "run":
             return asyncio.run(_run(settings, args))
         if args.command == "try":

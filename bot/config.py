@@ -38,6 +38,7 @@ class Settings:
     slogan_max_new_tokens: int = 40
     progress_interval_s: float = 2.0
     log_level: str = "INFO"
+    log_json: bool = False
     image_model: str | None = DEFAULT_IMAGE_MODEL  # None: /draw is turned off
     image_dir: Path = Path("./data/images")
     image_offload: bool = False
@@ -161,6 +162,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         slogan_max_new_tokens=read.number("MUSE_SLOGAN_MAX_NEW_TOKENS", 40, int, 4),
         progress_interval_s=read.number("MUSE_PROGRESS_INTERVAL_S", 2.0, float, 1.5),
         log_level=read.text("MUSE_LOG_LEVEL", "INFO").upper(),
+        log_json=read.flag("MUSE_LOG_JSON", False),
         image_model=image_model,
         image_dir=Path(read.text("MUSE_IMAGE_DIR", "./data/images")).expanduser(),
         image_offload=read.flag("MUSE_IMAGE_OFFLOAD", False),

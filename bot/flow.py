@@ -19,6 +19,7 @@ from bot.errors import Cancelled, Withheld
 from bot.render import progress_text, result_embed
 from bot.replies import Attachment, send_result, show_progress
 from bot.service import Delivery, MuseService, PendingJob
+from generators.queue import current_jobs
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,12 @@ async def run_job(
     show: Presenters,
 ) -> None:
     """Acknowledge at once, then deliver the admitted job's result in place of the placeholder."""
-    async with service.delivering():
-        await _run_job(interaction, service, pending, progress_interval_s, show)
+    context = current_jobs.set(pending.record.id)  # every log line below names the job
+    try:
+        async with service.delivering():
+            await _run_job(interaction, service, pending, progress_interval_s, show)
+    finally:
+        current_jobs.reset(context)
 
 
 async def _run_job(

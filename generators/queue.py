@@ -8,6 +8,7 @@ future per job. It refuses work at once when full instead of growing.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Sequence
@@ -19,6 +20,9 @@ R = TypeVar("R")
 log = logging.getLogger(__name__)
 
 OverloadReason = Literal["queue_full", "user_cap", "closed"]
+
+# The job id(s) the current task works on, for log lines ("-" outside a job).
+current_jobs: contextvars.ContextVar[str] = contextvars.ContextVar("muse_jobs", default="-")
 
 
 class Overloaded(Exception):
@@ -338,6 +342,7 @@ class JobQueue(Generic[P, R]):
         started = asyncio.get_running_loop().time()
         self._running_cancel, self._running_since = cancel, started
         self.batches_run += 1
+        context = current_jobs.set(",".join(t.job_id for t in live))
         outcomes: Sequence[Any]
         try:
             outcomes = await asyncio.wait_for(self._execute(live, cancel), self.job_timeout_s)
@@ -355,6 +360,7 @@ class JobQueue(Generic[P, R]):
         finally:
             self.state.finish(batch)
             self._running_cancel = None
+            current_jobs.reset(context)
         if not cancel.is_set():
             self.throughput.observe(live, asyncio.get_running_loop().time() - started)
         for ticket, outcome in zip(live, outcomes, strict=True):
