@@ -7,6 +7,7 @@ Nothing Muse sends can ping anyone: ``allowed_mentions`` is always "none".
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 from collections.abc import Sequence
@@ -102,8 +103,8 @@ async def send_result(
     view: discord.ui.View,
     attachments: Sequence[Attachment] = (),
 ) -> discord.Message | None:
-    """Replace the placeholder with the result, or post it in the channel if the token is gone;
-    returns the message that shows it."""
+    """Replace the placeholder with the result, or post it in the channel when the token is
+    gone or Discord keeps failing; returns the message that shows it."""
     if not interaction.is_expired():
         try:
             return await interaction.edit_original_response(
@@ -115,16 +116,15 @@ async def send_result(
             )
         except discord.HTTPException as err:
             _count(interaction, f"http_{err.code or err.status}")
-            if not _is_gone(err):
+            if not (_is_gone(err) or err.status >= 500):
                 raise
-            log.info("interaction token gone (%s); posting the result to the channel", err.code)
+            log.info("cannot edit the placeholder (%s); posting the result to the channel", err)
     return await _to_channel(
-        interaction,
-        f"<@{interaction.user.id}>",
-        embed=embed,
-        view=view,
-        files=files_of(attachments),
+        interaction, f"<@{interaction.user.id}>", embed=embed, view=view, attachments=attachments
     )
+
+
+CHANNEL_RETRY_DELAYS_S = (1.0, 2.0)
 
 
 async def _to_channel(
@@ -133,8 +133,10 @@ async def _to_channel(
     *,
     embed: discord.Embed | None = None,
     view: discord.ui.View | None = None,
-    files: list[discord.File] | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> discord.Message | None:
+    """Post in the interaction's channel, retrying Discord's server errors (fresh files each
+    try: a sent file cannot be read again)."""
     channel = interaction.channel
     if channel is None or not hasattr(channel, "send"):
         log.warning("no channel to post to for interaction %s", interaction.id)
@@ -144,7 +146,15 @@ async def _to_channel(
         kwargs["embed"] = embed
     if view is not None:
         kwargs["view"] = view
-    if files:
-        kwargs["files"] = files
-    message: discord.Message = await channel.send(**kwargs)
-    return message
+    for delay_s in (*CHANNEL_RETRY_DELAYS_S, None):
+        try:
+            if attachments:
+                kwargs["files"] = files_of(attachments)
+            message: discord.Message = await channel.send(**kwargs)
+            return message
+        except discord.DiscordServerError as err:
+            if delay_s is None:
+                raise
+            log.info("channel post failed (%s); retrying in %.0f s", err.status, delay_s)
+            await asyncio.sleep(delay_s)
+    return None
