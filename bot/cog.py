@@ -5,7 +5,8 @@ build the request → ``service.prepare`` (refuses at once, ephemerally) → ``r
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 import discord
 from discord import app_commands
@@ -15,6 +16,7 @@ from discord.ext import commands
 
 from bot.config import Settings
 from bot.context import origin_of
+from bot.errors import UserError
 from bot.flow import Presenters, run_job
 from bot.service import MuseService
 from generators.types import (
@@ -39,6 +41,17 @@ from generators.types import (
     SloganRequest,
     Tone,
 )
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def _choice(kind: type[E], value: str, name: str) -> E:
+    """A choice option's value as its enum; a value Discord should never send is a UserError."""
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise UserError(f"{name} must be one of {allowed}; got {value!r}") from None
 
 
 def _choices(values: list[str]) -> list[Choice[str]]:
@@ -98,10 +111,10 @@ class TextCommands(_Generating):
     ) -> None:
         request = PoemRequest(
             topic=topic,
-            form=PoemForm(form),
+            form=_choice(PoemForm, form, "form"),
             style=style or "",
-            mood=Mood(mood) if mood else None,
-            language=Language(language),
+            mood=_choice(Mood, mood, "mood") if mood else None,
+            language=_choice(Language, language, "language"),
             count=count,
             compare=compare,
         )
@@ -128,9 +141,9 @@ class TextCommands(_Generating):
         request = SloganRequest(
             product=product,
             audience=audience or "",
-            tone=Tone(tone) if tone else None,
+            tone=_choice(Tone, tone, "tone") if tone else None,
             count=count,
-            language=Language(language),
+            language=_choice(Language, language, "language"),
         )
         await self._generate(interaction, request)
 
@@ -171,8 +184,8 @@ class DrawCommands(_Generating):
             prompt=prompt,
             negative=negative or "",
             style=style,
-            size=ImageSize(size),
-            steps=steps or self.settings.image_default_steps,
+            size=_choice(ImageSize, size, "size"),
+            steps=self.settings.image_default_steps if steps is None else steps,
             count=count,
             seed=seed,
             compare=compare,

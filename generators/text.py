@@ -136,6 +136,10 @@ class TransformersTextBackend:
         self.repetition_penalty = float(
             getattr(model.generation_config, "repetition_penalty", None) or 1.0
         )
+        added = getattr(tokenizer, "added_tokens_decoder", {}) or {}
+        specials = set(getattr(tokenizer, "all_special_tokens", []) or [])
+        specials |= {str(t) for t in added.values() if getattr(t, "special", False)}
+        self._special_tokens = sorted((t for t in specials if len(t) > 1), key=len, reverse=True)
 
     @property
     def model_id(self) -> str:
@@ -167,10 +171,12 @@ class TransformersTextBackend:
         return (time.perf_counter() - started) / WARMUP_PROMPT.sampling.max_new_tokens
 
     def render(self, prompt: TextPrompt) -> str:
-        """The prompt as the model sees it: chat template when it has one, else plain text."""
+        """The prompt as the model sees it: chat template when it has one, else plain text.
+        Special tokens typed into a message (e.g. ``<|im_start|>system``) are defused, so
+        member text can never open a turn of its own."""
         if not self.uses_chat_template:
-            return prompt.plain
-        messages = [{"role": m.role, "content": m.content} for m in prompt.messages]
+            return self.defuse(prompt.plain)
+        messages = [{"role": m.role, "content": self.defuse(m.content)} for m in prompt.messages]
         try:
             rendered = self.tokenizer.apply_chat_template(
                 messages, tokenize=False, add_generation_prompt=True
@@ -181,6 +187,13 @@ class TransformersTextBackend:
                 [{"role": "user", "content": merged}], tokenize=False, add_generation_prompt=True
             )
         return str(rendered)
+
+    def defuse(self, text: str) -> str:
+        """Break every special-token string in ``text`` with a word joiner (U+2060)."""
+        for token in self._special_tokens:
+            if token in text:
+                text = text.replace(token, token[0] + "\u2060" + token[1:])
+        return text
 
     @torch.inference_mode()
     def generate(self, prompts: Sequence[TextPrompt], cancel: threading.Event) -> list[TextSample]:
