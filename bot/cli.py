@@ -111,7 +111,7 @@ def _request(args: argparse.Namespace, settings: Settings) -> Request:
             negative=args.negative,
             style=args.style,
             size=ImageSize(args.size),
-            steps=args.steps or settings.image_default_steps,
+            steps=settings.image_default_steps if args.steps is None else args.steps,
             count=args.count,
             seed=args.seed,
         )
