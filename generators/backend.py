@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Protocol
 
 from generators.types import DrawRow, ImageSample, ImageSize, TextPrompt, TextSample
@@ -11,6 +12,21 @@ from generators.types import DrawRow, ImageSample, ImageSize, TextPrompt, TextSa
 
 class ModelLoadError(RuntimeError):
     """A model could not be loaded or warmed up; the message says why and what to do."""
+
+
+def load_hint(what: str, model_id: str, setting: str, err: Exception) -> str:
+    """Why ``model_id`` did not load, in words an operator can act on: a broken local folder,
+    or a hub id that is neither cached nor reachable."""
+    if Path(model_id).expanduser().exists() or model_id.startswith((".", "/", "~")):
+        return (
+            f"cannot load {what} {model_id!r}: the folder is missing or incomplete "
+            f"(it needs the files save_pretrained writes): {err}"
+        )
+    return (
+        f"cannot load {what} {model_id!r}: it is not in the local Hugging Face cache and the hub "
+        f"is unreachable (or the id does not exist). Download it once while online, or point "
+        f"{setting} at a local folder. Details: {err}"
+    )
 
 
 class GenerationCancelled(RuntimeError):

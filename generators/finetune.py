@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from generators.backend import load_hint
+
 SFT = "sft"
 DPO = "dpo"
 COLUMNS: dict[str, tuple[str, ...]] = {SFT: ("messages",), DPO: ("prompt", "chosen", "rejected")}
@@ -125,19 +127,6 @@ def _check_out(out: Path) -> None:
         raise FinetuneError(f"output folder {str(out)!r} already exists and is not empty")
 
 
-def _load_hint(base: str, err: Exception) -> str:
-    """Why the base model did not load, in words an operator can act on."""
-    if Path(base).expanduser().exists() or base.startswith((".", "/", "~")):
-        return (
-            f"cannot load base model {base!r}: the folder is missing or incomplete (it needs "
-            f"config.json, weights and tokenizer files from save_pretrained): {err}"
-        )
-    return (
-        f"cannot load base model {base!r}: it is not in the local Hugging Face cache and the hub "
-        f"is unreachable (or the id does not exist); use a local folder instead. Details: {err}"
-    )
-
-
 def load_base(base: str) -> tuple[Any, Any]:
     """Tokenizer and float32 causal LM from a hub id or a folder; FinetuneError if either fails."""
     import torch
@@ -150,7 +139,7 @@ def load_base(base: str) -> tuple[Any, Any]:
         tokenizer = AutoTokenizer.from_pretrained(base)
         model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
     except (OSError, ValueError) as err:
-        raise FinetuneError(_load_hint(base, err)) from err
+        raise FinetuneError(load_hint("base model", base, "--base", err)) from err
     if not getattr(tokenizer, "chat_template", None):
         raise FinetuneError(
             f"base model {base!r} has no chat template, but the exported data is chat messages; "

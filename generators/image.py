@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -21,7 +20,7 @@ from diffusers import AutoPipelineForText2Image, DiffusionPipeline
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from generators.backend import GenerationCancelled, ModelLoadError, StepCallback
+from generators.backend import GenerationCancelled, ModelLoadError, StepCallback, load_hint
 from generators.text import default_dtype, resolve_device
 from generators.types import DrawRow, ImageSample, ImageSize
 
@@ -45,16 +44,6 @@ def encode_png(image: Image.Image, metadata: dict[str, str]) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", pnginfo=info)
     return buffer.getvalue()
-
-
-def _load_hint(model_id: str, err: Exception) -> str:
-    if Path(model_id).expanduser().exists() or model_id.startswith((".", "/", "~")):
-        return f"cannot load image model {model_id!r}: the folder is missing or incomplete: {err}"
-    return (
-        f"cannot load image model {model_id!r}: it is not in the local Hugging Face cache and "
-        "the hub is unreachable (or the id does not exist). Download it once while online, or "
-        f"point MUSE_IMAGE_MODEL at a local folder. Details: {err}"
-    )
 
 
 class DiffusersImageBackend:
@@ -95,7 +84,9 @@ class DiffusersImageBackend:
                 model_id, dtype=default_dtype(target), **extra
             )
         except (OSError, ValueError) as err:
-            raise ModelLoadError(_load_hint(model_id, err)) from err
+            raise ModelLoadError(
+                load_hint("image model", model_id, "MUSE_IMAGE_MODEL", err)
+            ) from err
         pipe.set_progress_bar_config(disable=True)
         if offload and target.type == "cuda":
             pipe.enable_model_cpu_offload(device=target)  # idle parts wait in CPU memory

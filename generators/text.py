@@ -11,7 +11,6 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -25,7 +24,7 @@ from transformers import (
     StoppingCriteriaList,
 )
 
-from generators.backend import ModelLoadError
+from generators.backend import ModelLoadError, load_hint
 from generators.types import ChatMessage, SamplingParams, TextPrompt, TextSample
 
 log = logging.getLogger(__name__)
@@ -54,20 +53,6 @@ def default_dtype(device: torch.device) -> torch.dtype:
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.float32
-
-
-def _load_hint(model_id: str, err: Exception) -> str:
-    """Why loading failed, in words an operator can act on."""
-    if Path(model_id).expanduser().exists() or model_id.startswith((".", "/", "~")):
-        return (
-            f"cannot load text model {model_id!r}: the folder is missing or incomplete "
-            f"(it needs config.json, weights and tokenizer files from save_pretrained): {err}"
-        )
-    return (
-        f"cannot load text model {model_id!r}: it is not in the local Hugging Face cache and "
-        "the hub is unreachable (or the id does not exist). Download it once while online, or "
-        f"point MUSE_TEXT_MODEL at a local folder. Details: {err}"
-    )
 
 
 class RowSampler(LogitsProcessor):
@@ -153,7 +138,7 @@ class TransformersTextBackend:
             tokenizer = AutoTokenizer.from_pretrained(model_id)
             model: Any = AutoModelForCausalLM.from_pretrained(model_id, dtype=default_dtype(target))
         except (OSError, ValueError) as err:
-            raise ModelLoadError(_load_hint(model_id, err)) from err
+            raise ModelLoadError(load_hint("text model", model_id, "MUSE_TEXT_MODEL", err)) from err
         model.to(target).eval()
         log.info("loaded text model %s on %s", model_id, target)
         return cls(model, tokenizer, model_id, target)

