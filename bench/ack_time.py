@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import build_models, load_backend, real_service
-from bot.client import MuseBot
+from bot.discord.client import MuseBot
 from tests.discord_harness import USER_ID, Harness, RecordingHTTP
 
 COMMANDS = 200

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
-from bot.runtime import Models, open_service
-from bot.service import MuseService
+from bot.ops.runtime import Models, open_service
+from bot.service.core import MuseService
 
 
 def build_models(root: Path) -> dict[str, Path]:

@@ -155,7 +155,7 @@ INSERTS = (  # parents first
 
 async def build_database(path: Path, rows: int) -> None:
     """A migrated database with ``rows`` rated outputs, inserted in batches."""
-    from bot.storage import Storage
+    from bot.store.storage import Storage
 
     async with await Storage.open(path) as storage:
         batches: dict[str, list[tuple[Any, ...]]] = {table: [] for table, _ in INSERTS}
@@ -179,8 +179,8 @@ async def _flush(storage: Any, batches: dict[str, list[tuple[Any, ...]]]) -> Non
 
 
 async def _export_once(db: Path, fmt: str, out: Path) -> tuple[int, float]:
-    from bot.export import ExportFilters, export
-    from bot.storage import Storage
+    from bot.datasets.export import ExportFilters, export
+    from bot.store.storage import Storage
 
     async with await Storage.open(db) as storage:
         started = time.perf_counter()
@@ -192,7 +192,7 @@ def child(db: Path, fmt: str, out: Path) -> None:
     """One export measured in this fresh process; prints a JSON line."""
     import pyarrow.parquet  # noqa: F401  # imported before the baseline, like the exporter's
 
-    import bot.export  # noqa: F401
+    import bot.datasets.export  # noqa: F401
 
     before_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     rows, seconds = asyncio.run(_export_once(db, fmt, out))

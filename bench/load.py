@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Ticker, load_backend, real_service
-from bot.client import MuseBot
+from bot.discord.client import MuseBot
 from tests.discord_harness import USER_ID, Harness, RecordingHTTP, custom_ids
 
 MEMBERS = 50

@@ -16,13 +16,13 @@ from typing import Any
 from dotenv import dotenv_values
 
 from bot.config import Settings, load_settings
+from bot.datasets.export import FORMATS, KINDS, ExportFilters, export
+from bot.datasets.stats import format_stats, rater_stats
 from bot.errors import BotError, ConfigError, UserError
-from bot.export import FORMATS, KINDS, ExportFilters, export
-from bot.logs import configure_logging
-from bot.runtime import open_service
-from bot.service import Origin, delete_user_data
-from bot.stats import format_stats, rater_stats
-from bot.storage import Storage, StorageError
+from bot.ops.logs import configure_logging
+from bot.ops.runtime import open_service
+from bot.service.core import Origin, delete_user_data
+from bot.store.storage import Storage, StorageError
 from generators.backend import ModelLoadError
 from generators.finetune import FinetuneError
 from generators.types import (
@@ -236,7 +236,7 @@ async def _delete_user(settings: Settings, user_id: int) -> int:
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
     """Serve until SIGTERM or SIGINT, then stop gracefully (exit status 0)."""
-    from bot.client import MuseBot
+    from bot.discord.client import MuseBot
 
     settings.require_token()
     async with open_service(settings) as service:
@@ -254,7 +254,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
 async def _metrics(service: Any, settings: Settings, args: argparse.Namespace) -> Any:
     if args.metrics_port is None:
         return None
-    from bot.metrics import Health, start_metrics_server
+    from bot.ops.metrics import Health, start_metrics_server
 
     worker = service.worker
     health = Health(worker.is_alive, lambda: worker.busy_since, settings.job_timeout_s + 60)

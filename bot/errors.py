@@ -1,4 +1,4 @@
-"""Muse's errors, handled in one place (``bot.replies.report_error``).
+"""Muse's errors, handled in one place (``bot.discord.replies.report_error``).
 
 BotError                 anything Muse raises on purpose
 ├── UserError            the message is safe to show to the member, ephemerally

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from bot.service import MuseService
-from bot.storage import Storage
+from bot.service.core import MuseService
+from bot.store.storage import Storage
 from generators.worker import ModelWorker
 from moderation.wordlist import WordListFilter
 from tests.fakes import ScriptedBackend

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from bot.cli import main
-from bot.client import MuseBot
 from bot.config import Settings
-from bot.service import MuseService
-from bot.work import text_rows
+from bot.discord.client import MuseBot
+from bot.service.core import MuseService
+from bot.service.work import text_rows
 from generators import prompts
 from generators.types import (
     SEED_MAX,

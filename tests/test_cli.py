@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.storage import Storage
+from bot.store.storage import Storage
 
 
 @pytest.fixture

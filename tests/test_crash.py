@@ -28,7 +28,7 @@ CHILD = textwrap.dedent(
     import asyncio, random, sys, time
     from pathlib import Path
 
-    from bot.storage import JobRecord, NewOutput, Storage
+    from bot.store.storage import JobRecord, NewOutput, Storage
 
     async def main(path: Path, seed: int) -> None:
         rng = random.Random(seed)

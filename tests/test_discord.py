@@ -10,8 +10,8 @@ from typing import Any
 import discord
 import pytest
 
-from bot.client import MuseBot
-from bot.service import MuseService, Origin
+from bot.discord.client import MuseBot
+from bot.service.core import MuseService, Origin
 from generators.queue import Overloaded
 from generators.types import PoemRequest
 from tests.conftest import ServiceFactory

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.client import MuseBot
+from bot.discord.client import MuseBot
 from bot.errors import Cancelled
 from generators.backend import GenerationCancelled
 from generators.types import DrawRow, ImageSample, ImageSize
@@ -190,7 +190,7 @@ async def test_held_images_are_never_posted_and_the_requester_is_told(
 async def test_a_held_image_is_spoilered_for_moderators_and_published_on_approval(
     make_service: ServiceFactory, pipeline: Any, image_filter: Any
 ) -> None:
-    from bot.reviews import GuildSettings
+    from bot.review.reviews import GuildSettings
     from tests.discord_harness import CHANNEL_ID, GUILD_ID
 
     mod_channel = CHANNEL_ID + 7

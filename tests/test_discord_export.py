@@ -7,9 +7,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from bot.client import MuseBot
-from bot.export import ExportFilters, export, pseudonym
-from bot.service import Origin, delete_user_data
+from bot.datasets.export import ExportFilters, export, pseudonym
+from bot.discord.client import MuseBot
+from bot.service.core import Origin, delete_user_data
 from generators.types import PoemRequest
 from tests.conftest import ServiceFactory
 from tests.discord_harness import APP_ID, USER_ID, Harness

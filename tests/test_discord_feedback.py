@@ -7,7 +7,7 @@ from typing import Any
 
 import discord
 
-from bot.client import MuseBot
+from bot.discord.client import MuseBot
 from tests.conftest import ServiceFactory
 from tests.discord_harness import USER_ID, Harness, base_payload, custom_ids
 from tests.fakes import ScriptedBackend

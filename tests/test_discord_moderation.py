@@ -8,9 +8,9 @@ from typing import Any
 
 import discord
 
-from bot.client import MuseBot
-from bot.reviews import GuildSettings
-from bot.service import MuseService
+from bot.discord.client import MuseBot
+from bot.review.reviews import GuildSettings
+from bot.service.core import MuseService
 from tests.conftest import ServiceFactory
 from tests.discord_harness import (
     APP_ID,

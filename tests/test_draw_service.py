@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from bot.datasets.export import ExportFilters, export
 from bot.errors import Cancelled, UserError
-from bot.export import ExportFilters, export
-from bot.service import Origin, delete_user_data
+from bot.service.core import Origin, delete_user_data
 from generators.types import DrawRequest, ImageSize
 from tests.conftest import ServiceFactory
 

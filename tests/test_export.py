@@ -16,9 +16,9 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from bot.export import ExportFilters, Manifest, export, pseudonym
-from bot.reviews import ReviewDesk
-from bot.storage import MIGRATIONS, JobRecord, NewOutput, Storage
+from bot.datasets.export import ExportFilters, Manifest, export, pseudonym
+from bot.review.reviews import ReviewDesk
+from bot.store.storage import MIGRATIONS, JobRecord, NewOutput, Storage
 from generators.prompts import _SYSTEM_EN, _SYSTEM_ZH, poem_prompt, slogan_prompt
 from generators.types import (
     DrawRequest,

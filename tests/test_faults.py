@@ -24,8 +24,8 @@ import discord.http
 import discord.webhook.async_
 import pytest
 
-from bot.client import MuseBot
-from bot.service import MuseService
+from bot.discord.client import MuseBot
+from bot.service.core import MuseService
 from tests.conftest import ServiceFactory
 from tests.discord_harness import APP_ID, CHANNEL_ID, USER_ID, slash_payload
 from tests.discord_server import (

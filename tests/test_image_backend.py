@@ -83,7 +83,7 @@ def test_cancel_stops_at_the_next_step(backend: Any) -> None:
 
 
 def test_style_presets_shape_the_rows() -> None:
-    from bot.work import draw_rows
+    from bot.service.work import draw_rows
 
     request = DrawRequest(prompt="a fox", negative="text", style="ink wash 水墨", count=3, seed=5)
     rows = draw_rows(request, 64, 96)

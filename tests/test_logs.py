@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from bot.errors import GenerationFailed
-from bot.logs import configure_logging
-from bot.service import Origin
+from bot.ops.logs import configure_logging
+from bot.service.core import Origin
 from generators.types import PoemRequest
 from tests.conftest import ServiceFactory
 from tests.fakes import ScriptedBackend

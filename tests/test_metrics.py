@@ -8,8 +8,8 @@ import time
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.metrics import Health, metrics_app
-from bot.service import Origin
+from bot.ops.metrics import Health, metrics_app
+from bot.service.core import Origin
 from generators.types import PoemRequest
 from generators.worker import ModelWorker
 from tests.conftest import ServiceFactory
@@ -60,6 +60,6 @@ async def test_healthz_fails_when_the_worker_is_stuck_or_dead() -> None:
 
 
 def metrics_app_for(health: Health):  # type: ignore[no-untyped-def]
-    from bot.metrics import Metrics
+    from bot.ops.metrics import Metrics
 
     return metrics_app(Metrics(), health)

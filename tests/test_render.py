@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.render import EMBED_TEXT_MAX, model_name, progress_text, result_embed
-from bot.service import Delivery, Progress, ShownOutput
-from bot.storage import Tally
+from bot.discord.render import EMBED_TEXT_MAX, model_name, progress_text, result_embed
+from bot.service.core import Delivery, Progress, ShownOutput
+from bot.store.storage import Tally
 
 
 def delivery(kind: str, texts: list[str], **extra: object) -> Delivery:

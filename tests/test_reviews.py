@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import NotAllowed, UserError
-from bot.reviews import GuildSettings
-from bot.service import Origin
+from bot.review.reviews import GuildSettings
+from bot.service.core import Origin
 from generators.types import PoemRequest, SloganRequest
 from moderation.policy import Strictness
 from tests.conftest import ServiceFactory

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.datasets.export import ExportFilters, export
 from bot.errors import Busy, GenerationFailed, NotAllowed, Refused, UserError
-from bot.export import ExportFilters, export
-from bot.service import Origin
+from bot.service.core import Origin
 from generators.types import Language, PoemForm, PoemRequest, SloganRequest
 from tests.conftest import ServiceFactory
 from tests.fakes import ScriptedBackend

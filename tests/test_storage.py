@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage import MIGRATIONS, JobRecord, NewOutput, Storage, StorageError, Tally
+from bot.store.storage import MIGRATIONS, JobRecord, NewOutput, Storage, StorageError, Tally
 
 
 def job(job_id: str, user: int = 1, *, group: str | None = None) -> JobRecord:

@@ -1,4 +1,7 @@
-"""The Discord client: wiring only. Commands live in ``bot.cog``, buttons in ``bot.views``."""
+"""The Discord client: wiring only.
+
+Commands live in ``bot.discord.cog``, buttons in ``bot.discord.views``.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +13,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cog import DrawCommands, TextCommands
 from bot.config import Settings
-from bot.errors import UserError, Withheld
-from bot.feedback_ui import (
+from bot.discord.cog import DrawCommands, TextCommands
+from bot.discord.feedback_ui import (
     CompareButton,
     ConsentButton,
     EditButton,
@@ -21,9 +23,9 @@ from bot.feedback_ui import (
     PickButton,
     PrivacyCommands,
 )
-from bot.flow import Presenters, attachments, parse_reply_handle
-from bot.i18n import MuseTranslator
-from bot.moderation_ui import (
+from bot.discord.flow import Presenters, attachments, parse_reply_handle
+from bot.discord.i18n import MuseTranslator
+from bot.discord.moderation_ui import (
     ModButton,
     ModerationCommands,
     PageButton,
@@ -31,11 +33,12 @@ from bot.moderation_ui import (
     report_message,
     send_to_review,
 )
-from bot.render import result_embed
-from bot.replies import NO_PINGS, files_of, report_error
-from bot.service import MuseService
-from bot.storage import JobRecord
-from bot.views import CancelButton, RegenerateButton, VoteButton, cancel_view, result_view
+from bot.discord.render import result_embed
+from bot.discord.replies import NO_PINGS, files_of, report_error
+from bot.discord.views import CancelButton, RegenerateButton, VoteButton, cancel_view, result_view
+from bot.errors import UserError, Withheld
+from bot.service.core import MuseService
+from bot.store.storage import JobRecord
 
 log = logging.getLogger(__name__)
 

@@ -27,11 +27,10 @@ from typing import Any
 
 from bot.config import Settings
 from bot.errors import Busy, Cancelled, GenerationFailed, NotAllowed, Refused, UserError
-from bot.feedback import FeedbackStore, RateLimiter
-from bot.metrics import Metrics
-from bot.reviews import ReviewDesk
-from bot.storage import JobRecord, NewOutput, OutputRecord, Storage, Tally
-from bot.work import (
+from bot.ops.metrics import Metrics
+from bot.review.reviews import ReviewDesk
+from bot.service.feedback import FeedbackStore, RateLimiter
+from bot.service.work import (
     Rows,
     draw_rows,
     image_outputs,
@@ -40,6 +39,7 @@ from bot.work import (
     text_outputs,
     text_rows,
 )
+from bot.store.storage import JobRecord, NewOutput, OutputRecord, Storage, Tally
 from generators.backend import GenerationCancelled, ImageBackend, TextBackend
 from generators.queue import JobCancelled, JobQueue, JobTimeout, Overloaded, Throughput, Ticket
 from generators.types import (

@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bot.storage import Storage
+from bot.store.storage import Storage
 
 COMPARE_CHOICES = ("a", "b", "tie")
 

@@ -22,15 +22,15 @@ from discord import app_commands
 from discord.app_commands import Choice, Range
 from discord.ext import commands
 
-from bot.buttons import MuseButton
-from bot.context import HasService, app_of
+from bot.datasets.export import FORMATS, ExportFilters, export
+from bot.discord.buttons import MuseButton
+from bot.discord.context import HasService, app_of
+from bot.discord.flow import attachments
+from bot.discord.render import result_embed
+from bot.discord.replies import NO_PINGS, files_of, report_error
 from bot.errors import NotAllowed, UserError
-from bot.export import FORMATS, ExportFilters, export
-from bot.flow import attachments
-from bot.render import result_embed
-from bot.replies import NO_PINGS, files_of, report_error
-from bot.reviews import GuildSettings, ReviewItem
-from bot.service import MuseService
+from bot.review.reviews import GuildSettings, ReviewItem
+from bot.service.core import MuseService
 from moderation.policy import Strictness
 
 log = logging.getLogger(__name__)

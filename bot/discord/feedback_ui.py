@@ -16,12 +16,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.buttons import MuseButton
-from bot.context import app_of
+from bot.discord.buttons import MuseButton
+from bot.discord.context import app_of
+from bot.discord.render import label, result_embed
+from bot.discord.replies import NO_PINGS, report_error
 from bot.errors import NotAllowed, UserError
-from bot.render import label, result_embed
-from bot.replies import NO_PINGS, report_error
-from bot.service import Delivery, delete_user_data
+from bot.service.core import Delivery, delete_user_data
 
 PICK_TEMPLATE = r"muse:pick:(?P<output_id>\d+)"
 AB_TEMPLATE = r"muse:ab:(?P<job_id>[0-9a-f]{16}):(?P<choice>a|b|tie)"

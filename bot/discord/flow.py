@@ -15,10 +15,10 @@ from typing import Any
 
 import discord
 
+from bot.discord.render import progress_text, result_embed
+from bot.discord.replies import Attachment, send_result, show_progress
 from bot.errors import Cancelled, Withheld
-from bot.render import progress_text, result_embed
-from bot.replies import Attachment, send_result, show_progress
-from bot.service import Delivery, MuseService, PendingJob
+from bot.service.core import Delivery, MuseService, PendingJob
 from generators.queue import current_jobs
 
 log = logging.getLogger(__name__)

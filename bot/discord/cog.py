@@ -15,10 +15,10 @@ from discord.app_commands import locale_str as _
 from discord.ext import commands
 
 from bot.config import Settings
-from bot.context import origin_of
+from bot.discord.context import origin_of
+from bot.discord.flow import Presenters, run_job
 from bot.errors import UserError
-from bot.flow import Presenters, run_job
-from bot.service import MuseService
+from bot.service.core import MuseService
 from generators.types import (
     AUDIENCE_MAX_CHARS,
     DRAW_MAX_COUNT,

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.export import Pseudonyms, consent_sql
-from bot.storage import Storage
+from bot.datasets.export import Pseudonyms, consent_sql
+from bot.store.storage import Storage
 
 _VOTES = f"""
 FROM votes v

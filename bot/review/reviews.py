@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.errors import NotAllowed, UserError
-from bot.storage import Storage
+from bot.store.storage import Storage
 from moderation.policy import Strictness
 
 DEFAULT_REPORT_THRESHOLD = 3

@@ -7,8 +7,8 @@ from typing import Any, Protocol
 import discord
 
 from bot.config import Settings
-from bot.flow import Presenters
-from bot.service import MuseService, Origin
+from bot.discord.flow import Presenters
+from bot.service.core import MuseService, Origin
 
 
 class HasService(Protocol):

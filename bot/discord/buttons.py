@@ -7,7 +7,7 @@ from typing import Any, Self
 
 import discord
 
-from bot.replies import report_error
+from bot.discord.replies import report_error
 
 
 class MuseButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"muse:base:(?!)"):

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import aiosqlite
 
-from bot.storage import Storage
+from bot.store.storage import Storage
 from generators.prompts import _SYSTEM_EN, _SYSTEM_ZH
 from generators.types import DrawRequest, Language, detect_language, request_from_fields
 

@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from bot.config import Settings
-from bot.service import MuseService
-from bot.storage import Storage, StorageError
+from bot.service.core import MuseService
+from bot.store.storage import Storage, StorageError
 from generators.backend import ImageBackend, TextBackend
 from generators.queue import Throughput
 from generators.worker import ModelWorker
