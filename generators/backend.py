@@ -45,6 +45,23 @@ class TextBackend(Protocol):
 
 
 StepCallback = Callable[[int, int], None]
+# Streaming text progress: (row index within the call, that row's text so far).
+TokenCallback = Callable[[int, str], None]
+
+
+class AsyncTextBackend(Protocol):
+    """A text backend served elsewhere (an OpenAI-compatible server): awaited on the event
+    loop, never on the worker thread; its rows run concurrently and the server batches them."""
+
+    @property
+    def model_id(self) -> str: ...
+
+    async def generate(
+        self,
+        prompts: Sequence[TextPrompt],
+        cancel: threading.Event,
+        on_token: TokenCallback | None = None,
+    ) -> list[TextSample]: ...
 
 
 class ImageBackend(Protocol):
