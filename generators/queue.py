@@ -11,9 +11,12 @@ import asyncio
 import contextvars
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
+
+from generators.throughput import PARALLEL_KINDS as PARALLEL_KINDS
+from generators.throughput import Throughput as Throughput
 
 P = TypeVar("P")
 R = TypeVar("R")
@@ -48,7 +51,9 @@ class Ticket(Generic[P]):
 
     ``kind`` and ``units`` feed wait estimates: text units are new tokens (rows of a batch
     decode in parallel), image units are denoising steps times images (they add up).
-    ``round`` and ``seq`` are set by ``QueueState.admit`` for fair ordering.
+    ``round`` and ``seq`` are set by ``QueueState.admit`` for fair ordering. ``lane`` names
+    the resource a job runs on ("local": the model worker thread; "remote": a text server),
+    each with its own limit of batches running at once (``JobQueue(lane_limits=...)``).
     """
 
     job_id: str
@@ -61,6 +66,7 @@ class Ticket(Generic[P]):
     units: float = 1.0
     round: int = 0
     seq: int = 0
+    lane: str = "local"
 
 
 class QueueState(Generic[P]):
@@ -121,9 +127,10 @@ class QueueState(Generic[P]):
         """Waiting tickets in the order they would start."""
         return sorted(self.waiting, key=lambda t: (t.round, t.seq))
 
-    def next_batch(self) -> list[Ticket[P]]:
-        """The next runnable ticket plus later ones with its batch key, within the row budget."""
-        runnable = [t for t in self.run_order() if not t.held]
+    def next_batch(self, full_lanes: Collection[str] = ()) -> list[Ticket[P]]:
+        """The next runnable ticket plus later ones with its batch key, within the row budget;
+        tickets of ``full_lanes`` wait (their lane runs as many batches as it may)."""
+        runnable = [t for t in self.run_order() if not t.held and t.lane not in full_lanes]
         if not runnable:
             return []
         batch = _fill(runnable, self.max_batch_rows)
@@ -171,42 +178,22 @@ def _fill(order: Sequence[Ticket[P]], max_rows: int) -> list[Ticket[P]]:
     return batch
 
 
-PARALLEL_KINDS = frozenset({"text"})
-
-
-@dataclass
-class Throughput:
-    """Moving averages of seconds per unit, per kind of job, for wait estimates."""
-
-    seconds_per_unit: dict[str, float] = field(default_factory=dict)
-    default_s: float = 0.05
-    weight: float = 0.3
-
-    @staticmethod
-    def batch_units(batch: Sequence[Ticket[Any]]) -> float:
-        units = [t.units for t in batch] or [0.0]
-        return max(units) if batch and batch[0].kind in PARALLEL_KINDS else sum(units)
-
-    def observe(self, batch: Sequence[Ticket[Any]], seconds: float) -> None:
-        units = self.batch_units(batch)
-        if not batch or units <= 0:
-            return
-        kind, rate = batch[0].kind, seconds / units
-        old = self.seconds_per_unit.get(kind)
-        self.seconds_per_unit[kind] = rate if old is None else old + self.weight * (rate - old)
-
-    def estimate_s(self, batch: Sequence[Ticket[Any]]) -> float:
-        if not batch:
-            return 0.0
-        rate = self.seconds_per_unit.get(batch[0].kind, self.default_s)
-        return rate * self.batch_units(batch)
-
-
 Execute = Callable[[list[Ticket[P]], threading.Event], Awaitable[Sequence[R]]]
 
 
+@dataclass
+class _Running(Generic[P]):
+    """One batch in flight: its tickets, its cancel event and when it started (loop time)."""
+
+    batch: list[Ticket[P]]
+    cancel: threading.Event
+    started: float
+
+
 class JobQueue(Generic[P, R]):
-    """Runs batches from a ``QueueState`` one at a time and settles each job's future."""
+    """Runs batches from a ``QueueState`` and settles each job's future. Each lane runs at most
+    its limit of batches at once (default 1): the local worker one at a time, a text server
+    several, since it batches concurrent requests itself."""
 
     def __init__(
         self,
@@ -217,18 +204,20 @@ class JobQueue(Generic[P, R]):
         max_batch_rows: int,
         job_timeout_s: float,
         throughput: Throughput | None = None,
+        lane_limits: Mapping[str, int] | None = None,
     ) -> None:
         self.state: QueueState[P] = QueueState(
             max_depth=max_depth, per_user=per_user, max_batch_rows=max_batch_rows
         )
         self.job_timeout_s = job_timeout_s
         self.throughput = throughput or Throughput()
+        self.lane_limits = dict(lane_limits or {})
         self._execute = execute
         self._futures: dict[str, asyncio.Future[R]] = {}
         self.batches_run = 0
         self._cancelled: set[str] = set()
-        self._running_cancel: threading.Event | None = None
-        self._running_since = 0.0
+        self._running: dict[str, _Running[P]] = {}  # job id -> its batch in flight
+        self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -276,28 +265,35 @@ class JobQueue(Generic[P, R]):
         if self.state.remove(job_id) is not None:
             self._settle(job_id, JobCancelled(job_id))
             return True
-        running = {t.job_id for t in self.state.running}
-        if job_id not in running:
+        running = self._running.get(job_id)
+        if running is None:
             return False
         self._cancelled.add(job_id)
-        if running <= self._cancelled and self._running_cancel is not None:
-            self._running_cancel.set()
+        if {t.job_id for t in running.batch} <= self._cancelled:
+            running.cancel.set()
         return True
 
     def position(self, job_id: str) -> int | None:
         return self.state.position(job_id)
 
+    def limit(self, lane: str) -> int:
+        return max(1, self.lane_limits.get(lane, 1))
+
     def wait_s(self, job_id: str) -> float | None:
-        """Estimated seconds until ``job_id`` is done, from measured throughput."""
-        running = self.state.running
-        elapsed = asyncio.get_running_loop().time() - self._running_since
-        left = max(0.0, self.throughput.estimate_s(running) - elapsed) if running else 0.0
-        if any(t.job_id == job_id for t in running):
-            return left
+        """Estimated seconds until ``job_id`` is done, from measured throughput: the work left
+        in its lane (running batches and the batches ahead), spread over the lane's limit."""
+        now = asyncio.get_running_loop().time()
+        left = {id(r): (r, max(0.0, self.throughput.estimate_s(r.batch) - (now - r.started)))
+                for r in self._running.values()}  # fmt: skip
+        if job_id in self._running:
+            return left[id(self._running[job_id])][1]
         plan = self.state.plan(job_id)
         if not plan:
             return None
-        return left + sum(self.throughput.estimate_s(batch) for batch in plan)
+        own = next(t for t in plan[-1] if t.job_id == job_id)
+        ahead = sum(s for r, s in left.values() if r.batch[0].lane == own.lane)
+        ahead += sum(self.throughput.estimate_s(b) for b in plan[:-1] if b[0].lane == own.lane)
+        return ahead / self.limit(own.lane) + self.throughput.estimate_s(plan[-1])
 
     async def drain(self) -> None:
         """Wait until nothing is waiting or running (held jobs count as waiting)."""
@@ -317,30 +313,51 @@ class JobQueue(Generic[P, R]):
             self.state.remove(ticket.job_id)
             self._settle(ticket.job_id, Overloaded("closed", 0))
 
+    def _full_lanes(self) -> set[str]:
+        lanes = [r.batch[0].lane for r in {id(r): r for r in self._running.values()}.values()]
+        return {lane for lane in lanes if lanes.count(lane) >= self.limit(lane)}
+
     async def _loop(self) -> None:
-        while True:
-            batch = self.state.next_batch()
-            if not batch:
-                if self._closing or not self.state.waiting:
+        try:
+            while True:
+                batch = self.state.next_batch(self._full_lanes())
+                if batch:
+                    self._start_batch(batch)
+                    continue
+                if not self._tasks and (self._closing or not self.state.waiting):
                     self._idle.set()
-                if self._closing:
-                    return
+                    if self._closing:
+                        return
                 self._wake.clear()
                 await self._wake.wait()
-                continue
-            await self._run_batch(batch)
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _run_batch(self, batch: list[Ticket[P]]) -> None:
+    def _start_batch(self, batch: list[Ticket[P]]) -> None:
+        """Mark ``batch`` running (so ``cancel`` and lane limits see it at once) and run it."""
+        running = _Running(batch, threading.Event(), asyncio.get_running_loop().time())
+        self._running.update({t.job_id: running for t in batch})
+        task = asyncio.create_task(self._run_batch(running))
+        self._tasks.add(task)
+        task.add_done_callback(self._batch_done)
+
+    def _batch_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._wake.set()
+
+    async def _run_batch(self, running: _Running[P]) -> None:
+        batch, cancel, started = running.batch, running.cancel, running.started
         live = [t for t in batch if not self._futures[t.job_id].done()]
         for ticket in batch:  # requesters who went away before we started
             if ticket not in live:
                 self._futures.pop(ticket.job_id, None)
         if not live:
             self.state.finish(batch)
+            for ticket in batch:
+                self._running.pop(ticket.job_id, None)
             return
-        cancel = threading.Event()
-        started = asyncio.get_running_loop().time()
-        self._running_cancel, self._running_since = cancel, started
         self.batches_run += 1
         context = current_jobs.set(",".join(t.job_id for t in live))
         outcomes: Sequence[Any]
@@ -359,7 +376,8 @@ class JobQueue(Generic[P, R]):
             outcomes = [err] * len(live)
         finally:
             self.state.finish(batch)
-            self._running_cancel = None
+            for ticket in batch:
+                self._running.pop(ticket.job_id, None)
             current_jobs.reset(context)
         if not cancel.is_set():
             self.throughput.observe(live, asyncio.get_running_loop().time() - started)
