@@ -45,8 +45,8 @@ class TextBackend(Protocol):
 
 
 StepCallback = Callable[[int, int], None]
-# Streaming text progress: (row index within the call, that row's text so far).
-TokenCallback = Callable[[int, str], None]
+# Streaming text progress: (row index within the call, that row's text so far, its new tokens).
+TokenCallback = Callable[[int, str, int], None]
 
 
 class AsyncTextBackend(Protocol):

@@ -214,7 +214,7 @@ class OpenAITextBackend:
             async for chunk in stream:
                 _absorb(got, chunk)
                 if chunk.choices and chunk.choices[0].delta.content and on_token is not None:
-                    on_token(index, got.text)
+                    on_token(index, got.text, got.chunks)
                 if cancel.is_set():
                     break
         if got.model:

@@ -34,11 +34,11 @@ def backend(url: str, **overrides: float) -> OpenAITextBackend:
 
 
 async def test_streams_each_row_and_reports_the_servers_model() -> None:
-    seen: list[tuple[int, str]] = []
+    seen: list[tuple[int, str, int]] = []
     async with ScriptedOpenAI([Step()]) as server:
         remote = backend(server.url)
         samples = await remote.generate(
-            [prompt(1), prompt(2)], threading.Event(), lambda row, text: seen.append((row, text))
+            [prompt(1), prompt(2)], threading.Event(), lambda *update: seen.append(update)
         )
         await remote.close()
     assert [s.text for s in samples] == ["moon over water"] * 2
@@ -46,8 +46,9 @@ async def test_streams_each_row_and_reports_the_servers_model() -> None:
     assert samples[0].new_tokens == 3 and samples[0].prompt_tokens == 11
     assert samples[0].finish_reason == "length"
     assert remote.model_id == "served-model-7b"  # stored with outputs: what the server ran
-    assert [text for row, text in seen if row == 0] == ["moon ", "moon over ", "moon over water"]
-    assert {row for row, _ in seen} == {0, 1}
+    first = [(text, tokens) for row, text, tokens in seen if row == 0]
+    assert first == [("moon ", 1), ("moon over ", 2), ("moon over water", 3)]
+    assert {row for row, _, _ in seen} == {0, 1}
 
 
 async def test_request_carries_seed_sampling_and_defused_member_text() -> None:
@@ -120,7 +121,7 @@ async def test_a_stream_cut_short_is_retried_from_the_start() -> None:
     async with ScriptedOpenAI([Step(cut_after=1), Step()]) as server:
         remote = backend(server.url)
         [sample] = await remote.generate(
-            [prompt()], threading.Event(), lambda _, text: seen.append(text)
+            [prompt()], threading.Event(), lambda _, text, __: seen.append(text)
         )
         await remote.close()
     assert sample.text == "moon over water" and len(server.requests) == 2
@@ -146,7 +147,7 @@ async def test_cancel_stops_a_stream_and_keeps_the_partial_text() -> None:
     cancel = threading.Event()
     async with ScriptedOpenAI([Step(hang_s=0.05)]) as server:
         remote = backend(server.url)
-        [sample] = await remote.generate([prompt()], cancel, lambda _, text: cancel.set())
+        [sample] = await remote.generate([prompt()], cancel, lambda *_: cancel.set())
         await remote.close()
     assert sample.finish_reason == "cancelled" and sample.text == "moon "
 
