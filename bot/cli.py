@@ -22,7 +22,8 @@ from bot.errors import BotError, ConfigError, UserError
 from bot.ops.logs import configure_logging
 from bot.ops.runtime import open_service
 from bot.service.core import Origin, delete_user_data
-from bot.store.storage import Storage, StorageError
+from bot.store.connection import StorageError
+from bot.store.storage import Storage
 from generators.backend import ModelLoadError
 from generators.finetune import FinetuneError
 from generators.types import (

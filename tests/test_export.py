@@ -18,7 +18,9 @@ from PIL.PngImagePlugin import PngInfo
 
 from bot.datasets.export import ExportFilters, Manifest, export, pseudonym
 from bot.review.reviews import ReviewDesk
-from bot.store.storage import MIGRATIONS, JobRecord, NewOutput, Storage
+from bot.store.records import JobRecord, NewOutput
+from bot.store.schema import MIGRATIONS
+from bot.store.storage import Storage
 from generators.prompts import _SYSTEM_EN, _SYSTEM_ZH, poem_prompt, slogan_prompt
 from generators.types import (
     DrawRequest,

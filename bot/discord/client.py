@@ -38,7 +38,7 @@ from bot.discord.replies import NO_PINGS, files_of, report_error
 from bot.discord.views import CancelButton, RegenerateButton, VoteButton, cancel_view, result_view
 from bot.errors import UserError, Withheld
 from bot.service.core import MuseService
-from bot.store.storage import JobRecord
+from bot.store.records import JobRecord
 
 log = logging.getLogger(__name__)
 

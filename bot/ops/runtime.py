@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.service.core import MuseService
-from bot.store.storage import Storage, StorageError
+from bot.store.connection import StorageError
+from bot.store.storage import Storage
 from generators.backend import ImageBackend, TextBackend
 from generators.queue import Throughput
 from generators.worker import ModelWorker

@@ -39,7 +39,8 @@ from bot.service.work import (
     text_outputs,
     text_rows,
 )
-from bot.store.storage import JobRecord, NewOutput, OutputRecord, Storage, Tally
+from bot.store.records import JobRecord, NewOutput, OutputRecord, Tally
+from bot.store.storage import Storage
 from generators.backend import GenerationCancelled, ImageBackend, TextBackend
 from generators.queue import JobCancelled, JobQueue, JobTimeout, Overloaded, Throughput, Ticket
 from generators.types import (

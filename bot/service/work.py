@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bot.config import Settings
-from bot.store.storage import NewOutput
+from bot.store.records import NewOutput
 from generators.prompts import clean_poem, clean_slogan, poem_prompt, slogan_prompt
 from generators.types import (
     SEED_MAX,
