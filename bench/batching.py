@@ -16,7 +16,7 @@ from typing import Any
 
 from bench.common import build_models, load_backend, parameters, real_service
 from bot.service.core import Origin
-from generators.types import PoemRequest
+from generators.requests import PoemRequest
 
 REQUESTS = 16
 MAX_NEW_TOKENS = 32

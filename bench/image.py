@@ -25,7 +25,8 @@ from bench.common import Ticker
 from bot.config import Settings
 from bot.ops.runtime import Models, open_service
 from bot.service.core import MuseService, Origin
-from generators.types import DrawRequest, DrawRow
+from generators.requests import DrawRequest
+from generators.samples import DrawRow
 from tests.fakes import ScriptedBackend
 
 STEPS = 4

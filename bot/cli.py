@@ -26,20 +26,16 @@ from bot.store.connection import StorageError
 from bot.store.storage import Storage
 from generators.backend import ModelLoadError
 from generators.finetune import FinetuneError
-from generators.types import (
+from generators.options import ImageSize, Language, Mood, PoemForm, Tone
+from generators.requests import (
     DRAW_MAX_COUNT,
     SLOGAN_MAX_COUNT,
-    STYLE_PRESETS,
     DrawRequest,
-    ImageSize,
-    Language,
-    Mood,
-    PoemForm,
     PoemRequest,
     Request,
     SloganRequest,
-    Tone,
 )
+from generators.styles import STYLE_PRESETS
 from moderation.image import ImageFilterError
 from moderation.text import TextFilterError
 

@@ -13,7 +13,7 @@ import pytest
 from bot.discord.client import MuseBot
 from bot.service.core import MuseService, Origin
 from generators.queue import Overloaded
-from generators.types import PoemRequest
+from generators.requests import PoemRequest
 from tests.conftest import ServiceFactory
 from tests.discord_harness import APP_ID, CHANNEL_ID, USER_ID, Call, Harness, custom_ids
 from tests.fakes import ScriptedBackend

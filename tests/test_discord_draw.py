@@ -15,7 +15,8 @@ import pytest
 from bot.discord.client import MuseBot
 from bot.errors import Cancelled
 from generators.backend import GenerationCancelled
-from generators.types import DrawRow, ImageSample, ImageSize
+from generators.options import ImageSize
+from generators.samples import DrawRow, ImageSample
 from tests.conftest import ServiceFactory
 from tests.discord_harness import APP_ID, USER_ID, Harness, RecordingHTTP, custom_ids
 

@@ -10,7 +10,7 @@ from typing import Any
 from bot.datasets.export import ExportFilters, export, pseudonym
 from bot.discord.client import MuseBot
 from bot.service.core import Origin, delete_user_data
-from generators.types import PoemRequest
+from generators.requests import PoemRequest
 from tests.conftest import ServiceFactory
 from tests.discord_harness import APP_ID, USER_ID, Harness
 from tests.fakes import ScriptedBackend

@@ -15,7 +15,8 @@ from PIL import Image
 from bot.datasets.export import ExportFilters, export
 from bot.errors import Cancelled, UserError
 from bot.service.core import Origin, delete_user_data
-from generators.types import DrawRequest, ImageSize
+from generators.options import ImageSize
+from generators.requests import DrawRequest
 from tests.conftest import ServiceFactory
 
 ALICE = Origin(user_id=1, guild_id=10, channel_id=20)

@@ -21,14 +21,10 @@ from bot.review.reviews import ReviewDesk
 from bot.store.records import JobRecord, NewOutput
 from bot.store.schema import MIGRATIONS
 from bot.store.storage import Storage
+from generators.options import PoemForm
 from generators.prompts import _SYSTEM_EN, _SYSTEM_ZH, poem_prompt, slogan_prompt
-from generators.types import (
-    DrawRequest,
-    PoemForm,
-    PoemRequest,
-    SamplingParams,
-    SloganRequest,
-)
+from generators.requests import DrawRequest, PoemRequest, SloganRequest
+from generators.samples import SamplingParams
 
 SECRET = "installation-secret"
 GUILD, OPT_IN_GUILD = 710000000000000001, 710000000000000002

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.ops.metrics import Health, metrics_app
 from bot.service.core import Origin
-from generators.types import PoemRequest
+from generators.requests import PoemRequest
 from generators.worker import ModelWorker
 from tests.conftest import ServiceFactory
 from tests.fakes import ScriptedBackend

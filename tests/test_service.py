@@ -11,7 +11,8 @@ import pytest
 from bot.datasets.export import ExportFilters, export
 from bot.errors import Busy, GenerationFailed, NotAllowed, Refused, UserError
 from bot.service.core import Origin
-from generators.types import Language, PoemForm, PoemRequest, SloganRequest
+from generators.options import Language, PoemForm
+from generators.requests import PoemRequest, SloganRequest
 from tests.conftest import ServiceFactory
 from tests.fakes import ScriptedBackend
 

@@ -30,8 +30,9 @@ from typing import Any, Protocol
 import aiosqlite
 
 from bot.store.storage import Storage
+from generators.options import Language, detect_language
 from generators.prompts import _SYSTEM_EN, _SYSTEM_ZH
-from generators.types import DrawRequest, Language, detect_language, request_from_fields
+from generators.requests import DrawRequest, request_from_fields
 
 EXPORT_VERSION = 1
 FORMATS = ("sft", "dpo", "kto", "raw")

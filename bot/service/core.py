@@ -42,17 +42,10 @@ from bot.service.work import (
 from bot.store.records import JobRecord, NewOutput, OutputRecord, Tally
 from bot.store.storage import Storage
 from generators.backend import GenerationCancelled, ImageBackend, TextBackend
+from generators.options import InvalidRequest
 from generators.queue import JobCancelled, JobQueue, JobTimeout, Overloaded, Throughput, Ticket
-from generators.types import (
-    SEED_MAX,
-    DrawRequest,
-    DrawRow,
-    ImageResult,
-    InvalidRequest,
-    Request,
-    TextResult,
-    request_from_fields,
-)
+from generators.requests import SEED_MAX, DrawRequest, Request, request_from_fields
+from generators.samples import DrawRow, ImageResult, TextResult
 from generators.worker import ModelWorker
 from moderation.image import ImageFilter
 from moderation.policy import Strictness, apply_image_policy, apply_policy

@@ -11,17 +11,8 @@ from pathlib import Path
 from bot.config import Settings
 from bot.store.records import NewOutput
 from generators.prompts import clean_poem, clean_slogan, poem_prompt, slogan_prompt
-from generators.types import (
-    SEED_MAX,
-    DrawRequest,
-    DrawRow,
-    ImageResult,
-    PoemRequest,
-    SamplingParams,
-    SloganRequest,
-    TextPrompt,
-    TextResult,
-)
+from generators.requests import SEED_MAX, DrawRequest, PoemRequest, SloganRequest
+from generators.samples import DrawRow, ImageResult, SamplingParams, TextPrompt, TextResult
 from moderation.verdict import Decision, Verdict
 
 Rows = tuple[TextPrompt, ...] | tuple[DrawRow, ...]
