@@ -9,6 +9,7 @@ caller acknowledges anything to a member. The query groups (``bot.store.jobs``, 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Self
@@ -17,9 +18,23 @@ import aiosqlite
 
 from bot.store.schema import MIGRATIONS
 
+JOIN_TIMEOUT_S = 5.0
+
 
 class StorageError(RuntimeError):
     """The database file cannot be opened or migrated; the message says which and why."""
+
+
+async def _join_worker(connection: aiosqlite.Connection) -> None:
+    """Wait for the worker thread of a connection that failed to open.
+
+    aiosqlite stops that thread but does not wait for it, and has no public ``join``
+    (omnilib/aiosqlite#387); a thread still running when the loop closes raises "Event loop is
+    closed" in the thread.
+    """
+    thread = getattr(connection, "_thread", None)
+    if isinstance(thread, threading.Thread) and thread.is_alive():
+        await asyncio.to_thread(thread.join, JOIN_TIMEOUT_S)
 
 
 class StoreBase:
@@ -48,8 +63,13 @@ class StoreBase:
         """Open (creating folders and file) and migrate to the newest schema."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            db = await aiosqlite.connect(path)
+        except OSError as err:
+            raise StorageError(f"cannot open database {path}: {err}") from err
+        connecting = aiosqlite.connect(path)
+        try:
+            db = await connecting
         except (OSError, aiosqlite.Error) as err:
+            await _join_worker(connecting)
             raise StorageError(f"cannot open database {path}: {err}") from err
         db.row_factory = aiosqlite.Row
         storage = cls(db, path)
