@@ -36,8 +36,7 @@ from generators.requests import (
     SloganRequest,
 )
 from generators.styles import STYLE_PRESETS
-from moderation.image import ImageFilterError
-from moderation.text import TextFilterError
+from moderation.base import ImageFilterError, TextFilterError
 
 CLI_USER_ID = 0
 

@@ -47,9 +47,9 @@ from generators.queue import JobCancelled, JobQueue, JobTimeout, Overloaded, Thr
 from generators.requests import SEED_MAX, DrawRequest, Request, request_from_fields
 from generators.samples import DrawRow, ImageResult, TextResult
 from generators.worker import ModelWorker
-from moderation.image import ImageFilter
+from moderation.base import ImageFilter, TextFilter
 from moderation.policy import Strictness, apply_image_policy, apply_policy
-from moderation.verdict import Decision, TextFilter, Verdict
+from moderation.verdict import Decision, Verdict
 
 log = logging.getLogger(__name__)
 
