@@ -21,7 +21,8 @@ from bot.datasets.stats import format_stats, rater_stats
 from bot.errors import BotError, ConfigError, UserError
 from bot.ops.logs import configure_logging
 from bot.ops.runtime import open_service
-from bot.service.core import Origin, delete_user_data
+from bot.service.privacy import delete_user_data
+from bot.service.types import Origin
 from bot.store.storage import Storage, StorageError
 from generators.backend import ModelLoadError
 from generators.finetune import FinetuneError

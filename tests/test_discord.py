@@ -11,7 +11,8 @@ import discord
 import pytest
 
 from bot.discord.client import MuseBot
-from bot.service.core import MuseService, Origin
+from bot.service.core import MuseService
+from bot.service.types import Origin
 from generators.queue import Overloaded
 from generators.types import PoemRequest
 from tests.conftest import ServiceFactory

@@ -10,7 +10,7 @@ import pytest
 
 from bot.datasets.export import ExportFilters, export
 from bot.errors import Busy, GenerationFailed, NotAllowed, Refused, UserError
-from bot.service.core import Origin
+from bot.service.types import Origin
 from generators.types import Language, PoemForm, PoemRequest, SloganRequest
 from tests.conftest import ServiceFactory
 from tests.fakes import ScriptedBackend

@@ -19,7 +19,7 @@ from bot.discord.feedback_ui import CompareButton, EditButton, PickButton
 from bot.discord.flow import run_job
 from bot.discord.moderation_ui import ReportButton
 from bot.discord.render import label
-from bot.service.core import Delivery
+from bot.service.types import Delivery
 
 VOTE_TEMPLATE = r"muse:vote:(?P<output_id>\d+):(?P<value>up|down)"
 REGEN_TEMPLATE = r"muse:regen:(?P<job_id>[0-9a-f]{16})"
