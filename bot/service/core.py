@@ -98,15 +98,10 @@ class MuseService:
         self.feedback = FeedbackStore(storage, clock)
         self.vote_limit = RateLimiter(settings.votes_per_minute)
         self.executor = Executor(
-            settings=settings,
-            storage=storage,
-            worker=worker,
-            backend=backend,
-            image_backend=image_backend,
-            image_filter=image_filter,
-            clock=clock,
+            settings=settings, storage=storage, worker=worker, backend=backend,
+            image_backend=image_backend, image_filter=image_filter, clock=clock,
             metrics=self.metrics,
-        )
+        )  # fmt: skip
         self.queue: JobQueue[Rows, Result] = JobQueue(
             self.executor.execute,
             max_depth=settings.queue_max_depth,
