@@ -273,7 +273,7 @@ async def test_sigterm_stops_the_bot_and_returns(make_service: ServiceFactory) -
     import os
     import signal
 
-    from bot.cli import _serve
+    from bot.discord.serve import _serve
 
     class FakeBot:
         """Like discord.py's client: ``start`` returns once ``close`` is called."""
