@@ -38,7 +38,7 @@ import discord
 import yarl
 from aiohttp import web
 
-from tests.discord_harness import APP_ID, CHANNEL_ID, GUILD_ID, USER_ID, user_payload
+from tests.discord_payloads import APP_ID, CHANNEL_ID, GUILD_ID, USER_ID, user_payload
 
 JSON = dict[str, Any]
 API_PREFIX = "/api/v10"

@@ -28,7 +28,9 @@ from generators.types import (
     TextSample,
 )
 from tests.conftest import ServiceFactory
-from tests.discord_harness import JSON, Call, Harness, OptionValue
+from tests.discord_harness import Harness
+from tests.discord_http import Call
+from tests.discord_payloads import JSON, OptionValue
 from tests.fakes import ScriptedBackend
 
 EPHEMERAL = 64

@@ -16,7 +16,9 @@ from bot.service.types import Origin
 from generators.queue import Overloaded
 from generators.types import PoemRequest
 from tests.conftest import ServiceFactory
-from tests.discord_harness import APP_ID, CHANNEL_ID, USER_ID, Call, Harness, custom_ids
+from tests.discord_harness import Harness
+from tests.discord_http import Call
+from tests.discord_payloads import APP_ID, CHANNEL_ID, USER_ID, custom_ids
 from tests.fakes import ScriptedBackend
 
 OTHER_USER = USER_ID + 100

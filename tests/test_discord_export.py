@@ -13,7 +13,8 @@ from bot.service.privacy import delete_user_data
 from bot.service.types import Origin
 from generators.types import PoemRequest
 from tests.conftest import ServiceFactory
-from tests.discord_harness import APP_ID, USER_ID, Harness
+from tests.discord_harness import Harness
+from tests.discord_payloads import APP_ID, USER_ID
 from tests.fakes import ScriptedBackend
 
 SECRET = "test-secret"

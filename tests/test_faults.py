@@ -27,7 +27,7 @@ import pytest
 from bot.discord.client import MuseBot
 from bot.service.core import MuseService
 from tests.conftest import ServiceFactory
-from tests.discord_harness import APP_ID, CHANNEL_ID, USER_ID, slash_payload
+from tests.discord_payloads import APP_ID, CHANNEL_ID, USER_ID, slash_payload
 from tests.discord_server import (
     CALLBACK,
     CHANNEL_MESSAGES,
