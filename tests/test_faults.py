@@ -28,16 +28,9 @@ from bot.discord.client import MuseBot
 from bot.service.core import MuseService
 from tests.conftest import ServiceFactory
 from tests.discord_payloads import APP_ID, CHANNEL_ID, USER_ID, slash_payload
-from tests.discord_server import (
-    CALLBACK,
-    CHANNEL_MESSAGES,
-    IDENTIFY,
-    ORIGINAL,
-    RESUME,
-    RESUME_PATH,
-    Call,
-    FakeDiscord,
-)
+from tests.discord_server import FakeDiscord
+from tests.discord_server_gateway import IDENTIFY, RESUME, RESUME_PATH
+from tests.discord_server_rest import CALLBACK, CHANNEL_MESSAGES, ORIGINAL, Call
 from tests.fakes import ScriptedBackend
 
 pytestmark = pytest.mark.timeout(30)
