@@ -296,6 +296,7 @@ def _cmd_delete_user(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Parse, read the settings once, run the command; operator errors exit 2, untraced."""
     args = _parser().parse_args(argv)
     handler: Callable[[Settings, argparse.Namespace], int] = args.handler
     try:
