@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import build_models, load_backend, parameters, real_service
-from bot.service.core import Origin
+from bot.service.types import Origin
 from generators.requests import PoemRequest
 
 REQUESTS = 16

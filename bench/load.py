@@ -33,7 +33,9 @@ from typing import Any
 
 from bench.common import Ticker, load_backend, real_service
 from bot.discord.client import MuseBot
-from tests.discord_harness import USER_ID, Harness, RecordingHTTP, custom_ids
+from tests.discord_harness import Harness
+from tests.discord_http import RecordingHTTP
+from tests.discord_payloads import USER_ID, custom_ids
 
 MEMBERS = 50
 EVENTS = 1000

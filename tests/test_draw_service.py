@@ -14,7 +14,8 @@ from PIL import Image
 
 from bot.datasets.export import ExportFilters, export
 from bot.errors import Cancelled, UserError
-from bot.service.core import Origin, delete_user_data
+from bot.service.privacy import delete_user_data
+from bot.service.types import Origin
 from generators.options import ImageSize
 from generators.requests import DrawRequest
 from tests.conftest import ServiceFactory

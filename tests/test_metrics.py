@@ -9,7 +9,7 @@ import time
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.ops.metrics import Health, metrics_app
-from bot.service.core import Origin
+from bot.service.types import Origin
 from generators.requests import PoemRequest
 from generators.worker import ModelWorker
 from tests.conftest import ServiceFactory

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.discord.render import EMBED_TEXT_MAX, model_name, progress_text, result_embed
-from bot.service.core import Delivery, Progress, ShownOutput
+from bot.service.types import Delivery, Progress, ShownOutput
 from bot.store.records import Tally
 
 

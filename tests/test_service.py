@@ -10,7 +10,7 @@ import pytest
 
 from bot.datasets.export import ExportFilters, export
 from bot.errors import Busy, GenerationFailed, NotAllowed, Refused, UserError
-from bot.service.core import Origin
+from bot.service.types import Origin
 from generators.options import Language, PoemForm
 from generators.requests import PoemRequest, SloganRequest
 from tests.conftest import ServiceFactory
