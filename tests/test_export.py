@@ -16,7 +16,10 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from bot.datasets.export import ExportFilters, Manifest, export, pseudonym
+from bot.datasets.export import export
+from bot.datasets.filters import ExportFilters
+from bot.datasets.manifest import Manifest
+from bot.datasets.pseudonyms import pseudonym
 from bot.review.reviews import ReviewDesk
 from bot.store.storage import MIGRATIONS, JobRecord, NewOutput, Storage
 from generators.prompts import _SYSTEM_EN, _SYSTEM_ZH, poem_prompt, slogan_prompt

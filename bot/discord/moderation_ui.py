@@ -22,7 +22,9 @@ from discord import app_commands
 from discord.app_commands import Choice, Range
 from discord.ext import commands
 
-from bot.datasets.export import FORMATS, ExportFilters, export
+from bot.datasets.export import export
+from bot.datasets.filters import ExportFilters
+from bot.datasets.formats import FORMATS
 from bot.discord.buttons import MuseButton
 from bot.discord.context import HasService, app_of
 from bot.discord.flow import attachments
