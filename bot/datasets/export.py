@@ -37,7 +37,7 @@ async def export(
     out.parent.mkdir(parents=True, exist_ok=True)
     if layout == "imagefolder":
         return await _export_folder(storage, out, spec, filters, names)
-    return await _export_file(storage, out, ExportRun(spec, filters, names, None), layout)
+    return await _export_file(storage, out, ExportRun(spec, filters, names, images=None), layout)
 
 
 def _layout(out: Path, filters: ExportFilters) -> str:
