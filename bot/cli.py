@@ -13,7 +13,9 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from bot.config import Settings, load_settings
-from bot.datasets.export import FORMATS, KINDS, ExportFilters, export
+from bot.datasets.export import export
+from bot.datasets.filters import KINDS, ExportFilters
+from bot.datasets.formats import FORMATS
 from bot.datasets.stats import format_stats, rater_stats
 from bot.errors import BotError, ConfigError, UserError
 from bot.ops.logs import configure_logging

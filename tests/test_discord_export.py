@@ -7,7 +7,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from bot.datasets.export import ExportFilters, export, pseudonym
+from bot.datasets.export import export
+from bot.datasets.filters import ExportFilters
+from bot.datasets.pseudonyms import pseudonym
 from bot.discord.client import MuseBot
 from bot.service.privacy import delete_user_data
 from bot.service.types import Origin

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bot.datasets.export import ExportFilters, export
+from bot.datasets.export import export
+from bot.datasets.filters import ExportFilters
 from bot.errors import Cancelled, UserError
 from bot.service.privacy import delete_user_data
 from bot.service.types import Origin

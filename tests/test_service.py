@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.datasets.export import ExportFilters, export
+from bot.datasets.export import export
+from bot.datasets.filters import ExportFilters
 from bot.errors import Busy, GenerationFailed, NotAllowed, Refused, UserError
 from bot.service.types import Origin
 from generators.options import Language, PoemForm

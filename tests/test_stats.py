@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.datasets.export import pseudonym
+from bot.datasets.pseudonyms import pseudonym
 from bot.datasets.stats import RaterCount, format_stats, rater_stats
 from bot.store.records import JobRecord, NewOutput
 from bot.store.storage import Storage

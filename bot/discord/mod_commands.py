@@ -15,7 +15,9 @@ from discord import app_commands
 from discord.app_commands import Choice, Range
 from discord.ext import commands
 
-from bot.datasets.export import FORMATS, ExportFilters, export
+from bot.datasets.export import export
+from bot.datasets.filters import ExportFilters
+from bot.datasets.formats import FORMATS
 from bot.discord.permissions import require_admin, require_moderator
 from bot.discord.replies import NO_PINGS
 from bot.discord.review_cards import fit, review_page
