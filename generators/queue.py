@@ -1,8 +1,8 @@
 """The job queue: a plain ``QueueState`` that decides what runs next, and a thin asyncio runner.
 
 ``QueueState`` has no event loop and no clock, so its policy (order, caps, batching) is tested as
-plain code. ``JobQueue`` owns one state, runs one batch at a time with a timeout, and settles one
-future per job. It refuses work at once when full instead of growing.
+plain code. ``JobQueue`` owns one state, runs batches with a timeout (one at a time per lane, or up
+to the lane's limit) and settles one future per job. It refuses work at once when full.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
-from generators.throughput import PARALLEL_KINDS as PARALLEL_KINDS
 from generators.throughput import Throughput as Throughput
 
 P = TypeVar("P")
@@ -52,8 +51,7 @@ class Ticket(Generic[P]):
     ``kind`` and ``units`` feed wait estimates: text units are new tokens (rows of a batch
     decode in parallel), image units are denoising steps times images (they add up).
     ``round`` and ``seq`` are set by ``QueueState.admit`` for fair ordering. ``lane`` names
-    the resource a job runs on ("local": the model worker thread; "remote": a text server),
-    each with its own limit of batches running at once (``JobQueue(lane_limits=...)``).
+    what runs it ("local": the worker thread; "remote": a text server; see ``lane_limits``).
     """
 
     job_id: str
@@ -345,19 +343,21 @@ class JobQueue(Generic[P, R]):
 
     def _batch_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        self._wake.set()
+        self._wake.set()  # its lane has room again
+
+    def _live(self, batch: list[Ticket[P]]) -> list[Ticket[P]]:
+        """The tickets whose requesters still wait; forget those who went away before we started."""
+        live = [t for t in batch if not self._futures[t.job_id].done()]
+        for ticket in batch:
+            if ticket not in live:
+                self._futures.pop(ticket.job_id, None)
+        return live
 
     async def _run_batch(self, running: _Running[P]) -> None:
         batch, cancel, started = running.batch, running.cancel, running.started
-        live = [t for t in batch if not self._futures[t.job_id].done()]
-        for ticket in batch:  # requesters who went away before we started
-            if ticket not in live:
-                self._futures.pop(ticket.job_id, None)
+        live = self._live(batch)
         if not live:
-            self.state.finish(batch)
-            for ticket in batch:
-                self._running.pop(ticket.job_id, None)
-            return
+            return self._forget(batch)
         self.batches_run += 1
         context = current_jobs.set(",".join(t.job_id for t in live))
         outcomes: Sequence[Any]
@@ -375,9 +375,7 @@ class JobQueue(Generic[P, R]):
                 log.exception("batch of %d job(s) failed", len(live))
             outcomes = [err] * len(live)
         finally:
-            self.state.finish(batch)
-            for ticket in batch:
-                self._running.pop(ticket.job_id, None)
+            self._forget(batch)
             current_jobs.reset(context)
         if not cancel.is_set():
             self.throughput.observe(live, asyncio.get_running_loop().time() - started)
@@ -386,6 +384,11 @@ class JobQueue(Generic[P, R]):
                 self._cancelled.discard(ticket.job_id)
                 outcome = JobCancelled(ticket.job_id)
             self._settle(ticket.job_id, outcome)
+
+    def _forget(self, batch: list[Ticket[P]]) -> None:
+        self.state.finish(batch)
+        for ticket in batch:
+            self._running.pop(ticket.job_id, None)
 
     def _settle(self, job_id: str, outcome: Any) -> None:
         future = self._futures.pop(job_id, None)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from generators.backend import ModelLoadError, TokenCallback
-from generators.types import ChatMessage, SamplingParams, TextPrompt, TextSample
+from generators.samples import ChatMessage, SamplingParams, TextPrompt, TextSample
 
 log = logging.getLogger(__name__)
 

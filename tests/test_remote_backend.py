@@ -17,7 +17,7 @@ from generators.remote import (
     defuse,
     scrub,
 )
-from generators.types import ChatMessage, SamplingParams, TextPrompt
+from generators.samples import ChatMessage, SamplingParams, TextPrompt
 from tests.openai_faults import ScriptedOpenAI, Step
 
 KEY = "sk-test-0123456789abcdefSECRET"

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from generators.remote import OpenAITextBackend, RemoteConfig
-from generators.types import ChatMessage, SamplingParams, TextPrompt
+from generators.samples import ChatMessage, SamplingParams, TextPrompt
 from tests.llama_server import ALIAS, find_binary, serve
 from tests.tiny_gguf import hf_to_gguf
 
