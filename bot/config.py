@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Literal, TypeVar
 
 from bot.errors import ConfigError
 
@@ -56,6 +56,16 @@ class Settings:
     filter_ml_threshold: float = 0.9
     filter_classifier_dir: Path | None = None
     filter_classifier_threshold: float = 0.5
+    # Scale out: an OpenAI-compatible text server, and Discord shards (README, "Running at scale").
+    text_backend: Literal["local", "openai"] = "local"
+    openai_base_url: str = ""
+    openai_model: str = ""
+    openai_api_key: str = field(default="", repr=False)
+    openai_timeout_s: float = 60.0
+    openai_retries: int = 3
+    remote_concurrency: int = 8
+    shards: int | Literal["auto"] | None = None  # None: one gateway connection, no sharding
+    shard_ids: tuple[int, ...] | None = None
 
     def require_token(self) -> None:
         if not self.discord_token:
@@ -149,6 +159,53 @@ def _check_image_limits(settings: Settings, problems: list[str]) -> None:
         )
 
 
+def _remote(read: _Reader) -> dict[str, Any]:
+    """MUSE_TEXT_BACKEND and the OpenAI-compatible server's settings."""
+    backend = read.text("MUSE_TEXT_BACKEND", "local").lower()
+    url, model = read.text("MUSE_OPENAI_BASE_URL", ""), read.text("MUSE_OPENAI_MODEL", "")
+    if backend not in ("local", "openai"):
+        read.problems.append(f"MUSE_TEXT_BACKEND must be local or openai, got {backend!r}")
+    elif backend == "openai" and not url.startswith(("http://", "https://")):
+        read.problems.append(
+            "MUSE_TEXT_BACKEND=openai needs MUSE_OPENAI_BASE_URL like http://host:8000/v1, "
+            f"got {url!r}"
+        )
+    if backend == "openai" and not model:
+        read.problems.append("MUSE_TEXT_BACKEND=openai needs MUSE_OPENAI_MODEL (the served name)")
+    return {
+        "text_backend": backend if backend == "openai" else "local",
+        "openai_base_url": url,
+        "openai_model": model,
+        "openai_api_key": read.env.get("MUSE_OPENAI_API_KEY", "").strip(),
+        "openai_timeout_s": read.number("MUSE_OPENAI_TIMEOUT_S", 60.0, float, 1),
+        "openai_retries": read.number("MUSE_OPENAI_RETRIES", 3, int, 0),
+        "remote_concurrency": read.number("MUSE_REMOTE_CONCURRENCY", 8, int, 1),
+    }
+
+
+def _shards(read: _Reader) -> dict[str, Any]:
+    """MUSE_SHARDS (a count or auto) and MUSE_SHARD_IDS (some of them, for this process)."""
+    raw = read.text("MUSE_SHARDS", "").lower()
+    shards: int | Literal["auto"] | None = None
+    if raw == "auto":
+        shards = "auto"
+    elif raw:
+        shards = read.number("MUSE_SHARDS", 1, int, 1)
+    ids_raw = read.text("MUSE_SHARD_IDS", "")
+    if not ids_raw:
+        return {"shards": shards, "shard_ids": None}
+    try:
+        ids = tuple(sorted({int(part) for part in ids_raw.split(",")}))
+    except ValueError:
+        read.problems.append(f"MUSE_SHARD_IDS must be shard numbers like 0,1, got {ids_raw!r}")
+        return {"shards": shards, "shard_ids": None}
+    if not isinstance(shards, int) or not all(0 <= i < shards for i in ids):
+        read.problems.append(
+            f"MUSE_SHARD_IDS={ids_raw!r} needs MUSE_SHARDS set to a count above each of them"
+        )
+    return {"shards": shards, "shard_ids": ids}
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Validate ``env`` once; raise ``ConfigError`` listing every problem."""
     read = _Reader(env)
@@ -190,6 +247,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         filter_ml_threshold=read.number("MUSE_FILTER_ML_THRESHOLD", 0.9, float, 0),
         filter_classifier_dir=_optional_dir(read, "MUSE_FILTER_CLASSIFIER_DIR"),
         filter_classifier_threshold=read.number("MUSE_FILTER_CLASSIFIER_THRESHOLD", 0.5, float, 0),
+        **_remote(read),
+        **_shards(read),
     )
     _check_image_limits(settings, read.problems)
     if read.problems:
