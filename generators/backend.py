@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -76,3 +77,8 @@ class ImageBackend(Protocol):
     def generate(
         self, rows: Sequence[DrawRow], cancel: threading.Event, on_step: StepCallback
     ) -> list[ImageSample]: ...
+
+
+def is_remote(backend: object) -> bool:
+    """True for a back-end whose ``generate`` is awaited on the loop (``AsyncTextBackend``)."""
+    return inspect.iscoroutinefunction(getattr(backend, "generate", None))

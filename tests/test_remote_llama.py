@@ -14,7 +14,11 @@ from typing import Any
 
 import pytest
 
+from bot.config import Settings
+from bot.ops.runtime import open_service
+from bot.service.types import Origin
 from generators.remote import OpenAITextBackend, RemoteConfig
+from generators.requests import PoemRequest
 from generators.samples import ChatMessage, SamplingParams, TextPrompt
 from tests.llama_server import ALIAS, find_binary, serve
 from tests.tiny_gguf import hf_to_gguf
@@ -106,3 +110,26 @@ def _post(root: str, path: str, body: dict[str, object]) -> dict[str, Any]:
     )
     with urllib.request.urlopen(request, timeout=30) as answer:
         return dict(json.load(answer))
+
+
+async def test_a_poem_through_muse_on_llama_cpp(llama_url: str, tmp_path: Path) -> None:
+    """Production wiring (open_service) against the real server: queued, generated, filtered
+    and stored, credited to the model the server reports; the same seed gives the same poem."""
+    settings = Settings(
+        db_path=tmp_path / "muse.sqlite3",
+        image_model=None,
+        filter_ml=False,
+        text_backend="openai",
+        openai_base_url=llama_url,
+        openai_model="asked-for",
+        poem_max_new_tokens=24,
+    )
+    async with open_service(settings) as service:
+        texts = []
+        for user in (1, 2):
+            pending = service.prepare(PoemRequest(topic="moon", seed=77), Origin(user))
+            await service.start(pending)
+            delivery = await service.finish(pending)
+            assert delivery.model_id == ALIAS
+            texts.append(delivery.outputs[0].text)
+    assert texts[0] and texts[0] == texts[1]

@@ -50,3 +50,6 @@ def configure_logging(level: str, *, json_lines: bool, stream: TextIO | None = N
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    quiet = logging.WARNING if root.level > logging.DEBUG else logging.DEBUG
+    for name in ("httpx", "httpx2", "httpcore", "httpcore2"):  # a line per request otherwise
+        logging.getLogger(name).setLevel(quiet)

@@ -7,12 +7,13 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.service.core import MuseService
 from bot.store.connection import StorageError
 from bot.store.storage import Storage
-from generators.backend import ImageBackend, TextBackend
+from generators.backend import AsyncTextBackend, ImageBackend, ModelLoadError, TextBackend
 from generators.queue import Throughput
 from generators.worker import ModelWorker
 from moderation.base import ImageFilter, TextFilter
@@ -20,14 +21,18 @@ from moderation.disabled import DisabledFilter
 from moderation.image import OpenNsfwFilter
 from moderation.text import build_text_filter
 
+if TYPE_CHECKING:
+    from generators.remote import OpenAITextBackend
+
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Models:
-    """What the worker thread loaded, with warm-up rates for the first wait estimates."""
+    """What the worker thread loaded, with warm-up rates for the first wait estimates.
+    ``text`` is None when the text model is served elsewhere (``MUSE_TEXT_BACKEND=openai``)."""
 
-    text: TextBackend
+    text: TextBackend | AsyncTextBackend | None
     token_s: float
     image: ImageBackend | None = None
     step_s: float = 0.0
@@ -41,16 +46,20 @@ def _quiet_ml_logs() -> None:
 
 
 def load_models(settings: Settings) -> Models:
-    """Load and warm up the models (on the worker thread, which then owns them)."""
+    """Load and warm up the local models (on the worker thread, which then owns them)."""
+    if settings.text_backend != "local" and settings.image_model is None:
+        return Models(None, 0.0)  # nothing runs here: torch is not even imported
     import torch  # heavy imports stay out of module import time
 
     _quiet_ml_logs()
     torch.set_num_threads(settings.torch_threads)
-    from generators.text import TransformersTextBackend
+    models = Models(None, 0.0)
+    if settings.text_backend == "local":
+        from generators.text import TransformersTextBackend
 
-    text = TransformersTextBackend.load(settings.text_model, device=settings.device)
-    models = Models(text, text.warmup())
-    log.info("text warm-up: %.1f ms per token", models.token_s * 1000)
+        text = TransformersTextBackend.load(settings.text_model, device=settings.device)
+        models.text, models.token_s = text, text.warmup()
+        log.info("text warm-up: %.1f ms per token", models.token_s * 1000)
     if settings.image_model is None:
         log.info("MUSE_IMAGE_MODEL is off: /draw is disabled")
         return models
@@ -68,6 +77,30 @@ def load_models(settings: Settings) -> Models:
     models.image, models.step_s = image, image.warmup()
     log.info("image warm-up: %.2f s per step at native size", models.step_s)
     return models
+
+
+async def connect_remote(settings: Settings, models: Models) -> OpenAITextBackend | None:
+    """With ``MUSE_TEXT_BACKEND=openai`` (and no text model loaded), the server's client,
+    checked with one short request; the caller closes it."""
+    if settings.text_backend != "openai" or models.text is not None:
+        return None
+    from generators.remote import OpenAITextBackend, RemoteConfig
+
+    config = RemoteConfig(
+        settings.openai_base_url,
+        settings.openai_model,
+        settings.openai_api_key,
+        timeout_s=settings.openai_timeout_s,
+        retries=settings.openai_retries,
+    )
+    remote = OpenAITextBackend.connect(config)
+    try:
+        models.text, models.token_s = remote, await remote.warmup()
+    except ModelLoadError:
+        await remote.close()
+        raise
+    log.info("text server %s serves %r", settings.openai_base_url, remote.model_id)
+    return remote
 
 
 FILTER_OFF_WARNING = (
@@ -133,8 +166,12 @@ async def open_service(
     storage = await Storage.open(settings.db_path)
     worker = ModelWorker()
     worker.start()
+    remote = None
     try:
         models = await worker.call(load, settings)
+        remote = await connect_remote(settings, models)
+        if models.text is None:
+            raise ModelLoadError("no text back-end was loaded")
         rates = {"text": models.token_s, "image": models.step_s}
         service = MuseService(
             settings=settings,
@@ -150,5 +187,7 @@ async def open_service(
         async with service:
             yield service
     finally:
+        if remote is not None:
+            await remote.close()
         await worker.close()
         await storage.close()

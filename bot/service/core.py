@@ -32,9 +32,10 @@ from bot.service.types import Delivery, Origin, PendingJob, Progress, Result, Ro
 from bot.service.work import draw_rows, job_record, text_outputs, text_rows
 from bot.store.records import JobRecord, NewOutput, OutputRecord
 from bot.store.storage import Storage
-from generators.backend import GenerationCancelled, ImageBackend, TextBackend
+from generators.backend import AsyncTextBackend, GenerationCancelled, ImageBackend, TextBackend
 from generators.options import InvalidRequest
 from generators.queue import JobCancelled, JobQueue, JobTimeout, Overloaded, Throughput
+from generators.remote import RemoteGenerationError
 from generators.requests import SEED_MAX, DrawRequest, Request, request_from_fields
 from generators.samples import ImageResult
 from generators.worker import ModelWorker
@@ -64,7 +65,7 @@ class MuseService:
         settings: Settings,
         storage: Storage,
         worker: ModelWorker,
-        backend: TextBackend,
+        backend: TextBackend | AsyncTextBackend,
         text_filter: TextFilter,
         image_backend: ImageBackend | None = None,
         image_filter: ImageFilter | None = None,
@@ -105,6 +106,7 @@ class MuseService:
             max_batch_rows=settings.batch_max_rows,
             job_timeout_s=settings.job_timeout_s,
             throughput=throughput,
+            lane_limits={"remote": settings.remote_concurrency},
         )
 
     @property
@@ -161,7 +163,7 @@ class MuseService:
         rows = self._rows(request)
         record = job_record(request, origin, rows, parent, self.clock())
         try:
-            future = self.queue.submit(ticket(record, rows))
+            future = self.queue.submit(ticket(record, rows, remote=self.executor.remote))
         except Overloaded as err:
             raise Busy(_busy_message(err)) from err
         return PendingJob(record, request, rows, future, time.perf_counter())
@@ -183,7 +185,7 @@ class MuseService:
         request = dataclasses.replace(request_from_fields(job.kind, job.options), seed=job.seed)
         rows = self._rows(request)
         try:
-            future = self.queue.submit(ticket(job, rows))
+            future = self.queue.submit(ticket(job, rows, remote=self.executor.remote))
         except Overloaded as err:
             raise Busy(_busy_message(err)) from err
         self.queue.release(job.id)
@@ -214,6 +216,9 @@ class MuseService:
         if position == 0 and steps is not None and steps.steps:
             left = steps.left_s()
             return Progress(0, wait_s if left is None else left, steps.step, steps.steps)
+        rows = self.executor.partial.get(job_id) if position == 0 else None
+        if rows and (tokens := max(n for _, n in rows)):
+            return Progress(0, wait_s, partial=tuple(text for text, _ in rows), tokens=tokens)
         return Progress(position, wait_s)
 
     async def finish(self, pending: PendingJob) -> Delivery:
@@ -377,4 +382,6 @@ def _failure_message(err: BaseException) -> str:
         )
     if isinstance(err, Overloaded):
         return _busy_message(err)
+    if isinstance(err, RemoteGenerationError):
+        return str(err)  # written for members: overloaded, unreachable, refused
     return "Generation failed on Muse's side. The operator has the details in the log."

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from bot.config import Settings
 from bot.ops.metrics import Metrics
@@ -17,7 +17,7 @@ from bot.service.types import Result, Rows
 from bot.service.work import image_outputs, image_path
 from bot.store.records import JobRecord, NewOutput
 from bot.store.storage import Storage
-from generators.backend import ImageBackend, TextBackend
+from generators.backend import AsyncTextBackend, ImageBackend, TextBackend, is_remote
 from generators.queue import Ticket
 from generators.samples import DrawRow, ImageResult, TextResult
 from generators.worker import ModelWorker
@@ -26,17 +26,19 @@ from moderation.policy import Strictness, apply_image_policy
 from moderation.verdict import Decision
 
 
-def ticket(record: JobRecord, rows: Rows) -> Ticket[Rows]:
+def ticket(record: JobRecord, rows: Rows, *, remote: bool = False) -> Ticket[Rows]:
     """A job's place in the queue. Images batch by size and steps (units: steps x images);
-    text rows all batch together (units: new tokens, decoded in parallel)."""
-    first = rows[0]
+    text rows all batch together (units: new tokens, decoded in parallel). A remote text job
+    is a batch of its own in the "remote" lane: the server batches concurrent jobs itself."""
+    first, lane = rows[0], "local"
     if isinstance(first, DrawRow):
         key, kind = f"image:{first.width}x{first.height}:{first.steps}", "image"
         units = float(first.steps * len(rows))
     else:
-        key, kind = "text", "text"
+        key, kind = ("remote:" + record.id, "text") if remote else ("text", "text")
+        lane = "remote" if remote else lane
         units = float(max(p.sampling.max_new_tokens for p in rows))  # type: ignore[union-attr]
-    return Ticket(record.id, record.user_id, key, len(rows), rows, True, kind, units)
+    return Ticket(record.id, record.user_id, key, len(rows), rows, True, kind, units, lane=lane)
 
 
 @dataclass
@@ -64,7 +66,7 @@ class Executor:
         settings: Settings,
         storage: Storage,
         worker: ModelWorker,
-        backend: TextBackend,
+        backend: TextBackend | AsyncTextBackend,
         image_backend: ImageBackend | None,
         image_filter: ImageFilter | None,
         clock: Callable[[], float],
@@ -79,6 +81,9 @@ class Executor:
         self.clock = clock
         self.metrics = metrics
         self.steps: dict[str, StepProgress] = {}
+        self.remote = is_remote(backend)
+        # Streamed text of running remote jobs: job id -> (text so far, new tokens) per row.
+        self.partial: dict[str, list[tuple[str, int]]] = {}
 
     async def execute(self, batch: list[Ticket[Rows]], cancel: threading.Event) -> list[Result]:
         """Run one batch on the worker thread: one model call for every row of every job."""
@@ -89,13 +94,14 @@ class Executor:
             if batch[0].kind == "image":
                 samples: Sequence[Any] = await self._draw(batch, rows, cancel)
             else:
-                samples = await self.worker.call(self.backend.generate, rows, cancel)
+                samples = await self._write(batch, rows, cancel)
         except asyncio.CancelledError:
             cancel.set()  # timed out: the thread stops at its next step
             raise
         finally:
             for ticket in batch:
                 self.steps.pop(ticket.job_id, None)
+                self.partial.pop(ticket.job_id, None)
         elapsed = time.perf_counter() - started
         self._count_generation(
             batch[0].kind, elapsed, rows if batch[0].kind == "image" else samples
@@ -111,6 +117,26 @@ class Executor:
             else:
                 results.append(TextResult(chunk, self.backend.model_id, elapsed, len(rows)))
         return results
+
+    async def _write(
+        self, batch: list[Ticket[Rows]], rows: list[Any], cancel: threading.Event
+    ) -> Sequence[Any]:
+        """Text on the worker thread, or on a remote server straight from the loop (streamed:
+        each row's text so far lands in ``partial``)."""
+        if not self.remote:
+            local = cast(TextBackend, self.backend)
+            return await self.worker.call(local.generate, rows, cancel)
+        owners = [(t.job_id, i) for t in batch for i in range(t.rows)]
+        for t in batch:
+            self.partial[t.job_id] = [("", 0)] * t.rows
+
+        def on_token(row: int, text: str, tokens: int) -> None:
+            job_id, index = owners[row]
+            if job_id in self.partial:
+                self.partial[job_id][index] = (text, tokens)
+
+        remote = cast(AsyncTextBackend, self.backend)
+        return await remote.generate(rows, cancel, on_token)
 
     async def _draw(
         self, batch: list[Ticket[Rows]], rows: list[DrawRow], cancel: threading.Event

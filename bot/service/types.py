@@ -36,12 +36,15 @@ class PendingJob:
 
 @dataclass(frozen=True)
 class Progress:
-    """Where a job is: queue position (0 = running), seconds left, and steps for images."""
+    """Where a job is: queue position (0 = running), seconds left, steps for images, and for
+    text streamed from a remote server each row's text so far (unfiltered) and new tokens."""
 
     position: int
     wait_s: float
     step: int = 0
     steps: int = 0
+    partial: tuple[str, ...] = ()
+    tokens: int = 0
 
 
 @dataclass(frozen=True)
