@@ -171,11 +171,11 @@ class FakeGateway:
         if op == HEARTBEAT:
             await conn.send({"op": HEARTBEAT_ACK, "d": None})
         elif op == IDENTIFY:
-            await self._identify(conn)
+            await self._identify(conn, d or {})
         elif op == RESUME:
             await self._resume(conn, d or {})
 
-    async def _identify(self, conn: Connection) -> None:
+    async def _identify(self, conn: Connection, d: JSON) -> None:
         session = Session(uuid.uuid4().hex)
         self.sessions.append(session)
         conn.session = session
@@ -192,7 +192,7 @@ class FakeGateway:
             "user_settings": {},
             "presences": [],
             "geo_ordered_rtc_regions": [],
-            "shard": [0, 1],
+            "shard": d.get("shard", [0, 1]),  # Discord echoes the shard the bot identified as
         }
         await self.dispatch("READY", ready)
         await self.dispatch("GUILD_CREATE", self._guild())

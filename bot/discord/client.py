@@ -57,13 +57,16 @@ def intents() -> discord.Intents:
 class MuseBot(commands.Bot):
     """Holds the service and settings that commands and buttons reach through ``client``."""
 
-    def __init__(self, service: MuseService, settings: Settings, *, sync: bool = True) -> None:
+    def __init__(
+        self, service: MuseService, settings: Settings, *, sync: bool = True, **shards: Any
+    ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents(),
             allowed_mentions=NO_PINGS,
             tree_cls=MuseTree,
             help_command=None,
+            **shards,  # shard_count / shard_ids for ShardedMuseBot (bot.discord.shards)
         )
         self.service = service
         self.settings = settings

@@ -15,7 +15,7 @@ import discord
 from aiohttp import web
 
 from bot.config import Settings
-from bot.discord.client import MuseBot
+from bot.discord.shards import make_bot
 from bot.errors import BotError, ConfigError
 from bot.ops.metrics import Health, start_metrics_server
 from bot.ops.runtime import open_service
@@ -52,7 +52,7 @@ async def _run(settings: Settings, metrics_host: str, metrics_port: int | None) 
     async with open_service(settings) as service:
         runner = await _metrics(service, settings, metrics_host, metrics_port)
         try:
-            bot = MuseBot(service, settings)
+            bot = make_bot(service, settings)
             async with bot:
                 await _serve(bot, service, settings)
         finally:
