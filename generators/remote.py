@@ -100,6 +100,7 @@ class OpenAITextBackend:
         self.client = client
         self.config = config
         self._model_id = config.model  # replaced by the model the server says it ran
+        self._top_k = True  # dropped for good if the server refuses the field (OpenAI's API)
 
     def __repr__(self) -> str:
         return f"<OpenAITextBackend {self.config.base_url} model={self._model_id!r}>"
@@ -198,8 +199,22 @@ class OpenAITextBackend:
             "seed": sampling.seed,
             "stream": True,
             "stream_options": {"include_usage": True},
-            "extra_body": {"top_k": sampling.top_k},  # vLLM and llama.cpp honour it
+            "extra_body": {"top_k": sampling.top_k} if self._top_k else None,
         }
+
+    async def _open(self, prompt: TextPrompt) -> Any:
+        """Start a streamed answer. top_k is no OpenAI parameter (vLLM, TGI and llama.cpp take
+        it); a server that refuses it gets the request again without it, from then on."""
+        import openai
+
+        try:
+            return await self.client.chat.completions.create(**self._request(prompt))
+        except (openai.BadRequestError, openai.UnprocessableEntityError) as err:
+            if not self._top_k or "top_k" not in str(err.message):
+                raise
+        self._top_k = False
+        log.warning("text server refuses top_k; sampling without it from now on")
+        return await self.client.chat.completions.create(**self._request(prompt))
 
     async def _stream(
         self,
@@ -209,7 +224,7 @@ class OpenAITextBackend:
         on_token: TokenCallback | None,
     ) -> TextSample:
         got = _Stream()
-        stream = await self.client.chat.completions.create(**self._request(prompt))
+        stream = await self._open(prompt)
         async with stream:
             async for chunk in stream:
                 _absorb(got, chunk)

@@ -27,6 +27,7 @@ class Step:
     hang_s: float = 0.0  # wait this long before answering (or between words)
     cut_after: int | None = None  # drop the connection after this many words
     echo_key: bool = False  # put the Authorization header into the error body
+    refuse: str | None = None  # answer 400 (as OpenAI's API does) when the body has this field
 
 
 class ScriptedOpenAI:
@@ -71,6 +72,10 @@ class ScriptedOpenAI:
             self.in_flight -= 1
 
     async def _answer(self, request: web.Request, step: Step) -> web.StreamResponse:
+        if step.refuse is not None and step.refuse in self.requests[-1]:
+            message = f"Unrecognized request argument supplied: {step.refuse}"
+            body = json.dumps({"error": {"message": message, "type": "invalid_request_error"}})
+            return web.Response(status=400, text=body, content_type="application/json")
         if step.status != 200:
             if step.hang_s:
                 await asyncio.sleep(step.hang_s)

@@ -65,6 +65,19 @@ async def test_request_carries_seed_sampling_and_defused_member_text() -> None:
     assert server.auth[0] == f"Bearer {KEY}"
 
 
+async def test_a_server_that_refuses_top_k_is_asked_again_without_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with ScriptedOpenAI([Step(refuse="top_k")]) as server:
+        remote = backend(server.url, retries=0)
+        first = await remote.generate([prompt(1)], threading.Event())
+        second = await remote.generate([prompt(2)], threading.Event())
+        await remote.close()
+    assert first[0].text == second[0].text == "moon over water"
+    assert ["top_k" in body for body in server.requests] == [True, False, False]
+    assert caplog.text.count("refuses top_k") == 1
+
+
 def test_defuse_breaks_special_tokens_of_common_templates() -> None:
     for token in ("<|im_start|>", "<|eot_id|>", "</s>", "[INST]", "<start_of_turn>", "<｜User｜>"):
         broken = defuse(f"a {token} b")
