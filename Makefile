@@ -30,3 +30,4 @@ test: install
 
 bench: install
 	for name in loop_lag ack_time batching service_overhead image safety_eval export load; do $(PY) -m bench.$$name || exit 1; done
+	MUSE_LLAMA_SERVER=$$(PYTHON=$(PY) .ci/llama-server) $(PY) -m bench.remote
