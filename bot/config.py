@@ -56,6 +56,9 @@ class Settings:
     filter_ml_threshold: float = 0.9
     filter_classifier_dir: Path | None = None
     filter_classifier_threshold: float = 0.5
+    # continuous batching (issue 10): "continuous" lets text jobs join a running batch at the
+    # next decoding step; "static" keeps whole batches (jobs wait for the batch to end)
+    text_batching: str = "continuous"
 
     def require_token(self) -> None:
         if not self.discord_token:
@@ -147,7 +150,13 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         image_model = None
     elif image_model is not None:
         _check_model("MUSE_IMAGE_MODEL", image_model, read.problems)
+    text_batching = read.text("MUSE_TEXT_BATCHING", "continuous").lower()
+    if text_batching not in ("continuous", "static"):
+        read.problems.append(
+            f"MUSE_TEXT_BATCHING must be continuous or static, got {text_batching!r}"
+        )
     settings = Settings(
+        text_batching=text_batching,
         discord_token=read.text("DISCORD_TOKEN", ""),
         text_model=text_model,
         db_path=Path(read.text("MUSE_DB_PATH", DEFAULT_DB_PATH)).expanduser(),

@@ -40,7 +40,8 @@ from bot.service.work import (
     text_rows,
 )
 from bot.store.storage import JobRecord, NewOutput, OutputRecord, Storage, Tally
-from generators.backend import GenerationCancelled, ImageBackend, TextBackend
+from generators.backend import GenerationCancelled, ImageBackend, TextBackend, steppable
+from generators.continuous import ContinuousRunner, TextSteps
 from generators.queue import JobCancelled, JobQueue, JobTimeout, Overloaded, Throughput, Ticket
 from generators.types import (
     SEED_MAX,
@@ -196,6 +197,9 @@ class MuseService:
         self._no_deliveries.set()
         self.feedback = FeedbackStore(storage, clock)
         self.vote_limit = RateLimiter(settings.votes_per_minute)
+        self.text_steps = TextSteps(worker, backend, self._count_step, self._mark_running)  # type: ignore[arg-type]
+        continuous = settings.text_batching == "continuous"
+        runner = ContinuousRunner(self.text_steps, continuous=continuous)
         self.queue: JobQueue[Rows, Result] = JobQueue(
             self._execute,
             max_depth=settings.queue_max_depth,
@@ -203,6 +207,7 @@ class MuseService:
             max_batch_rows=settings.batch_max_rows,
             job_timeout_s=settings.job_timeout_s,
             throughput=throughput,
+            runner=runner if steppable(backend) else None,
         )
 
     @property
@@ -471,6 +476,13 @@ class MuseService:
         self.metrics.job_seconds.labels(kind).observe(time.perf_counter() - pending.admitted_at)
         for out in outputs:
             self.metrics.verdicts.labels(kind, out.decision).inc()
+
+    def _count_step(self, seconds: float, tokens: int) -> None:
+        self.metrics.generation_seconds.labels("text").inc(seconds)
+        self.metrics.tokens.inc(tokens)
+
+    async def _mark_running(self, job_ids: list[str]) -> None:
+        await self.storage.mark_running(job_ids, self.clock())
 
     def _count_generation(self, kind: str, seconds: float, samples: Sequence[Any]) -> None:
         self.metrics.generation_seconds.labels(kind).inc(seconds)
