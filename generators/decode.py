@@ -29,6 +29,7 @@ from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
 from generators.backend import RowUpdate
+from generators.prefixes import Prefix, PrefixStore
 from generators.sampling import RowParams, sample_rows
 from generators.types import TextPrompt, TextSample
 
@@ -66,7 +67,8 @@ class DecodeBatch:
         self._cache_arg = "cache" if "cache" in names else "past_key_values"  # renamed in 5.x
         self.rows: list[_Row] = []
         self.cache: DynamicCache | None = None
-        self.mask: torch.Tensor | None = None  # rows x cached positions, 0 on left padding
+        self.mask: torch.Tensor | None = None  # rows x cached positions, 0 on padding
+        self.prefixes = PrefixStore()
 
     def __repr__(self) -> str:
         return f"<DecodeBatch rows={len(self.rows)}>"
@@ -95,33 +97,49 @@ class DecodeBatch:
         return self._decode()
 
     def _join(self, joining: Sequence[tuple[str, TextPrompt]]) -> list[RowUpdate]:
-        backend = self.backend
-        texts = [backend.render(prompt) for _, prompt in joining]
-        enc = self.tokenizer(
-            texts,
-            return_tensors="pt",
-            padding=True,
-            add_special_tokens=not backend.uses_chat_template,
-        ).to(self.device)
-        mask = enc["attention_mask"]
-        positions = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 1)
-        cache = DynamicCache()
+        """Prefill the joining rows, grouped by the stored prefix they reuse (if any), stack
+        them onto the batch and sample their first tokens."""
+        texts = [self.backend.render(prompt) for _, prompt in joining]
+        specials = not self.backend.uses_chat_template
+        encoded = self.tokenizer(texts, add_special_tokens=specials)["input_ids"]
+        groups: dict[tuple[int, int], tuple[Prefix | None, list[_Row]]] = {}
+        for (key, prompt), ids in zip(joining, encoded, strict=True):
+            row = _Row(key, prompt, list(ids), len(ids), self._generator(prompt))
+            prefix = self.prefixes.best(ids)
+            group = (id(prefix.layers), prefix.length) if prefix is not None else (0, 0)
+            groups.setdefault(group, (prefix, []))[1].append(row)
+        first = len(self.rows)
+        logits = [self._prefill(rows, prefix) for prefix, rows in groups.values()]
+        return self._advance(torch.cat(logits), list(range(first, len(self.rows))))
+
+    def _prefill(self, rows: list[_Row], prefix: Prefix | None) -> torch.Tensor:
+        """Run the rows' prompts (after ``prefix``, whose states are copied), left-padded among
+        themselves; stack them onto the batch, remember their states; the last logits."""
+        start = prefix.length if prefix is not None else 0
+        rest = [row.history[start:] for row in rows]
+        width = max(len(ids) for ids in rest)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids in rest])
+        own = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in rest])
+        mask = F.pad(own, (start, 0), value=1).to(self.device)
+        positions = (mask.cumsum(-1) - 1)[:, start:].masked_fill(own.to(self.device) == 0, 1)
+        cache = DynamicCache(ddp_cache_data=prefix.expand(len(rows))) if prefix else DynamicCache()
         out = self.model(
-            input_ids=enc["input_ids"],
+            input_ids=input_ids.to(self.device),
             attention_mask=mask,
             position_ids=positions,
             use_cache=True,
             logits_to_keep=1,
             **{self._cache_arg: cache},
         )
-        new = [
-            _Row(key, prompt, ids[m.bool()].tolist(), int(m.sum()), self._generator(prompt))
-            for (key, prompt), ids, m in zip(joining, enc["input_ids"], mask, strict=True)
-        ]
-        self._stack(new, cache, mask)
-        first = len(self.rows) - len(new)
-        logits = out.logits[:, -1, :].float()
-        return self._advance(logits, list(range(first, len(self.rows))))
+        for i, row in enumerate(rows):
+            real = mask[i].nonzero().squeeze(1)
+            self.prefixes.add(
+                row.history, [(k[i : i + 1, :, real], v[i : i + 1, :, real]) for k, v, _ in cache]
+            )
+        self._stack(rows, cache, mask)
+        logits: torch.Tensor = out.logits[:, -1, :].float()
+        return logits
 
     def _decode(self) -> list[RowUpdate]:
         assert self.mask is not None and self.cache is not None

@@ -3,6 +3,7 @@ steps and still give the text ``generate`` gives them alone."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from pathlib import Path
 from typing import Any
@@ -48,8 +49,10 @@ def test_rows_joining_at_any_step_give_their_text_alone(backend: Any) -> None:
     rows = [poem(seed) for seed in (1, 2, 3, 4)]
     rows.append(slogan_prompt(SloganRequest(product="moon coffee"), SamplingParams(9, 6)))
     alone = [backend.generate([row], threading.Event())[0] for row in rows]
+    reused = []
     for join_at in ([0, 0, 0, 0, 0], [0, 3, 5, 5, 11], [7, 0, 2, 30, 1]):
         samples, batch = run(backend, rows, join_at)
+        reused.append(batch.prefixes.reused_tokens)
         assert [s.text for s in samples] == [s.text for s in alone], join_at
         assert [(s.new_tokens, s.finish_reason) for s in samples] == [
             (s.new_tokens, s.finish_reason) for s in alone
@@ -57,6 +60,7 @@ def test_rows_joining_at_any_step_give_their_text_alone(backend: Any) -> None:
         assert [s.prompt_tokens for s in samples] == [s.prompt_tokens for s in alone]
         assert batch.rows == [] and batch.cache is None  # every row left and freed its slot
     assert len({s.text for s in alone}) > 1
+    assert reused[0] == 0 and reused[1] > 0 and reused[2] > 0  # later joiners reused prefixes
 
 
 def test_each_row_ends_at_its_own_limit_and_leaves(backend: Any) -> None:
@@ -79,7 +83,8 @@ def test_updates_carry_the_growing_text(backend: Any) -> None:
     for update in _drain(batch, [("a", poem(8, 16))]):
         texts.append(update.text)
     assert all(
-        later.startswith(earlier) or "\ufffd" in earlier for earlier, later in zip(texts, texts[1:])
+        later.startswith(earlier) or "\ufffd" in earlier
+        for earlier, later in itertools.pairwise(texts)
     )
     assert texts[-1] == backend.generate([poem(8, 16)], threading.Event())[0].text
 
