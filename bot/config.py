@@ -59,6 +59,7 @@ class Settings:
     # continuous batching (issue 10): "continuous" lets text jobs join a running batch at the
     # next decoding step; "static" keeps whole batches (jobs wait for the batch to end)
     text_batching: str = "continuous"
+    text_slots: int = 16  # rows of text in flight at most when continuous
 
     def require_token(self) -> None:
         if not self.discord_token:
@@ -157,6 +158,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         )
     settings = Settings(
         text_batching=text_batching,
+        text_slots=read.number("MUSE_TEXT_SLOTS", 16, int, 1),
         discord_token=read.text("DISCORD_TOKEN", ""),
         text_model=text_model,
         db_path=Path(read.text("MUSE_DB_PATH", DEFAULT_DB_PATH)).expanduser(),

@@ -5,7 +5,8 @@ The decisions are plain functions over ``QueueState`` with the time passed in, s
 without an event loop, like the queue's own policy:
 
 - ``take_joiners``: who joins now. Waiting jobs are taken in the queue's fair run order while
-  their rows fit in the free slots (``max_batch_rows`` in all). The first runnable job that
+  their rows fit in the free slots (``slots`` rows in flight, by default the queue's
+  ``max_batch_rows``; a batch starts with at most that many). The first runnable job that
   cannot join (another kind, or more rows than are free) stops the taking, so nobody overtakes
   it: the batch drains until it fits or, for another kind, until it is empty and that job runs.
 - ``due_to_leave``: who leaves now: cancelled jobs and jobs over the time limit (counted from
@@ -44,11 +45,13 @@ from generators.worker import ModelWorker
 log = logging.getLogger(__name__)
 
 
-def take_joiners(state: QueueState[Any], key: str, *, continuous: bool = True) -> list[Ticket[Any]]:
+def take_joiners(
+    state: QueueState[Any], key: str, *, slots: int | None = None, continuous: bool = True
+) -> list[Ticket[Any]]:
     """Move the waiting jobs that join the running batch (batch key ``key``) now to running."""
     if not continuous:
         return []
-    free = state.max_batch_rows - sum(t.rows for t in state.running)
+    free = (slots or state.max_batch_rows) - sum(t.rows for t in state.running)
     joining: list[Ticket[Any]] = []
     for ticket in state.run_order():
         if ticket.held:
@@ -90,10 +93,18 @@ class Stepper(Protocol):
 class ContinuousRunner:
     """Runs the queue's batches of one kind as a continuous batch (a ``SessionRunner``)."""
 
-    def __init__(self, stepper: Stepper, *, kind: str = "text", continuous: bool = True) -> None:
+    def __init__(
+        self,
+        stepper: Stepper,
+        *,
+        kind: str = "text",
+        continuous: bool = True,
+        slots: int | None = None,
+    ) -> None:
         self.stepper = stepper
         self.kind = kind
         self.continuous = continuous
+        self.slots = slots
         self.steps_run = 0
 
     def __repr__(self) -> str:
@@ -119,7 +130,8 @@ class ContinuousRunner:
                     return
                 await self._step(queue, joining, leaving, joined_at, cancel)
                 key = batch[0].batch_key
-                joining = _live(queue, take_joiners(queue.state, key, continuous=self.continuous))
+                taken = take_joiners(queue.state, key, slots=self.slots, continuous=self.continuous)
+                joining = _live(queue, taken)
         except asyncio.CancelledError:  # the queue is closing and its grace time is over
             cancel.set()
             _fail_running(queue, Overloaded("closed", 0))
@@ -196,6 +208,7 @@ class _Job:
 
 StepObserver = Callable[[float, int], None]  # seconds of one step, new tokens it made
 JoinHook = Callable[[list[str]], Awaitable[None]]  # job ids about to start (e.g. mark running)
+TextListener = Callable[[str, tuple[str, ...]], None]  # a running job's texts so far, per row
 
 
 class TextSteps:
@@ -216,6 +229,7 @@ class TextSteps:
         self.backend = backend
         self.observe = observe
         self.on_join = on_join
+        self.listeners: list[TextListener] = []  # called on the event loop after each step
         self._batch: TextStepper | None = None
         self._jobs: dict[str, _Job] = {}
 
@@ -261,17 +275,25 @@ class TextSteps:
         return self._batch.step(joins, gone, cancel)
 
     def _collect(self, updates: Sequence[RowUpdate]) -> dict[str, TextResult]:
+        """Fold a step's row updates into each job; tell listeners whose text grew; return the
+        jobs whose rows all ended."""
         rows_now = sum(job.rows - len(job.samples) for job in self._jobs.values())
-        finished: dict[str, TextResult] = {}
+        touched: dict[str, _Job] = {}
         for update in updates:
             job_id, _, index = update.key.rpartition(":")
             job = self._jobs.get(job_id)
             if job is None:
                 continue
+            touched[job_id] = job
             job.texts[int(index)] = update.text
             job.batch_rows = max(job.batch_rows, rows_now)
             if update.done is not None:
                 job.samples[int(index)] = update.done
+        for job_id, job in touched.items():
+            for listener in self.listeners:
+                listener(job_id, tuple(job.texts))
+        finished: dict[str, TextResult] = {}
+        for job_id, job in touched.items():
             if len(job.samples) == job.rows:
                 del self._jobs[job_id]
                 samples = tuple(job.samples[i] for i in range(job.rows))

@@ -199,7 +199,7 @@ class MuseService:
         self.vote_limit = RateLimiter(settings.votes_per_minute)
         self.text_steps = TextSteps(worker, backend, self._count_step, self._mark_running)  # type: ignore[arg-type]
         continuous = settings.text_batching == "continuous"
-        runner = ContinuousRunner(self.text_steps, continuous=continuous)
+        runner = ContinuousRunner(self.text_steps, continuous=continuous, slots=settings.text_slots)
         self.queue: JobQueue[Rows, Result] = JobQueue(
             self._execute,
             max_depth=settings.queue_max_depth,
