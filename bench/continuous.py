@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import build_models, load_backend, parameters, real_service
-from bot.service.core import Origin
-from generators.types import PoemRequest
+from bot.service.types import Origin
+from generators.requests import PoemRequest
 
 REQUESTS = 16
 GAP_S = 0.2
@@ -67,7 +67,7 @@ async def arrivals(backend: Any, mode: str, rows: int, max_new_tokens: int) -> R
         def on_text(job_id: str, texts: tuple[str, ...]) -> None:
             first.setdefault(job_id, time.perf_counter())
 
-        service.text_steps.listeners.append(on_text)
+        service.executor.text_steps.listeners.append(on_text)
         started = time.perf_counter()
         finishing = []
         for i in range(REQUESTS):

@@ -124,6 +124,30 @@ def _optional_dir(read: _Reader, key: str) -> Path | None:
     return path
 
 
+def _device(read: _Reader) -> str:
+    device = read.text("MUSE_DEVICE", "auto").lower()
+    if not _DEVICE.match(device):
+        read.problems.append(f"MUSE_DEVICE must be auto, cpu, cuda, cuda:N or mps, got {device!r}")
+    return device
+
+
+def _image_model(read: _Reader) -> str | None:
+    """The image model to load, or None when drawing is turned off (MUSE_IMAGE_MODEL=0)."""
+    image_model = read.text("MUSE_IMAGE_MODEL", DEFAULT_IMAGE_MODEL)
+    if image_model.lower() in OFF:
+        return None
+    _check_model("MUSE_IMAGE_MODEL", image_model, read.problems)
+    return image_model
+
+
+def _text_batching(read: _Reader) -> str:
+    """Continuous batching (text jobs join a running batch) or static whole batches."""
+    mode = read.text("MUSE_TEXT_BATCHING", "continuous").lower()
+    if mode not in ("continuous", "static"):
+        read.problems.append(f"MUSE_TEXT_BATCHING must be continuous or static, got {mode!r}")
+    return mode
+
+
 def _check_image_limits(settings: Settings, problems: list[str]) -> None:
     if settings.image_default_steps > settings.image_max_steps:
         problems.append(
@@ -142,20 +166,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     read = _Reader(env)
     text_model = read.text("MUSE_TEXT_MODEL", DEFAULT_TEXT_MODEL)
     _check_model("MUSE_TEXT_MODEL", text_model, read.problems)
-    device = read.text("MUSE_DEVICE", "auto").lower()
-    if not _DEVICE.match(device):
-        read.problems.append(f"MUSE_DEVICE must be auto, cpu, cuda, cuda:N or mps, got {device!r}")
+    device = _device(read)
     guild = read.number("MUSE_GUILD_ID", 0, int, 0)
-    image_model: str | None = read.text("MUSE_IMAGE_MODEL", DEFAULT_IMAGE_MODEL)
-    if image_model is not None and image_model.lower() in OFF:
-        image_model = None
-    elif image_model is not None:
-        _check_model("MUSE_IMAGE_MODEL", image_model, read.problems)
-    text_batching = read.text("MUSE_TEXT_BATCHING", "continuous").lower()
-    if text_batching not in ("continuous", "static"):
-        read.problems.append(
-            f"MUSE_TEXT_BATCHING must be continuous or static, got {text_batching!r}"
-        )
+    image_model = _image_model(read)
+    text_batching = _text_batching(read)
     settings = Settings(
         text_batching=text_batching,
         text_slots=read.number("MUSE_TEXT_SLOTS", 16, int, 1),

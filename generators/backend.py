@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from generators.types import DrawRow, ImageSample, ImageSize, TextPrompt, TextSample
+from generators.options import ImageSize
+from generators.samples import DrawRow, ImageSample, TextPrompt, TextSample
 
 
 class ModelLoadError(RuntimeError):

@@ -39,7 +39,7 @@ from generators.queue import (
     Ticket,
     current_jobs,
 )
-from generators.types import TextPrompt, TextResult, TextSample
+from generators.samples import TextPrompt, TextResult, TextSample
 from generators.worker import ModelWorker
 
 log = logging.getLogger(__name__)

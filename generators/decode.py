@@ -30,8 +30,8 @@ from transformers.cache_utils import DynamicLayer
 
 from generators.backend import RowUpdate
 from generators.prefixes import Prefix, PrefixStore
+from generators.samples import TextPrompt, TextSample
 from generators.sampling import RowParams, sample_rows
-from generators.types import TextPrompt, TextSample
 
 
 @dataclass

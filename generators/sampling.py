@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import torch
 
-from generators.types import SamplingParams
+from generators.samples import SamplingParams
 
 
 class RowParams:

@@ -26,8 +26,8 @@ from transformers import (
 
 from generators.backend import ModelLoadError, load_hint
 from generators.decode import DecodeBatch, supports_stepping
+from generators.samples import ChatMessage, SamplingParams, TextPrompt, TextSample
 from generators.sampling import RowParams, sample_rows
-from generators.types import ChatMessage, SamplingParams, TextPrompt, TextSample
 
 log = logging.getLogger(__name__)
 

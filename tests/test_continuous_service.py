@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from bot.errors import Cancelled
-from bot.service.core import MuseService, Origin, PendingJob
-from generators.types import PoemRequest, SloganRequest
+from bot.service.core import MuseService
+from bot.service.types import Origin, PendingJob
+from generators.requests import PoemRequest, SloganRequest
 from tests.conftest import ServiceFactory
 
 LONG_SEED = 11  # with this seed the tiny model writes the whole 200 tokens (no early end)
@@ -31,7 +32,7 @@ async def begin(service: MuseService, request: Any, user: int) -> PendingJob:
 
 
 async def until_writing(service: MuseService, pending: PendingJob) -> None:
-    while not any(service.text_steps.partial(pending.record.id) or ()):
+    while not any(service.executor.text_steps.partial(pending.record.id) or ()):
         await asyncio.sleep(0.001)
 
 

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from generators.prompts import poem_prompt, slogan_prompt
-from generators.types import PoemRequest, SamplingParams, SloganRequest, TextPrompt, TextSample
+from generators.requests import PoemRequest, SloganRequest
+from generators.samples import SamplingParams, TextPrompt, TextSample
 
 
 @pytest.fixture(scope="module")
