@@ -163,12 +163,8 @@ class DecodeBatch:
         """Sample the next token of rows ``indices`` (logits in the same order); rows that
         end leave the batch."""
         rows = [self.rows[i] for i in indices]
-        scores = self._penalised(logits, rows)
-        params = RowParams(
-            [r.prompt.sampling for r in rows], self.device, [r.generator for r in rows]
-        )
         updates, ended = [], set()
-        for row, token in zip(rows, sample_rows(scores, params), strict=True):
+        for row, token in zip(rows, self._choose(logits, rows), strict=True):
             if token in self.eos_ids:
                 reason = "stop"
             else:
@@ -186,6 +182,14 @@ class DecodeBatch:
         if ended:
             self._keep([i for i, row in enumerate(self.rows) if row.key not in ended])
         return updates
+
+    def _choose(self, logits: torch.Tensor, rows: Sequence[_Row]) -> list[int]:
+        """The next token of each row: repetition penalty, then the row's seeded draw."""
+        scores = self._penalised(logits, rows)
+        params = RowParams(
+            [r.prompt.sampling for r in rows], self.device, [r.generator for r in rows]
+        )
+        return sample_rows(scores, params)
 
     def _penalised(self, logits: torch.Tensor, rows: Sequence[_Row]) -> torch.Tensor:
         """The repetition penalty of ``generate``, over each row's own prompt and output."""

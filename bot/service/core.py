@@ -28,6 +28,7 @@ from bot.review.reviews import ReviewDesk
 from bot.service.delivery import build_delivery
 from bot.service.execution import Executor, ticket
 from bot.service.feedback import FeedbackStore, RateLimiter
+from bot.service.streaming import StreamFilter
 from bot.service.types import Delivery, Origin, PendingJob, Progress, Result, Rows, VoteResult
 from bot.service.work import draw_rows, job_record, text_outputs, text_rows
 from bot.store.records import JobRecord, NewOutput, OutputRecord
@@ -98,6 +99,7 @@ class MuseService:
             image_backend=image_backend, image_filter=image_filter, clock=clock,
             metrics=self.metrics,
         )  # fmt: skip
+        self.streams = StreamFilter(self.judge_text)
         self.queue: JobQueue[Rows, Result] = JobQueue(
             self.executor.execute,
             max_depth=settings.queue_max_depth,
@@ -215,7 +217,12 @@ class MuseService:
         if position == 0 and steps is not None and steps.steps:
             left = steps.left_s()
             return Progress(0, wait_s if left is None else left, steps.step, steps.steps)
-        return Progress(position, wait_s)
+        texts = self.executor.text_steps.partial(job_id) if position == 0 else None
+        if texts is None:
+            return Progress(position, wait_s)
+        strictness = self.strictness(pending.record.guild_id)
+        shown = self.streams.shown(job_id, pending.record.kind, texts, strictness)
+        return Progress(0, wait_s, partial=shown)
 
     async def finish(self, pending: PendingJob) -> Delivery:
         """Await the model, moderate and store each sample; raise a ``UserError`` on failure."""
@@ -230,6 +237,8 @@ class MuseService:
             await self.storage.finish_job(job_id, "failed", self.clock(), repr(err))
             self.metrics.jobs.labels(pending.record.kind, "failed").inc()
             raise GenerationFailed(_failure_message(err)) from err
+        finally:
+            self.streams.forget(job_id)
         total_s = time.perf_counter() - pending.admitted_at
         strictness = self.strictness(pending.record.guild_id)
         if isinstance(result, ImageResult):
