@@ -206,7 +206,7 @@ class _Job:
     batch_rows: int = 0
 
 
-StepObserver = Callable[[float, int], None]  # seconds of one step, new tokens it made
+StepObserver = Callable[[float, int], None]  # seconds of one step, tokens of jobs it finished
 JoinHook = Callable[[list[str]], Awaitable[None]]  # job ids about to start (e.g. mark running)
 TextListener = Callable[[str, tuple[str, ...]], None]  # a running job's texts so far, per row
 
@@ -259,9 +259,11 @@ class TextSteps:
         except BaseException:  # the batch's state is unknown now: start the next one afresh
             self._batch, self._jobs = None, {}
             raise
+        finished = self._collect(updates)
         if self.observe is not None:
-            self.observe(time.perf_counter() - now, sum(1 for u in updates if u.new_tokens))
-        return self._collect(updates)
+            tokens = sum(s.new_tokens for result in finished.values() for s in result.samples)
+            self.observe(time.perf_counter() - now, tokens)
+        return finished
 
     def _rows(self, job_id: str) -> int:
         job = self._jobs.get(job_id)

@@ -65,6 +65,7 @@ class DecodeBatch:
         self.penalty: float = backend.repetition_penalty
         names = inspect.signature(self.model.forward).parameters
         self._cache_arg = "cache" if "cache" in names else "past_key_values"  # renamed in 5.x
+        self._last_only = {"logits_to_keep": 1} if "logits_to_keep" in names else {}
         self.rows: list[_Row] = []
         self.cache: DynamicCache | None = None
         self.mask: torch.Tensor | None = None  # rows x cached positions, 0 on padding
@@ -129,7 +130,7 @@ class DecodeBatch:
             attention_mask=mask,
             position_ids=positions,
             use_cache=True,
-            logits_to_keep=1,
+            **self._last_only,
             **{self._cache_arg: cache},
         )
         for i, row in enumerate(rows):
