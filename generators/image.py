@@ -24,9 +24,10 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from generators.backend import GenerationCancelled, ModelLoadError, StepCallback, load_hint
+from generators.options import ImageSize
 from generators.provenance import AI_FLAG_KEY, Provenance, marker_chunks
+from generators.samples import DrawRow, ImageSample
 from generators.text import default_dtype, resolve_device
-from generators.types import DrawRow, ImageSample, ImageSize
 
 log = logging.getLogger(__name__)
 

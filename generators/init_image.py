@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from generators.types import InvalidRequest
+from generators.options import InvalidRequest
 
 CONTENT_TYPES = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
 INPUT_MAX_PIXELS = 4096 * 4096  # decoded size limit: 64 MiB of RGBA at most

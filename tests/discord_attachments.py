@@ -15,7 +15,8 @@ from typing import Any
 
 from multidict import CIMultiDict
 
-from tests.discord_harness import JSON, Call, RecordingHTTP, snowflake_at
+from tests.discord_http import Call, RecordingHTTP
+from tests.discord_payloads import JSON, snowflake_at
 
 CDN = "https://cdn.discordapp.com/ephemeral-attachments"
 

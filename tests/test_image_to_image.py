@@ -21,7 +21,7 @@ from generators.init_image import (
     load_init_image,
 )
 from generators.provenance import AI_FLAG_KEY, C2PA_KEY, TRAINED_ALGORITHMIC_MEDIA, XMP_KEY
-from generators.types import DrawRow
+from generators.samples import DrawRow
 
 MB = 1024 * 1024
 
