@@ -248,7 +248,7 @@ async def _restore(settings: Settings, backup: Path) -> int:
 
 async def _delete_user(settings: Settings, user_id: int) -> int:
     async with await Storage.open(settings.db_path) as storage:
-        counts = await delete_user_data(storage, user_id)
+        counts = await delete_user_data(storage, user_id, settings.image_dir)
     print("deleted " + ", ".join(f"{n} {name}" for name, n in counts.items()))
     return 0
 

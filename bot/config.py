@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bot.errors import ConfigError
 
@@ -56,6 +56,10 @@ class Settings:
     filter_ml_threshold: float = 0.9
     filter_classifier_dir: Path | None = None
     filter_classifier_threshold: float = 0.5
+    # copyright guard (moderation/copyright.py) and /draw from a member's picture
+    copyright_guard: bool = True
+    copyright_fingerprints: tuple[Path, ...] = ()  # the operator's own fingerprint files
+    image_input_max_bytes: int = 8 * 1024 * 1024
 
     def require_token(self) -> None:
         if not self.discord_token:
@@ -149,6 +153,24 @@ def _check_image_limits(settings: Settings, problems: list[str]) -> None:
         )
 
 
+def _fingerprint_files(read: _Reader) -> tuple[Path, ...]:
+    """MUSE_COPYRIGHT_FINGERPRINTS: comma-separated files written by moderation.fingerprint."""
+    raw = read.text("MUSE_COPYRIGHT_FINGERPRINTS", "")
+    paths = tuple(Path(p.strip()).expanduser() for p in raw.split(",") if p.strip())
+    for path in paths:
+        if not path.is_file():
+            read.problems.append(f"MUSE_COPYRIGHT_FINGERPRINTS names {str(path)!r}, not a file")
+    return paths
+
+
+def _guard_settings(read: _Reader) -> dict[str, Any]:
+    return {
+        "copyright_guard": read.flag("MUSE_COPYRIGHT_GUARD", True),
+        "copyright_fingerprints": _fingerprint_files(read),
+        "image_input_max_bytes": read.number("MUSE_IMAGE_INPUT_MAX_BYTES", 8 << 20, int, 1024),
+    }
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Validate ``env`` once; raise ``ConfigError`` listing every problem."""
     read = _Reader(env)
@@ -190,6 +212,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         filter_ml_threshold=read.number("MUSE_FILTER_ML_THRESHOLD", 0.9, float, 0),
         filter_classifier_dir=_optional_dir(read, "MUSE_FILTER_CLASSIFIER_DIR"),
         filter_classifier_threshold=read.number("MUSE_FILTER_CLASSIFIER_THRESHOLD", 0.5, float, 0),
+        **_guard_settings(read),
     )
     _check_image_limits(settings, read.problems)
     if read.problems:

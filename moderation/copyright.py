@@ -31,6 +31,7 @@ from importlib import resources
 from pathlib import Path
 
 from moderation import fingerprint as fp
+from moderation.base import CopyrightGuardError, TextFilter
 from moderation.copyright_requests import RequestPatterns
 from moderation.normalize import NormalizationError, Normalizer
 from moderation.verdict import Category, Decision, Verdict
@@ -44,10 +45,6 @@ SPAN_MIN = {"en": 12, "zh": 14}  # contiguous copied units that make a copy
 TOTAL_MIN = {"en": 20, "zh": 24}  # copied units in all that make a copy
 PHRASE_ANYWHERE = {"en": 5, "zh": 8}  # a slogan this long counts wherever it appears
 PHRASE_SHARE = 0.6  # a shorter slogan counts when it is this share of the text
-
-
-class CopyrightGuardError(RuntimeError):
-    """The guard's data cannot be loaded; a start-up error."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +180,22 @@ class CopyrightGuard:
             tuple(dict.fromkeys(matched)),
             (self.name,),
         )
+
+
+class GuardedTextFilter:
+    """A text filter with the copyright guard beside it: ``check`` for outputs and edits,
+    ``check_request`` for prompts; the stricter verdict wins, with both sets of evidence."""
+
+    def __init__(self, text_filter: TextFilter, guard: CopyrightGuard) -> None:
+        self.text_filter = text_filter
+        self.guard = guard
+        self.components = (*getattr(text_filter, "components", ()), guard.name)
+
+    def check(self, text: str) -> Verdict:
+        return self.text_filter.check(text).worst(self.guard.check(text))
+
+    def check_request(self, text: str) -> Verdict:
+        return self.text_filter.check(text).worst(self.guard.check_request(text))
 
 
 def load_copyright_guard(extra: Sequence[Path] = ()) -> CopyrightGuard:

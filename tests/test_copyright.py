@@ -9,10 +9,10 @@ import pytest
 
 from bench.copyright_eval import STAND_INS, eval_guard
 from moderation import fingerprint as fp
+from moderation.base import CopyrightGuardError
 from moderation.copyright import (
     FINGERPRINTS_FILE,
     CopyrightGuard,
-    CopyrightGuardError,
     covered,
     load_copyright_guard,
     load_public_domain,

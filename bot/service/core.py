@@ -25,9 +25,11 @@ from bot.config import Settings
 from bot.errors import Busy, Cancelled, GenerationFailed, NotAllowed, Refused, UserError
 from bot.ops.metrics import Metrics
 from bot.review.reviews import ReviewDesk
+from bot.service.copyright import is_copyright, prompt_refusal, result_withheld
 from bot.service.delivery import build_delivery
 from bot.service.execution import Executor, ticket
 from bot.service.feedback import FeedbackStore, RateLimiter
+from bot.service.pictures import Pictures
 from bot.service.types import Delivery, Origin, PendingJob, Progress, Result, Rows, VoteResult
 from bot.service.work import draw_rows, job_record, text_outputs, text_rows
 from bot.store.records import JobRecord, NewOutput, OutputRecord
@@ -38,7 +40,7 @@ from generators.queue import JobCancelled, JobQueue, JobTimeout, Overloaded, Thr
 from generators.requests import SEED_MAX, DrawRequest, Request, request_from_fields
 from generators.samples import ImageResult
 from generators.worker import ModelWorker
-from moderation.base import ImageFilter, TextFilter
+from moderation.base import ImageFilter, PromptFilter, TextFilter
 from moderation.policy import Strictness, apply_policy
 from moderation.verdict import Decision, Verdict
 
@@ -92,6 +94,7 @@ class MuseService:
         self._no_deliveries = asyncio.Event()
         self._no_deliveries.set()
         self.feedback = FeedbackStore(storage, clock)
+        self.pictures = Pictures(settings, image_filter, self._dimensions)
         self.vote_limit = RateLimiter(settings.votes_per_minute)
         self.executor = Executor(
             settings=settings, storage=storage, worker=worker, backend=backend,
@@ -244,7 +247,9 @@ class MuseService:
         self._count_finished(pending, outputs)
         held = [oid for oid, out in zip(ids, outputs, strict=True) if out.decision == "review"]
         await self.reviews.hold(held)
-        return await self.delivery(pending.record)
+        delivery = await self.delivery(pending.record)
+        copied = result_withheld(outputs) if delivery.withheld else None
+        return dataclasses.replace(delivery, withheld=copied) if copied else delivery
 
     async def regenerate(self, job_id: str, origin: Origin) -> PendingJob:
         """A new sample of a stored job's prompt, with a new seed, for its requester only."""
@@ -352,16 +357,26 @@ class MuseService:
             raise NotAllowed("Muse is not enabled in this channel; try another one.")
 
     def _check_prompt(self, request: Request, strictness: Strictness) -> None:
-        verdict = self.judge_text(request.prompt_text(), strictness)
+        """The text filter's verdict; a prompt filter (the copyright guard) adds its own."""
+        text, check = request.prompt_text(), self.text_filter
+        found = check.check_request(text) if isinstance(check, PromptFilter) else check.check(text)
+        verdict = apply_policy(found, strictness)
+        if not verdict.allowed and is_copyright(verdict):
+            raise Refused(prompt_refusal(text))
         if not verdict.allowed:
             names = ", ".join(c.value for c in verdict.categories) or "unsafe content"
             raise Refused(f"Your request was refused by the safety filter ({names}).")
 
+    def _dimensions(self, request: DrawRequest) -> tuple[int, int]:
+        if self.image_backend is None:
+            raise UserError("Drawing is turned off on this Muse.")
+        return self.image_backend.dimensions(request.size)
+
     def _rows(self, request: Request) -> Rows:
         if isinstance(request, DrawRequest):
-            assert self.image_backend is not None  # checked by _validate
-            width, height = self.image_backend.dimensions(request.size)
-            return draw_rows(request, width, height)
+            width, height = self._dimensions(request)
+            picture = self.pictures.read(request.picture) if request.picture else None
+            return draw_rows(request, width, height, self.clock(), picture)
         return text_rows(request, self.settings)
 
 

@@ -27,12 +27,17 @@ from moderation.verdict import Decision
 
 
 def ticket(record: JobRecord, rows: Rows) -> Ticket[Rows]:
-    """A job's place in the queue. Images batch by size and steps (units: steps x images);
-    text rows all batch together (units: new tokens, decoded in parallel)."""
+    """A job's place in the queue. Images batch by size, steps and, for image-to-image, the
+    strength (units: steps run x images); text rows all batch together (units: new tokens,
+    decoded in parallel)."""
     first = rows[0]
     if isinstance(first, DrawRow):
         key, kind = f"image:{first.width}x{first.height}:{first.steps}", "image"
-        units = float(first.steps * len(rows))
+        steps = first.steps
+        if first.init_png is not None:  # image-to-image runs steps x strength steps
+            key += f":restyle:{first.strength:g}"
+            steps = max(1, int(first.steps * first.strength))
+        units = float(steps * len(rows))
     else:
         key, kind = "text", "text"
         units = float(max(p.sampling.max_new_tokens for p in rows))  # type: ignore[union-attr]
