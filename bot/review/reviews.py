@@ -2,6 +2,8 @@
 
 Nothing flagged is lost: every held or reported output gets one review row, decided once by
 a moderator, and every decision is written to the audit log before it is acknowledged.
+Decisions may come from any front end (Discord's buttons, the web view); each one is announced
+on ``ReviewDesk.events`` (see ``bot.review.events``) once it is committed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.errors import NotAllowed, UserError
+from bot.review.events import Decided, DecisionEvents
 from bot.store.storage import Storage
 from moderation.policy import Strictness
 
@@ -73,6 +76,7 @@ class AuditEntry:
     target: str
     reason: str
     created_at: float
+    guild_id: int | None = None
 
 
 @dataclass
@@ -100,6 +104,7 @@ class ReviewDesk:
         self.storage = storage
         self.clock = clock
         self.guilds = GuildCache()
+        self.events = DecisionEvents()
 
     async def load(self) -> None:
         """Read every guild's settings into memory (the service decides synchronously)."""
@@ -154,22 +159,39 @@ class ReviewDesk:
         self, guild_id: int | None, page: int, per_page: int
     ) -> tuple[list[ReviewItem], int]:
         """One page of a guild's pending items, oldest first, and how many are pending."""
-        where = "WHERE r.status = 'pending' AND j.guild_id IS ?"
+        return await self._pending("AND j.guild_id IS ?", (guild_id,), page, per_page)
+
+    async def pending_everywhere(self, limit: int) -> tuple[list[ReviewItem], int]:
+        """Every guild's pending items, oldest first, and how many are pending (the web view)."""
+        return await self._pending("", (), 0, limit)
+
+    async def _pending(
+        self, condition: str, params: tuple[Any, ...], page: int, per_page: int
+    ) -> tuple[list[ReviewItem], int]:
+        where = f"WHERE r.status = 'pending' {condition}"
         async with self.storage.db.execute(
             f"SELECT COUNT(*) FROM reviews r JOIN outputs o ON o.id = r.output_id"
             f" JOIN jobs j ON j.id = o.job_id {where}",
-            (guild_id,),
+            params,
         ) as cur:
             total = int((await cur.fetchone() or [0])[0])
         sql = f"{_ITEM_SQL} {where} ORDER BY r.created_at, r.id LIMIT ? OFFSET ?"
-        async with self.storage.db.execute(sql, (guild_id, per_page, page * per_page)) as cur:
+        async with self.storage.db.execute(sql, (*params, per_page, page * per_page)) as cur:
             rows = await cur.fetchall()
         return [await self._with_reports(row) for row in rows], total
 
     async def decide(
-        self, review_id: int, actor_id: int, guild_id: int | None, approve: bool, note: str = ""
+        self,
+        review_id: int,
+        actor_id: int,
+        guild_id: int | None,
+        approve: bool,
+        note: str = "",
+        *,
+        via: str = "card",
     ) -> ReviewItem:
-        """Approve (the output becomes visible) or reject; recorded and audited at once."""
+        """Approve (the output becomes visible) or reject; recorded and audited at once, then
+        announced to the listeners."""
         item = await self.item(review_id)
         if item is None or item.guild_id != guild_id:
             raise UserError("That review item does not exist in this server.")
@@ -189,7 +211,9 @@ class ReviewDesk:
                 )
             await self._audit(guild_id, actor_id, status, f"output {item.output_id}", note)
             await self.storage.db.commit()
-        return replace(item, status=status, decided_by=actor_id)
+        decided = replace(item, status=status, decided_by=actor_id)
+        self.events.tell(Decided(decided, via))
+        return decided
 
     async def report(
         self, job_id: str, reporter_id: int, reason: str, guild_id: int | None
@@ -241,11 +265,19 @@ class ReviewDesk:
         )
 
     async def audit_log(self, guild_id: int | None, limit: int) -> list[AuditEntry]:
+        """A guild's newest audit entries first."""
+        return await self._audit_rows("WHERE guild_id IS ?", (guild_id, limit))
+
+    async def audit_everywhere(self, limit: int) -> list[AuditEntry]:
+        """Every guild's newest audit entries first (the web view)."""
+        return await self._audit_rows("", (limit,))
+
+    async def _audit_rows(self, where: str, params: tuple[Any, ...]) -> list[AuditEntry]:
         sql = (
-            "SELECT actor_id, action, target, reason, created_at FROM audit"
-            " WHERE guild_id IS ? ORDER BY id DESC LIMIT ?"
+            "SELECT actor_id, action, target, reason, created_at, guild_id FROM audit"
+            f" {where} ORDER BY id DESC LIMIT ?"
         )
-        async with self.storage.db.execute(sql, (guild_id, limit)) as cur:
+        async with self.storage.db.execute(sql, params) as cur:
             return [AuditEntry(*row) for row in await cur.fetchall()]
 
     async def _hide(self, job_id: str) -> bool:
