@@ -252,7 +252,7 @@ async def test_charts_count_votes_verdicts_and_decisions_by_day(
     await desk.decide(1, 9, 4242, approve=True)
     await sign_in(client)
     page = await (await client.get("/")).text()
-    assert page.count('<svg class="chart"') == 3
+    assert page.count('<figure class="chart">') == 3
     for legend in ("up (1)", "down (1)", "allow (1)", "review (1)", "block (0)", "approved (1)"):
         assert f">{legend}</text>" in page
     assert "2026-11-29 · up: 1" in page and "2026-11-30 · down: 1" in page

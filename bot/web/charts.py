@@ -11,8 +11,8 @@ from html import escape
 
 from bot.web.queries import DailyCounts
 
-WIDTH, HEIGHT = 560, 210
-LEFT, RIGHT, TOP, BOTTOM = 36, 8, 30, 26
+WIDTH, HEIGHT = 480, 200
+LEFT, RIGHT, TOP, BOTTOM = 34, 8, 30, 24
 MAX_X_LABELS = 7
 
 
@@ -32,24 +32,22 @@ def _legend(counts: DailyCounts, colours: Mapping[str, str]) -> list[str]:
         text = f"{label} ({sum(values)})"
         parts.append(
             f'<rect x="{x}" y="8" width="10" height="10" fill="{colours[label]}"/>'
-            f'<text x="{x + 14}" y="17" font-size="11">{escape(text)}</text>'
+            f'<text x="{x + 14}" y="17" font-size="12">{escape(text)}</text>'
         )
-        x += 24 + 7 * len(text)
+        x += 26 + 7 * len(text)
     return parts
 
 
 def _axes(top: int) -> list[str]:
     plot_h = HEIGHT - TOP - BOTTOM
     parts = []
-    for fraction in (0.0, 0.5, 1.0):
-        y = TOP + plot_h * (1 - fraction)
-        value = top * fraction
-        label = f"{value:g}" if value == int(value) else f"{value:.1f}"
+    for value in (0, top // 2, top) if top % 2 == 0 else (0, top):
+        y = TOP + plot_h * (1 - value / top)
         parts.append(
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
             f'stroke="#d0d4da" stroke-width="1"/>'
-            f'<text x="{LEFT - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end" '
-            f'fill="#5b6470">{label}</text>'
+            f'<text x="{LEFT - 4}" y="{y + 4:.1f}" font-size="11" text-anchor="end" '
+            f'fill="#5b6470">{value}</text>'
         )
     return parts
 
@@ -71,9 +69,9 @@ def _bars(counts: DailyCounts, colours: Mapping[str, str], top: int) -> list[str
                 f'<rect x="{x:.1f}" y="{base:.1f}" width="{slot * 0.7:.1f}" '
                 f'height="{height:.1f}" fill="{colours[label]}"><title>{tip}</title></rect>'
             )
-        if index % every == 0 or index == len(counts.days) - 1:
+        if (len(counts.days) - 1 - index) % every == 0:  # today is always labelled
             parts.append(
-                f'<text x="{x + slot * 0.35:.1f}" y="{HEIGHT - 8}" font-size="10" '
+                f'<text x="{x + slot * 0.35:.1f}" y="{HEIGHT - 8}" font-size="11" '
                 f'text-anchor="middle" fill="#5b6470">{day.strftime("%m-%d")}</text>'
             )
     return parts
@@ -85,7 +83,8 @@ def bar_chart(title: str, counts: DailyCounts, colours: Mapping[str, str]) -> st
     top = _nice_ceiling(tallest)
     body = [*_legend(counts, colours), *_axes(top), *_bars(counts, colours, top)]
     return (
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">'
-        f"<title>{escape(title)}</title>{''.join(body)}</svg>"
+        f'<figure class="chart"><figcaption>{escape(title)}</figcaption>'
+        f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}" '
+        f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>{"".join(body)}</svg>'
+        "</figure>"
     )
