@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -16,7 +19,7 @@ from bot.errors import ConfigError
 from bot.review.events import Decided
 from bot.review.reviews import ReviewDesk
 from bot.store.storage import Storage
-from bot.web.app import WebView, start_web_server
+from bot.web.app import WebView, serve_web, start_web_server
 from bot.web.auth import SESSION_COOKIE, SESSION_MAX_AGE_S, Guard
 from tests.web_seed import NOW, TOKEN, Clock, held, sign_in
 
@@ -297,3 +300,32 @@ async def test_the_server_binds_where_it_is_told(desk: ReviewDesk) -> None:
         assert host == "127.0.0.1" and port > 0
     finally:
         await runner.cleanup()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_muse_web_serves_the_database_file_until_stopped(
+    desk: ReviewDesk, tmp_path: Path
+) -> None:
+    await held(desk, "moon", "damn moon")
+    port, stop = free_port(), asyncio.Event()
+    server = asyncio.create_task(serve_web(desk.storage.path, TOKEN, "127.0.0.1", port, stop))
+    async with aiohttp.ClientSession() as http:
+        for _ in range(100):
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/") as answer:
+                    assert answer.status == 401
+                    break
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.05)
+        else:
+            pytest.fail("muse web did not start listening")
+    stop.set()
+    await asyncio.wait_for(server, 5)
+    with pytest.raises(ConfigError, match="MUSE_WEB_TOKEN is not set"):
+        await serve_web(tmp_path / "other.sqlite3", "", "127.0.0.1", port, stop)
+    assert not (tmp_path / "other.sqlite3").exists()

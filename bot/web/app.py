@@ -26,6 +26,7 @@ from aiohttp import web
 
 from bot.errors import UserError
 from bot.review.reviews import ReviewDesk
+from bot.store.storage import Storage
 from bot.web.auth import LOGIN_COOKIE, SESSION_COOKIE, SESSION_MAX_AGE_S, Guard
 from bot.web.charts import bar_chart
 from bot.web.pages import WEB_ACTOR_ID, Dashboard, Flash, dashboard_page, login_page
@@ -262,3 +263,19 @@ async def start_web_server(
             host,
         )
     return runner
+
+
+async def serve_web(db_path: Path, token: str, host: str, port: int, stop: asyncio.Event) -> None:
+    """``muse web``: the web view on its own, over the database file, until ``stop`` is set.
+
+    Decisions are stored at once; a running ``muse run`` picks them up and publishes them.
+    """
+    Guard(token)  # a missing or short token stops us before anything opens
+    async with await Storage.open(db_path) as storage:
+        desk = ReviewDesk(storage, time.time)
+        await desk.load()
+        runner = await start_web_server(desk, token, host, port)
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()
