@@ -4,6 +4,11 @@ A decision is committed first (``ReviewDesk.decide``); then each listener is cal
 background, so the front end that decided answers at once. The Discord adapter listens to
 publish an approved result (or tell the requester of a rejection) and to update the review
 card, whichever front end made the decision.
+
+Each decision is announced once: before telling the listeners, the announcement claims the
+review row (``reviews.announced_at``). A decision stored by a process without listeners
+(``muse web`` on its own) stays unclaimed until a listening process finds it
+(``ReviewDesk.announce_missed``).
 """
 
 from __future__ import annotations
@@ -30,14 +35,20 @@ class Decided:
 
 
 DecisionListener = Callable[[Decided], Awaitable[None]]
+Claim = Callable[[int], Awaitable[bool]]  # True for the one caller that may announce a review
 
 
 class DecisionEvents:
     """Listeners of committed decisions, and the announcements still running."""
 
-    def __init__(self) -> None:
+    def __init__(self, claim: Claim) -> None:
+        self._claim = claim
         self._listeners: list[DecisionListener] = []
         self._running: set[asyncio.Task[None]] = set()
+
+    @property
+    def listening(self) -> bool:
+        return bool(self._listeners)
 
     def subscribe(self, listener: DecisionListener) -> None:
         """Call ``listener`` after every decision (in a background task)."""
@@ -62,6 +73,8 @@ class DecisionEvents:
             await asyncio.gather(*self._running, return_exceptions=True)
 
     async def _announce(self, event: Decided) -> None:
+        if not await self._claim(event.item.review_id):
+            return  # another announcement (or another process) has it
         for listener in list(self._listeners):
             try:
                 await listener(event)

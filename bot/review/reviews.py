@@ -104,7 +104,7 @@ class ReviewDesk:
         self.storage = storage
         self.clock = clock
         self.guilds = GuildCache()
-        self.events = DecisionEvents()
+        self.events = DecisionEvents(self._claim_announcement)
 
     async def load(self) -> None:
         """Read every guild's settings into memory (the service decides synchronously)."""
@@ -214,6 +214,30 @@ class ReviewDesk:
         decided = replace(item, status=status, decided_by=actor_id)
         self.events.tell(Decided(decided, via))
         return decided
+
+    async def announce_missed(self) -> int:
+        """Announce decisions that no listener has heard of yet (stored by another process,
+        such as ``muse web``, or while nothing listened); returns how many were found."""
+        if not self.events.listening:
+            return 0
+        sql = (
+            "SELECT id FROM reviews WHERE announced_at IS NULL AND status != 'pending'"
+            " ORDER BY decided_at, id"
+        )
+        async with self.storage.db.execute(sql) as cur:
+            review_ids = [int(row[0]) for row in await cur.fetchall()]
+        for review_id in review_ids:
+            if (item := await self.item(review_id)) is not None:
+                self.events.tell(Decided(item, via="elsewhere"))
+        await self.events.settled()
+        return len(review_ids)
+
+    async def _claim_announcement(self, review_id: int) -> bool:
+        changed = await self.storage.write(
+            "UPDATE reviews SET announced_at = ? WHERE id = ? AND announced_at IS NULL",
+            (self.clock(), review_id),
+        )
+        return changed == 1
 
     async def report(
         self, job_id: str, reporter_id: int, reason: str, guild_id: int | None
