@@ -25,7 +25,7 @@ from transformers import (
 )
 
 from generators.backend import ModelLoadError, load_hint
-from generators.types import ChatMessage, SamplingParams, TextPrompt, TextSample
+from generators.samples import ChatMessage, SamplingParams, TextPrompt, TextSample
 
 log = logging.getLogger(__name__)
 

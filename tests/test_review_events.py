@@ -86,4 +86,3 @@ async def test_two_listening_processes_announce_a_decision_once(storage: Storage
     await first.decide(1, 9, GUILD, approve=True)
     await asyncio.gather(first.events.settled(), second.announce_missed())
     assert len(ears_first.heard) + len(ears_second.heard) == 1
-

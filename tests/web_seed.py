@@ -9,8 +9,10 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from bot.review.reviews import ReviewDesk, ReviewItem
-from bot.store.storage import JobRecord, NewOutput, Storage
+from bot.review.items import ReviewItem
+from bot.review.reviews import ReviewDesk
+from bot.store.records import JobRecord, NewOutput
+from bot.store.storage import Storage
 
 TOKEN = "moderators-only-0123456789abcdef"
 GUILD = 4242

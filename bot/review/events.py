@@ -17,10 +17,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from bot.review.reviews import ReviewItem
+from bot.review.items import ReviewItem
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.errors import NotAllowed, UserError
 from bot.review.events import Decided, DecisionEvents
+from bot.review.items import AuditEntry, ReportResult, ReviewItem
 from bot.store.storage import Storage
 from moderation.policy import Strictness
 
@@ -35,48 +36,6 @@ class GuildSettings:
 
     def allows_channel(self, channel_id: int | None) -> bool:
         return not self.allowed_channels or channel_id in self.allowed_channels
-
-
-@dataclass(frozen=True)
-class ReviewItem:
-    """One output waiting for (or given) a moderator's decision, with what they need to see."""
-
-    review_id: int
-    output_id: int
-    job_id: str
-    kind: str
-    source: str
-    status: str
-    requester_id: int
-    guild_id: int | None
-    channel_id: int | None
-    prompt: str
-    options: dict[str, str]
-    text: str
-    image_path: str | None
-    verdict: dict[str, Any]
-    created_at: float
-    reports: tuple[tuple[int, str], ...] = ()
-    card: tuple[int, int] | None = None
-    decided_by: int | None = None
-
-
-@dataclass(frozen=True)
-class ReportResult:
-    reporters: int
-    hidden: bool  # this report crossed the guild's threshold: the post must be hidden now
-    items: tuple[ReviewItem, ...] = ()
-    post: tuple[int, int] | None = None  # (channel id, message id) of the reported post
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    actor_id: int
-    action: str
-    target: str
-    reason: str
-    created_at: float
-    guild_id: int | None = None
 
 
 @dataclass

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
 
-from bot.review.reviews import AuditEntry, ReviewItem
+from bot.review.items import AuditEntry, ReviewItem
 from bot.web.queries import QueueDepth
 
 WEB_ACTOR_ID = 0  # the audit log's actor for decisions made in the web view
