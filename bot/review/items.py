@@ -5,6 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+WEB_ACTOR_ID = 0  # the actor of decisions made in the web view (it has no Discord identity)
+
+
+def actor_name(actor_id: int | None, mention: bool) -> str:
+    """Who decided: "the web view", or the Discord member (as a mention when ``mention``)."""
+    if actor_id == WEB_ACTOR_ID:
+        return "the web view"
+    return f"<@{actor_id}>" if mention else f"user {actor_id}"
+
 
 @dataclass(frozen=True)
 class ReviewItem:

@@ -25,11 +25,12 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.errors import UserError
+from bot.review.items import WEB_ACTOR_ID
 from bot.review.reviews import ReviewDesk
 from bot.store.storage import Storage
 from bot.web.auth import LOGIN_COOKIE, SESSION_COOKIE, SESSION_MAX_AGE_S, Guard
 from bot.web.charts import bar_chart
-from bot.web.pages import WEB_ACTOR_ID, Dashboard, Flash, dashboard_page, login_page
+from bot.web.pages import Dashboard, Flash, dashboard_page, login_page
 from bot.web.queries import decisions_by_day, queue_depth, verdicts_by_day, votes_by_day
 
 log = logging.getLogger(__name__)

@@ -8,10 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
 
-from bot.review.items import AuditEntry, ReviewItem
+from bot.review.items import AuditEntry, ReviewItem, actor_name
 from bot.web.queries import QueueDepth
-
-WEB_ACTOR_ID = 0  # the audit log's actor for decisions made in the web view
 
 
 @dataclass(frozen=True)
@@ -116,16 +114,12 @@ def _item(item: ReviewItem, csrf: str) -> str:
     )
 
 
-def _actor(actor_id: int) -> str:
-    return "web view" if actor_id == WEB_ACTOR_ID else f"user {actor_id}"
-
-
 def _audit(entries: Sequence[AuditEntry]) -> str:
     if not entries:
         return '<p class="empty">No moderation decisions yet.</p>'
     rows = "".join(
         f"<tr><td>{when(e.created_at)}</td><td>{e.guild_id if e.guild_id is not None else '—'}"
-        f"</td><td>{escape(_actor(e.actor_id))}</td><td>{escape(e.action)}</td>"
+        f"</td><td>{escape(actor_name(e.actor_id, mention=False))}</td><td>{escape(e.action)}</td>"
         f"<td>{escape(e.target)}</td><td>{escape(e.reason)}</td></tr>"
         for e in entries
     )
