@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 from bot.errors import ConfigError
+from bot.web.auth import check_token
 
 DEFAULT_TEXT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
 DEFAULT_IMAGE_MODEL = "segmind/tiny-sd"
 OFF = ("off", "none", "0", "false", "no")
 DEFAULT_DB_PATH = "./data/muse.sqlite3"
+DEFAULT_WEB_PORT = 8780  # `muse web` without --port or MUSE_WEB_PORT
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
@@ -56,6 +58,10 @@ class Settings:
     filter_ml_threshold: float = 0.9
     filter_classifier_dir: Path | None = None
     filter_classifier_threshold: float = 0.5
+    # the moderators' web view (bot/web): its token, address, and port (None: `muse run` has none)
+    web_token: str = field(default="", repr=False)
+    web_host: str = "127.0.0.1"
+    web_port: int | None = None
 
     def require_token(self) -> None:
         if not self.discord_token:
@@ -149,6 +155,18 @@ def _check_image_limits(settings: Settings, problems: list[str]) -> None:
         )
 
 
+def _check_web(settings: Settings, problems: list[str]) -> None:
+    """A port needs a good token (checked again by the web view itself), and must exist."""
+    if settings.web_port is None:
+        return
+    if settings.web_port > 65535:
+        problems.append(f"MUSE_WEB_PORT must be at most 65535, got {settings.web_port}")
+    try:
+        check_token(settings.web_token)
+    except ConfigError as err:
+        problems.append(f"MUSE_WEB_PORT is set, but {err}")
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Validate ``env`` once; raise ``ConfigError`` listing every problem."""
     read = _Reader(env)
@@ -190,8 +208,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         filter_ml_threshold=read.number("MUSE_FILTER_ML_THRESHOLD", 0.9, float, 0),
         filter_classifier_dir=_optional_dir(read, "MUSE_FILTER_CLASSIFIER_DIR"),
         filter_classifier_threshold=read.number("MUSE_FILTER_CLASSIFIER_THRESHOLD", 0.5, float, 0),
+        web_token=read.text("MUSE_WEB_TOKEN", ""),
+        web_host=read.text("MUSE_WEB_HOST", "127.0.0.1"),
+        web_port=read.number("MUSE_WEB_PORT", 0, int, 1) or None,
     )
     _check_image_limits(settings, read.problems)
+    _check_web(settings, read.problems)
     if read.problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(read.problems))
     return settings
