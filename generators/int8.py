@@ -51,11 +51,21 @@ class Int8Linear(torch.nn.Module):
 
 def quantize_linears(model: torch.nn.Module) -> int:
     """Replace every ``nn.Linear`` under ``model`` (the LM head too) in place; returns how many.
-    The float weights are dropped unless something else (a tied embedding) still holds them."""
+
+    The remaining float tensors (embeddings, norms) are then copied out of the checkpoint file:
+    ``from_pretrained`` maps safetensors files into memory, and one tensor still viewing that
+    mapping (a tied embedding) would keep every float weight of the file resident."""
     swapped = 0
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, torch.nn.Linear):
                 setattr(parent, name, Int8Linear(child))
                 swapped += 1
+    with torch.no_grad():
+        for param in model.parameters():
+            param.data = param.data.clone()
+        for module in model.modules():
+            for key, buffer in list(module._buffers.items()):
+                if buffer is not None and buffer.is_floating_point():
+                    module._buffers[key] = buffer.clone()
     return swapped
