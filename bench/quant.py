@@ -43,7 +43,8 @@ def _tokens_per_s(backend: Any, rows: int) -> float:
     ]
     started = time.perf_counter()
     samples = backend.generate(prompts, threading.Event())
-    return sum(s.new_tokens for s in samples) / (time.perf_counter() - started)
+    tokens: int = sum(s.new_tokens for s in samples)
+    return tokens / (time.perf_counter() - started)
 
 
 def child(path: str, mode: str) -> dict[str, float]:
