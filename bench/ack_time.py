@@ -17,7 +17,9 @@ from typing import Any
 
 from bench.common import build_models, load_backend, real_service
 from bot.discord.client import MuseBot
-from tests.discord_harness import USER_ID, Harness, RecordingHTTP
+from tests.discord_harness import Harness
+from tests.discord_http import RecordingHTTP
+from tests.discord_payloads import USER_ID
 
 COMMANDS = 200
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import build_models, load_backend, parameters, real_service
-from bot.service.core import Origin
-from generators.types import PoemRequest
+from bot.service.types import Origin
+from generators.requests import PoemRequest
 
 REQUESTS = 16
 MAX_NEW_TOKENS = 32

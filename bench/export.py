@@ -179,7 +179,8 @@ async def _flush(storage: Any, batches: dict[str, list[tuple[Any, ...]]]) -> Non
 
 
 async def _export_once(db: Path, fmt: str, out: Path) -> tuple[int, float]:
-    from bot.datasets.export import ExportFilters, export
+    from bot.datasets.export import export
+    from bot.datasets.filters import ExportFilters
     from bot.store.storage import Storage
 
     async with await Storage.open(db) as storage:

@@ -24,8 +24,10 @@ from typing import Any
 from bench.common import Ticker
 from bot.config import Settings
 from bot.ops.runtime import Models, open_service
-from bot.service.core import MuseService, Origin
-from generators.types import DrawRequest, DrawRow
+from bot.service.core import MuseService
+from bot.service.types import Origin
+from generators.requests import DrawRequest
+from generators.samples import DrawRow
 from tests.fakes import ScriptedBackend
 
 STEPS = 4

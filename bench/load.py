@@ -33,7 +33,9 @@ from typing import Any
 
 from bench.common import Ticker, load_backend, real_service
 from bot.discord.client import MuseBot
-from tests.discord_harness import USER_ID, Harness, RecordingHTTP, custom_ids
+from tests.discord_harness import Harness
+from tests.discord_http import RecordingHTTP
+from tests.discord_payloads import USER_ID, custom_ids
 
 MEMBERS = 50
 EVENTS = 1000
@@ -244,10 +246,13 @@ def _verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def _report(
-    plan: Plan, answers: Answers, stored: dict[tuple[int, int], int], rss: dict[int, float],
-    ticker: PausableTicker, errors: list[BaseException], wall_s: float,
-) -> bool:  # fmt: skip
+Check = tuple[str, bool, str]  # (target, met, figure)
+
+
+def _command_checks(
+    plan: Plan, answers: Answers, errors: list[BaseException], wall_s: float
+) -> list[Check]:
+    """Print what was sent, how fast it was acknowledged and how it was answered."""
     acks = sorted(
         answers.first_callback[t] - plan.sent_at[t]
         for t in plan.sent_at
@@ -256,28 +261,18 @@ def _report(
     unacked = len(plan.sent_at) - len(acks)
     p50, p99 = acks[len(acks) // 2], acks[int(0.99 * (len(acks) - 1))]
     results = sum(1 for t in plan.commands if answers.finals[t])
-    refused_now = sum(
-        1 for t in plan.commands if answers.callback_kinds.get(t, [(0, 0)])[0] == (4, EPHEMERAL)
-    )
+    refused = {t for t in plan.commands
+               if answers.callback_kinds.get(t, [(0, 0)])[0] == (4, EPHEMERAL)}  # fmt: skip
     notices = sum(1 for t in plan.commands if answers.notices[t])
     wrong_commands = [
         t for t in plan.commands
-        if answers.finals[t] + answers.notices[t]
-        + (answers.callback_kinds.get(t, [(0, 0)])[0] == (4, EPHEMERAL)) != 1
-        or answers.callbacks[t] != 1
+        if answers.finals[t] + answers.notices[t] + (t in refused) != 1 or answers.callbacks[t] != 1
     ]  # fmt: skip
     wrong_clicks = [c for c in plan.clicks if answers.callbacks[c.token] != 1]
-    expected, refused_clicks = _expected_votes(plan, answers)
-    missing = {k: v for k, v in expected.items() if stored.get(k) != v}
-    extra = {k: v for k, v in stored.items() if k not in expected}
-    growth = rss[EVENTS] - rss[WARMUP_EVENTS]
-    lags = sorted(ticker.counted())
-    worst_lag, lag_p99 = lags[-1] * 1000, lags[int(0.99 * (len(lags) - 1))] * 1000
-
     print(
         f"{len(plan.sent_at)} events from {MEMBERS} members in {wall_s:.1f} s: "
         f"{len(plan.commands)} commands ({results} results, {notices} error notices, "
-        f"{refused_now} refused at once), {len(plan.clicks)} vote clicks"
+        f"{len(refused)} refused at once), {len(plan.clicks)} vote clicks"
     )
     print(
         f"ack latency: p50={p50 * 1000:.1f} ms p99={p99 * 1000:.1f} ms max={acks[-1] * 1000:.1f} ms"
@@ -289,10 +284,36 @@ def _report(
         f"{answers.channel_posts} channel fallbacks, {answers.failed_calls} failed API calls, "
         f"{len(errors)} errors in handlers"
     )
+    return [
+        ("every interaction acknowledged in < 3 s",
+         unacked == 0 and acks[-1] < ACK_LIMIT_S, f"max {acks[-1] * 1000:.0f} ms"),
+        ("every command answered exactly once, every click one callback",
+         not wrong_commands and not wrong_clicks and not errors,
+         f"{len(wrong_commands)} + {len(wrong_clicks)} wrong"),
+    ]  # fmt: skip
+
+
+def _vote_checks(plan: Plan, answers: Answers, stored: dict[tuple[int, int], int]) -> list[Check]:
+    """Print the votes the clicks imply against the rows in the database."""
+    expected, refused_clicks = _expected_votes(plan, answers)
+    missing = {k: v for k, v in expected.items() if stored.get(k) != v}
+    extra = {k: v for k, v in stored.items() if k not in expected}
     print(
         f"votes: {len(expected)} held per the clicks, {len(stored)} rows in the database, "
         f"{len(missing)} missing or wrong, {len(extra)} unexpected, {refused_clicks} clicks refused"
     )
+    return [
+        ("every vote stored",
+         not missing and not extra and refused_clicks == 0,
+         f"{len(stored)}/{len(expected)} rows match"),
+    ]  # fmt: skip
+
+
+def _resource_checks(rss: dict[int, float], ticker: PausableTicker) -> list[Check]:
+    """Print RSS at each checkpoint and the event-loop lag."""
+    growth = rss[EVENTS] - rss[WARMUP_EVENTS]
+    lags = sorted(ticker.counted())
+    worst_lag, lag_p99 = lags[-1] * 1000, lags[int(0.99 * (len(lags) - 1))] * 1000
     print(
         f"RSS: {rss[WARMUP_EVENTS]:.1f} MiB after warm-up ({WARMUP_EVENTS} events), "
         + ", ".join(f"{rss[n]:.1f} MiB at {n}" for n in CHECKPOINTS[1:])
@@ -303,20 +324,24 @@ def _report(
         f"median={lags[len(lags) // 2] * 1000:.2f} ms ({len(ticker.excluded)} ticks spanning "
         "the bench's own gc.collect() left out)"
     )
-    checks = [
-        ("every interaction acknowledged in < 3 s",
-         unacked == 0 and acks[-1] < ACK_LIMIT_S, f"max {acks[-1] * 1000:.0f} ms"),
-        ("every command answered exactly once, every click one callback",
-         not wrong_commands and not wrong_clicks and not errors,
-         f"{len(wrong_commands)} + {len(wrong_clicks)} wrong"),
-        ("every vote stored",
-         not missing and not extra and refused_clicks == 0,
-         f"{len(stored)}/{len(expected)} rows match"),
+    return [
         (f"RSS flat after warm-up (growth < {RSS_GROWTH_LIMIT_MIB:g} MiB)",
          growth < RSS_GROWTH_LIMIT_MIB, f"{growth:+.1f} MiB"),
         (f"event-loop lag < {LAG_LIMIT_MS:g} ms",
          worst_lag < LAG_LIMIT_MS, f"worst {worst_lag:.1f} ms"),
     ]  # fmt: skip
+
+
+def _report(
+    plan: Plan, answers: Answers, stored: dict[tuple[int, int], int], rss: dict[int, float],
+    ticker: PausableTicker, errors: list[BaseException], wall_s: float,
+) -> bool:  # fmt: skip
+    """Print the figures, then each target with its verdict; True when every target is met."""
+    checks = [
+        *_command_checks(plan, answers, errors, wall_s),
+        *_vote_checks(plan, answers, stored),
+        *_resource_checks(rss, ticker),
+    ]
     for name, ok, figure in checks:
         print(f"{name}: {figure} {_verdict(ok)}")
     return all(ok for _, ok, _ in checks)

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from bench.common import Ticker, build_models, load_backend, parameters, real_service
-from bot.service.core import Origin
-from generators.types import PoemRequest
+from bot.service.types import Origin
+from generators.requests import PoemRequest
 
 DURATION_S = 8.0
 

@@ -35,7 +35,8 @@ def _rss_mb(field: str) -> float:
 
 def _tokens_per_s(backend: Any, rows: int) -> float:
     from generators.prompts import poem_prompt
-    from generators.types import PoemRequest, SamplingParams
+    from generators.requests import PoemRequest
+    from generators.samples import SamplingParams
 
     prompts = [
         poem_prompt(PoemRequest(topic=f"moon river {i}"), SamplingParams(i, MAX_NEW_TOKENS))

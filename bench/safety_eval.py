@@ -22,7 +22,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from moderation.verdict import Decision, TextFilter, Verdict
+from moderation.base import TextFilter
+from moderation.verdict import Decision, Verdict
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "safety_eval.jsonl"
 CATEGORIES = (

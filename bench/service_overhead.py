@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import build_models, load_backend, parameters, real_service
-from bot.service.core import MuseService, Origin
+from bot.service.core import MuseService
+from bot.service.types import Origin
 from generators.prompts import poem_prompt
-from generators.types import PoemRequest, SamplingParams
+from generators.requests import PoemRequest
+from generators.samples import SamplingParams
 
 NEW_TOKENS = 48
 ROUNDS = 5

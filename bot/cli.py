@@ -4,43 +4,39 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
-import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from dotenv import dotenv_values
 
 from bot.config import Settings, load_settings
-from bot.datasets.export import FORMATS, KINDS, ExportFilters, export
+from bot.datasets.export import export
+from bot.datasets.filters import KINDS, ExportFilters
+from bot.datasets.formats import FORMATS
 from bot.datasets.stats import format_stats, rater_stats
 from bot.errors import BotError, ConfigError, UserError
 from bot.ops.logs import configure_logging
 from bot.ops.runtime import open_service
-from bot.service.core import Origin, delete_user_data
-from bot.store.storage import Storage, StorageError
+from bot.service.privacy import delete_user_data
+from bot.service.types import Origin
+from bot.store.connection import StorageError
+from bot.store.storage import Storage
 from generators.backend import ModelLoadError
 from generators.finetune import FinetuneError
-from generators.types import (
+from generators.options import ImageSize, Language, Mood, PoemForm, Tone
+from generators.requests import (
     DRAW_MAX_COUNT,
     SLOGAN_MAX_COUNT,
-    STYLE_PRESETS,
     DrawRequest,
-    ImageSize,
-    Language,
-    Mood,
-    PoemForm,
     PoemRequest,
     Request,
     SloganRequest,
-    Tone,
 )
-from moderation.image import ImageFilterError
-from moderation.text import TextFilterError
+from generators.styles import STYLE_PRESETS
+from moderation.base import ImageFilterError, TextFilterError
 
 CLI_USER_ID = 0
 
@@ -52,7 +48,16 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="start the Discord bot")
     run.add_argument("--metrics-port", type=int, help="serve /metrics and /healthz on this port")
     run.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port")
-    try_ = sub.add_parser("try", help="generate once through the service, without Discord")
+    run.set_defaults(handler=_cmd_run)
+    _add_try(sub.add_parser("try", help="generate once through the service, without Discord"))
+    _add_export(sub)
+    _add_finetune(sub)
+    _add_maintenance(sub)
+    return parser
+
+
+def _add_try(try_: argparse.ArgumentParser) -> None:
+    try_.set_defaults(handler=_cmd_try)
     kinds = try_.add_subparsers(dest="kind", required=True)
     poem = kinds.add_parser("poem")
     poem.add_argument("--topic", required=True)
@@ -76,9 +81,13 @@ def _parser() -> argparse.ArgumentParser:
     draw.add_argument("--steps", type=int)
     draw.add_argument("--count", type=int, default=1, choices=range(1, DRAW_MAX_COUNT + 1))
     draw.add_argument("--seed", type=int)
+
+
+def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     export = sub.add_parser(
         "export", help="write a dataset: JSONL, Parquet (.parquet), or a PNG folder for draw"
     )
+    export.set_defaults(handler=_cmd_export)
     export.add_argument("--out", type=Path, required=True)
     export.add_argument("--format", choices=FORMATS, default="raw")
     export.add_argument("--kind", choices=KINDS)
@@ -86,8 +95,13 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--guild", type=int, help="only this server's outputs")
     export.add_argument("--min-votes", type=int, default=0, help="votes, own votes excluded")
     export.add_argument("--min-score", type=float, help="(up - down) / votes, from -1 to 1")
-    sub.add_parser("stats", help="raters, votes and agreement between raters")
+    stats = sub.add_parser("stats", help="raters, votes and agreement between raters")
+    stats.set_defaults(handler=_cmd_stats)
+
+
+def _add_finetune(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tune = sub.add_parser("finetune", help="fine-tune the text model on an exported dataset")
+    tune.set_defaults(handler=_cmd_finetune)
     tune.add_argument("--data", type=Path, required=True, help="sft or dpo JSONL from export")
     tune.add_argument("--base", required=True, help="hub id or folder of the model to tune")
     tune.add_argument("--out", type=Path, required=True, help="new folder for the tuned model")
@@ -95,13 +109,18 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument("--steps", type=int, default=50)
     tune.add_argument("--learning-rate", type=float, default=5e-5)
     tune.add_argument("--batch-size", type=int, default=4)
+
+
+def _add_maintenance(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     backup = sub.add_parser("backup", help="copy the live database consistently (online)")
+    backup.set_defaults(handler=_cmd_backup)
     backup.add_argument("out", type=Path)
     restore = sub.add_parser("restore", help="replace the database with a backup (Muse stopped)")
+    restore.set_defaults(handler=_cmd_restore)
     restore.add_argument("backup", type=Path)
     forget = sub.add_parser("delete-user", help="delete a member's jobs, outputs and votes")
+    forget.set_defaults(handler=_cmd_delete_user)
     forget.add_argument("user_id", type=int)
-    return parser
 
 
 def _request(args: argparse.Namespace, settings: Settings) -> Request:
@@ -234,84 +253,54 @@ async def _delete_user(settings: Settings, user_id: int) -> int:
     return 0
 
 
-async def _run(settings: Settings, args: argparse.Namespace) -> int:
-    """Serve until SIGTERM or SIGINT, then stop gracefully (exit status 0)."""
-    from bot.discord.client import MuseBot
-
-    settings.require_token()
-    async with open_service(settings) as service:
-        runner = await _metrics(service, settings, args)
-        try:
-            bot = MuseBot(service, settings)
-            async with bot:
-                await _serve(bot, service, settings)
-        finally:
-            if runner is not None:
-                await runner.cleanup()
-    return 0
-
-
-async def _metrics(service: Any, settings: Settings, args: argparse.Namespace) -> Any:
-    if args.metrics_port is None:
-        return None
-    from bot.ops.metrics import Health, start_metrics_server
-
-    worker = service.worker
-    health = Health(worker.is_alive, lambda: worker.busy_since, settings.job_timeout_s + 60)
-    return await start_metrics_server(service.metrics, health, args.metrics_host, args.metrics_port)
-
-
-async def _serve(bot: Any, service: Any, settings: Settings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    runner = asyncio.create_task(bot.start(settings.discord_token), name="muse-discord")
-    waiter = asyncio.create_task(stop.wait(), name="muse-signals")
-    try:
-        done, _ = await asyncio.wait({runner, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        if runner in done:
-            runner.result()  # a login failure or a crash surfaces here
-            return
-        logging.getLogger(__name__).info(
-            "stopping: new commands are told Muse is restarting; finishing jobs (up to %g s)",
-            settings.shutdown_grace_s,
-        )
-        await service.stop(settings.shutdown_grace_s)
-        await bot.close()
-        await runner
-    finally:
-        waiter.cancel()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signum)
-
-
 def environment(env_file: str, environ: Mapping[str, str]) -> dict[str, str]:
     """``.env`` values, overridden by the real environment."""
     values = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
     return {**values, **environ}
 
 
+def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.discord.serve import serve  # the CLI's one way into the Discord adapter
+
+    return serve(settings, metrics_host=args.metrics_host, metrics_port=args.metrics_port)
+
+
+def _cmd_try(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_try(settings, _request(args, settings)))
+
+
+def _cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_export(settings, args))
+
+
+def _cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_stats(settings))
+
+
+def _cmd_finetune(settings: Settings, args: argparse.Namespace) -> int:
+    return _finetune(args)
+
+
+def _cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_backup(settings, args.out))
+
+
+def _cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_restore(settings, args.backup))
+
+
+def _cmd_delete_user(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_delete_user(settings, args.user_id))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Parse, read the settings once, run the command; operator errors exit 2, untraced."""
     args = _parser().parse_args(argv)
+    handler: Callable[[Settings, argparse.Namespace], int] = args.handler
     try:
         settings = load_settings(environment(args.env_file, os.environ))
         configure_logging(settings.log_level, json_lines=settings.log_json)
-        if args.command == "run":
-            return asyncio.run(_run(settings, args))
-        if args.command == "try":
-            return asyncio.run(_try(settings, _request(args, settings)))
-        if args.command == "finetune":
-            return _finetune(args)
-        if args.command == "export":
-            return asyncio.run(_export(settings, args))
-        if args.command == "stats":
-            return asyncio.run(_stats(settings))
-        if args.command == "backup":
-            return asyncio.run(_backup(settings, args.out))
-        if args.command == "restore":
-            return asyncio.run(_restore(settings, args.backup))
-        return asyncio.run(_delete_user(settings, args.user_id))
+        return handler(settings, args)
     except (
         BotError, ModelLoadError, StorageError, ImageFilterError, TextFilterError, FinetuneError
     ) as err:  # fmt: skip
@@ -319,23 +308,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    except Exception as err:
-        return _discord_failure(err)
-
-
-def _discord_failure(err: Exception) -> int:
-    """Discord refusing the token or being unreachable is an operator error, not a crash."""
-    import aiohttp
-    import discord
-
-    if isinstance(err, discord.LoginFailure):
-        message = "Discord refused DISCORD_TOKEN; copy a fresh token from the developer portal"
-    elif isinstance(err, aiohttp.ClientConnectionError | discord.GatewayNotFound):
-        message = f"cannot reach Discord ({type(err).__name__}); check the network and try again"
-    else:
-        raise err
-    print(f"muse: error: {message}", file=sys.stderr)
-    return 2
 
 
 if __name__ == "__main__":

@@ -120,6 +120,22 @@ def _optional_dir(read: _Reader, key: str) -> Path | None:
     return path
 
 
+def _device(read: _Reader) -> str:
+    device = read.text("MUSE_DEVICE", "auto").lower()
+    if not _DEVICE.match(device):
+        read.problems.append(f"MUSE_DEVICE must be auto, cpu, cuda, cuda:N or mps, got {device!r}")
+    return device
+
+
+def _image_model(read: _Reader) -> str | None:
+    """The image model to load, or None when drawing is turned off (MUSE_IMAGE_MODEL=0)."""
+    image_model = read.text("MUSE_IMAGE_MODEL", DEFAULT_IMAGE_MODEL)
+    if image_model.lower() in OFF:
+        return None
+    _check_model("MUSE_IMAGE_MODEL", image_model, read.problems)
+    return image_model
+
+
 def _check_image_limits(settings: Settings, problems: list[str]) -> None:
     if settings.image_default_steps > settings.image_max_steps:
         problems.append(
@@ -138,15 +154,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     read = _Reader(env)
     text_model = read.text("MUSE_TEXT_MODEL", DEFAULT_TEXT_MODEL)
     _check_model("MUSE_TEXT_MODEL", text_model, read.problems)
-    device = read.text("MUSE_DEVICE", "auto").lower()
-    if not _DEVICE.match(device):
-        read.problems.append(f"MUSE_DEVICE must be auto, cpu, cuda, cuda:N or mps, got {device!r}")
+    device = _device(read)
     guild = read.number("MUSE_GUILD_ID", 0, int, 0)
-    image_model: str | None = read.text("MUSE_IMAGE_MODEL", DEFAULT_IMAGE_MODEL)
-    if image_model is not None and image_model.lower() in OFF:
-        image_model = None
-    elif image_model is not None:
-        _check_model("MUSE_IMAGE_MODEL", image_model, read.problems)
+    image_model = _image_model(read)
     settings = Settings(
         discord_token=read.text("DISCORD_TOKEN", ""),
         text_model=text_model,

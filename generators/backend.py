@@ -7,7 +7,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from generators.types import DrawRow, ImageSample, ImageSize, TextPrompt, TextSample
+from generators.options import ImageSize
+from generators.samples import DrawRow, ImageSample, TextPrompt, TextSample
 
 
 class ModelLoadError(RuntimeError):

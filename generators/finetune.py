@@ -336,35 +336,51 @@ def finetune(
     count = count_rows(data, method)
     forward = _LogForwarder(on_log)
     with _no_progress_bars(), tempfile.TemporaryDirectory(prefix="muse-ft-") as work:
-        rows = load_rows(data, method)
         config = _config_kwargs(
             work, max_steps=max_steps, learning_rate=learning_rate, batch_size=batch_size, seed=seed
         )
-        tokenizer, model = load_base(base)
-        use_cache = bool(model.config.use_cache)
-        trainer = _trainer(
-            method,
-            base,
-            config,
-            model=model,
-            processing_class=tokenizer,
-            train_dataset=rows,
-            callbacks=[_callback(forward)],
-            peft_config=_lora_config() if lora else None,
-        )
-        trainer.train()
-        if not forward.losses or not all(math.isfinite(loss) for loss in forward.losses):
-            raise FinetuneError(
-                f"training diverged (losses {forward.losses[-3:]}); try a lower learning rate"
-            )
-        save_model(trainer, out, lora, use_cache)
+        steps = _train_and_save(data, method, base, out, config, lora=lora, forward=forward)
     return FinetuneResult(
         method=method,
         rows=count,
-        steps=int(trainer.state.global_step),
+        steps=steps,
         first_loss=forward.losses[0],
         last_loss=forward.losses[-1],
         out_dir=out,
         lora=lora,
         seconds=time.perf_counter() - started,
     )
+
+
+def _train_and_save(
+    data: Path,
+    method: str,
+    base: str,
+    out: Path,
+    config: dict[str, Any],
+    *,
+    lora: bool,
+    forward: _LogForwarder,
+) -> int:
+    """Train ``base`` on the rows of ``data`` and save it to ``out``; returns the steps taken.
+    Raises ``FinetuneError`` when the loss diverged (nothing is saved then)."""
+    rows = load_rows(data, method)
+    tokenizer, model = load_base(base)
+    use_cache = bool(model.config.use_cache)
+    trainer = _trainer(
+        method,
+        base,
+        config,
+        model=model,
+        processing_class=tokenizer,
+        train_dataset=rows,
+        callbacks=[_callback(forward)],
+        peft_config=_lora_config() if lora else None,
+    )
+    trainer.train()
+    if not forward.losses or not all(math.isfinite(loss) for loss in forward.losses):
+        raise FinetuneError(
+            f"training diverged (losses {forward.losses[-3:]}); try a lower learning rate"
+        )
+    save_model(trainer, out, lora, use_cache)
+    return int(trainer.state.global_step)

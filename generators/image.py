@@ -21,8 +21,9 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from generators.backend import GenerationCancelled, ModelLoadError, StepCallback, load_hint
+from generators.options import ImageSize
+from generators.samples import DrawRow, ImageSample
 from generators.text import default_dtype, resolve_device
-from generators.types import DrawRow, ImageSample, ImageSize
 
 log = logging.getLogger(__name__)
 

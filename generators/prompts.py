@@ -8,15 +8,9 @@ from __future__ import annotations
 
 import unicodedata
 
-from generators.types import (
-    ChatMessage,
-    Language,
-    PoemForm,
-    PoemRequest,
-    SamplingParams,
-    SloganRequest,
-    TextPrompt,
-)
+from generators.options import Language, PoemForm
+from generators.requests import PoemRequest, SloganRequest
+from generators.samples import ChatMessage, SamplingParams, TextPrompt
 
 POEM_MAX_NEW_TOKENS = 200
 SLOGAN_MAX_NEW_TOKENS = 40

@@ -330,11 +330,16 @@ class JobQueue(Generic[P, R]):
                 continue
             await self._run_batch(batch)
 
-    async def _run_batch(self, batch: list[Ticket[P]]) -> None:
+    def _live(self, batch: list[Ticket[P]]) -> list[Ticket[P]]:
+        """The tickets whose requesters still wait; forget those who went away before we started."""
         live = [t for t in batch if not self._futures[t.job_id].done()]
-        for ticket in batch:  # requesters who went away before we started
+        for ticket in batch:
             if ticket not in live:
                 self._futures.pop(ticket.job_id, None)
+        return live
+
+    async def _run_batch(self, batch: list[Ticket[P]]) -> None:
+        live = self._live(batch)
         if not live:
             self.state.finish(batch)
             return

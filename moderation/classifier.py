@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from moderation import normalize as nz
+import moderation.normalize as nz
+from moderation.base import TextFilterError
 from moderation.image import file_sha256
 from moderation.normalize import Normalizer
-from moderation.text import TextFilterError
 from moderation.verdict import Category, Decision, Verdict
 
 log = logging.getLogger(__name__)

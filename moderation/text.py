@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from importlib import metadata
-from typing import Protocol
 
+from moderation.base import TextComponent, TextFilterError
 from moderation.normalize import NormalizationError, Normalizer
 from moderation.verdict import Category, Decision, Verdict
 from moderation.wordlist import WordListFilter
@@ -22,19 +22,6 @@ log = logging.getLogger(__name__)
 DEFAULT_ML_THRESHOLD = 0.9
 DEFAULT_CLASSIFIER_THRESHOLD = 0.5
 NORMALIZATION_PACKAGES = ("opencc", "disarm")
-
-
-class TextFilterError(RuntimeError):
-    """A configured text filter component cannot be loaded; a start-up error."""
-
-
-class TextComponent(Protocol):
-    """A text filter with a ``name@version`` for ``Verdict.components``."""
-
-    @property
-    def name(self) -> str: ...
-
-    def check(self, text: str) -> Verdict: ...
 
 
 class CombinedTextFilter:

@@ -5,13 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 
 class Decision(StrEnum):
     ALLOW = "allow"
     REVIEW = "review"
     BLOCK = "block"
+
+    @property
+    def severity(self) -> int:
+        """0 for allow, 1 for review, 2 for block: higher is stricter."""
+        return _SEVERITY[self]
 
 
 class Category(StrEnum):
@@ -64,9 +69,3 @@ class Verdict:
             matched=tuple(dict.fromkeys(self.matched + other.matched)),
             components=tuple(dict.fromkeys(self.components + other.components)),
         )
-
-
-class TextFilter(Protocol):
-    """Returns a verdict for a text and never raises."""
-
-    def check(self, text: str) -> Verdict: ...

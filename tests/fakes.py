@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from generators.types import TextPrompt, TextSample
+from generators.samples import TextPrompt, TextSample
 
 
 @dataclass

@@ -19,16 +19,13 @@ from bot.discord.client import MuseBot
 from bot.service.core import MuseService
 from bot.service.work import text_rows
 from generators import prompts
-from generators.types import (
-    SEED_MAX,
-    ImageSize,
-    PoemRequest,
-    SloganRequest,
-    TextPrompt,
-    TextSample,
-)
+from generators.options import ImageSize
+from generators.requests import SEED_MAX, PoemRequest, SloganRequest
+from generators.samples import TextPrompt, TextSample
 from tests.conftest import ServiceFactory
-from tests.discord_harness import JSON, Call, Harness, OptionValue
+from tests.discord_harness import Harness
+from tests.discord_http import Call
+from tests.discord_payloads import JSON, OptionValue
 from tests.fakes import ScriptedBackend
 
 EPHEMERAL = 64

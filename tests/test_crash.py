@@ -28,7 +28,8 @@ CHILD = textwrap.dedent(
     import asyncio, random, sys, time
     from pathlib import Path
 
-    from bot.store.storage import JobRecord, NewOutput, Storage
+    from bot.store.records import JobRecord, NewOutput
+    from bot.store.storage import Storage
 
     async def main(path: Path, seed: int) -> None:
         rng = random.Random(seed)

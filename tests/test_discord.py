@@ -11,11 +11,14 @@ import discord
 import pytest
 
 from bot.discord.client import MuseBot
-from bot.service.core import MuseService, Origin
+from bot.service.core import MuseService
+from bot.service.types import Origin
 from generators.queue import Overloaded
-from generators.types import PoemRequest
+from generators.requests import PoemRequest
 from tests.conftest import ServiceFactory
-from tests.discord_harness import APP_ID, CHANNEL_ID, USER_ID, Call, Harness, custom_ids
+from tests.discord_harness import Harness
+from tests.discord_http import Call
+from tests.discord_payloads import APP_ID, CHANNEL_ID, USER_ID, custom_ids
 from tests.fakes import ScriptedBackend
 
 OTHER_USER = USER_ID + 100
@@ -272,7 +275,7 @@ async def test_sigterm_stops_the_bot_and_returns(make_service: ServiceFactory) -
     import os
     import signal
 
-    from bot.cli import _serve
+    from bot.discord.serve import _serve
 
     class FakeBot:
         """Like discord.py's client: ``start`` returns once ``close`` is called."""

@@ -15,9 +15,12 @@ import pytest
 from bot.discord.client import MuseBot
 from bot.errors import Cancelled
 from generators.backend import GenerationCancelled
-from generators.types import DrawRow, ImageSample, ImageSize
+from generators.options import ImageSize
+from generators.samples import DrawRow, ImageSample
 from tests.conftest import ServiceFactory
-from tests.discord_harness import APP_ID, USER_ID, Harness, RecordingHTTP, custom_ids
+from tests.discord_harness import Harness
+from tests.discord_http import RecordingHTTP
+from tests.discord_payloads import APP_ID, USER_ID, custom_ids
 
 OTHER_USER = USER_ID + 100
 
@@ -191,7 +194,7 @@ async def test_a_held_image_is_spoilered_for_moderators_and_published_on_approva
     make_service: ServiceFactory, pipeline: Any, image_filter: Any
 ) -> None:
     from bot.review.reviews import GuildSettings
-    from tests.discord_harness import CHANNEL_ID, GUILD_ID
+    from tests.discord_payloads import CHANNEL_ID, GUILD_ID
 
     mod_channel = CHANNEL_ID + 7
     bot = await drawing_bot(

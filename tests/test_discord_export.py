@@ -7,12 +7,16 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from bot.datasets.export import ExportFilters, export, pseudonym
+from bot.datasets.export import export
+from bot.datasets.filters import ExportFilters
+from bot.datasets.pseudonyms import pseudonym
 from bot.discord.client import MuseBot
-from bot.service.core import Origin, delete_user_data
-from generators.types import PoemRequest
+from bot.service.privacy import delete_user_data
+from bot.service.types import Origin
+from generators.requests import PoemRequest
 from tests.conftest import ServiceFactory
-from tests.discord_harness import APP_ID, USER_ID, Harness
+from tests.discord_harness import Harness
+from tests.discord_payloads import APP_ID, USER_ID
 from tests.fakes import ScriptedBackend
 
 SECRET = "test-secret"

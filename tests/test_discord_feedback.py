@@ -9,7 +9,8 @@ import discord
 
 from bot.discord.client import MuseBot
 from tests.conftest import ServiceFactory
-from tests.discord_harness import USER_ID, Harness, base_payload, custom_ids
+from tests.discord_harness import Harness
+from tests.discord_payloads import USER_ID, base_payload, custom_ids
 from tests.fakes import ScriptedBackend
 
 MEMBER = USER_ID + 5

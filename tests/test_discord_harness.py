@@ -1,4 +1,5 @@
-"""Self-test of ``tests/discord_harness.py`` on a tiny demo bot defined here."""
+"""Self-test of the Discord test harness (``tests/discord_harness.py``, ``discord_http.py``
+and ``discord_payloads.py``) on a tiny demo bot defined here."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import pytest
 from discord import app_commands
 from discord.ext import commands
 
-from tests.discord_harness import APP_ID, Harness, RecordingHTTP, custom_ids
+from tests.discord_harness import Harness
+from tests.discord_http import RecordingHTTP
+from tests.discord_payloads import APP_ID, custom_ids
 
 
 class Counter(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"demo:count:(?P<n>\d+)"):

@@ -12,15 +12,8 @@ from bot.discord.client import MuseBot
 from bot.review.reviews import GuildSettings
 from bot.service.core import MuseService
 from tests.conftest import ServiceFactory
-from tests.discord_harness import (
-    APP_ID,
-    CHANNEL_ID,
-    GUILD_ID,
-    USER_ID,
-    Harness,
-    base_payload,
-    custom_ids,
-)
+from tests.discord_harness import Harness
+from tests.discord_payloads import APP_ID, CHANNEL_ID, GUILD_ID, USER_ID, base_payload, custom_ids
 from tests.fakes import ScriptedBackend
 
 MOD_CHANNEL = CHANNEL_ID + 50

@@ -12,10 +12,13 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bot.datasets.export import ExportFilters, export
+from bot.datasets.export import export
+from bot.datasets.filters import ExportFilters
 from bot.errors import Cancelled, UserError
-from bot.service.core import Origin, delete_user_data
-from generators.types import DrawRequest, ImageSize
+from bot.service.privacy import delete_user_data
+from bot.service.types import Origin
+from generators.options import ImageSize
+from generators.requests import DrawRequest
 from tests.conftest import ServiceFactory
 
 ALICE = Origin(user_id=1, guild_id=10, channel_id=20)

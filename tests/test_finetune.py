@@ -15,7 +15,8 @@ import pytest
 
 from generators.finetune import FinetuneError, detect_format, finetune
 from generators.prompts import poem_prompt
-from generators.types import PoemRequest, SamplingParams, TextSample
+from generators.requests import PoemRequest
+from generators.samples import SamplingParams, TextSample
 
 # PEFT 0.21.2 reads `model.is_gradient_checkpointing`, which transformers 5.24 deprecated.
 PEFT_WARNING = pytest.mark.filterwarnings(

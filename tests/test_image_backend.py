@@ -12,7 +12,9 @@ import pytest
 from PIL import Image
 
 from generators.backend import GenerationCancelled, ModelLoadError
-from generators.types import DrawRequest, DrawRow, ImageSize
+from generators.options import ImageSize
+from generators.requests import DrawRequest
+from generators.samples import DrawRow
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import pytest
 
 from bot.errors import GenerationFailed
 from bot.ops.logs import configure_logging
-from bot.service.core import Origin
-from generators.types import PoemRequest
+from bot.service.types import Origin
+from generators.requests import PoemRequest
 from tests.conftest import ServiceFactory
 from tests.fakes import ScriptedBackend
 

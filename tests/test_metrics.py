@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.ops.metrics import Health, metrics_app
-from bot.service.core import Origin
-from generators.types import PoemRequest
+from bot.service.types import Origin
+from generators.requests import PoemRequest
 from generators.worker import ModelWorker
 from tests.conftest import ServiceFactory
 from tests.fakes import ScriptedBackend
@@ -47,6 +48,7 @@ async def test_healthz_fails_when_the_worker_is_stuck_or_dead() -> None:
     async with TestClient(TestServer(metrics_app_for(health))) as client:
         assert (await client.get("/healthz")).status == 200
         stuck = asyncio.ensure_future(worker.call(release.wait))
+        await _until(lambda: worker.busy_since is not None)
         await asyncio.sleep(0.4)
         response = await client.get("/healthz")
         assert response.status == 503 and "busy for over" in await response.text()
@@ -54,9 +56,17 @@ async def test_healthz_fails_when_the_worker_is_stuck_or_dead() -> None:
         await stuck
         assert (await client.get("/healthz")).status == 200
         await worker.close()
-        time.sleep(0.05)
+        await _until(lambda: not worker.is_alive())
         dead = await client.get("/healthz")
         assert dead.status == 503 and "not running" in await dead.text()
+
+
+async def _until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    """Wait for a thread-side condition without betting on the machine's speed."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
 
 
 def metrics_app_for(health: Health):  # type: ignore[no-untyped-def]

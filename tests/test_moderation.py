@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from moderation.normalize import normalize
 from moderation.verdict import Category, Decision, Verdict
-from moderation.wordlist import COMPONENT, WordListFilter, normalize
+from moderation.wordlist import COMPONENT, WordListFilter
 
 
 @pytest.fixture(scope="module")

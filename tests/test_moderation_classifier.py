@@ -8,12 +8,13 @@ from typing import Any, Literal
 
 import pytest
 
+from moderation.base import TextFilterError
 from moderation.classifier import (
     TransformersTextClassifier,
     label_key,
     map_labels,
 )
-from moderation.text import TextFilterError, build_text_filter
+from moderation.text import build_text_filter
 from moderation.verdict import Category, Decision
 
 SENTENCES = [

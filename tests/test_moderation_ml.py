@@ -6,6 +6,7 @@ import joblib
 import pytest
 
 from moderation import classifier
+from moderation.base import TextFilterError
 from moderation.classifier import (
     ML_SCORE_KEY,
     PROFANITY_CHECK_SHA256,
@@ -15,7 +16,6 @@ from moderation.classifier import (
     profanity_check_files,
 )
 from moderation.normalize import Normalizer
-from moderation.text import TextFilterError
 from moderation.verdict import Category, Decision
 from moderation.wordlist import WordListFilter
 

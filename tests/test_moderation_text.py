@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from moderation import normalize, wordlist
-from moderation.text import CombinedTextFilter, TextFilterError, build_text_filter
-from moderation.verdict import Category, Decision, TextFilter, Verdict
+from moderation import normalize, terms
+from moderation.base import TextFilter, TextFilterError
+from moderation.text import CombinedTextFilter, build_text_filter
+from moderation.verdict import Category, Decision, Verdict
 from moderation.wordlist import COMPONENT, WordListFilter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,7 +105,7 @@ def test_missing_word_lists_are_a_start_up_error(monkeypatch: pytest.MonkeyPatch
     def missing(package: str) -> Path:
         raise ModuleNotFoundError(f"the {package} package is not installed")
 
-    monkeypatch.setattr(wordlist, "_package_dir", missing)
+    monkeypatch.setattr(terms, "_package_dir", missing)
     with pytest.raises(TextFilterError, match="glin_profanity package is not installed"):
         build_text_filter(ml=False)
 
@@ -136,7 +137,7 @@ def test_word_list_data_ships_with_the_package() -> None:
 
 def test_templates_expand_every_slot() -> None:
     slots = {"who": ["you", "u"], "what": ["a {adj} pig", "trash"], "adj": ["fat"]}
-    assert wordlist.expand(["{who} are {what}"], slots) == [
+    assert terms.expand(["{who} are {what}"], slots) == [
         "you are a fat pig",
         "you are trash",
         "u are a fat pig",

@@ -11,7 +11,8 @@ import pytest
 from generators.backend import ModelLoadError
 from generators.prompts import poem_prompt
 from generators.quant import plan_quantization
-from generators.types import PoemRequest, SamplingParams, TextPrompt
+from generators.requests import PoemRequest
+from generators.samples import SamplingParams, TextPrompt
 from tests.conftest import ServiceFactory
 
 
@@ -54,7 +55,7 @@ async def test_the_stored_model_id_records_the_quantization(
     make_service: ServiceFactory, int8_backend: object
 ) -> None:
     service = await make_service(int8_backend, poem_max_new_tokens=8)
-    from bot.service.core import Origin
+    from bot.service.types import Origin
 
     pending = service.prepare(PoemRequest(topic="moon", seed=3), Origin(1, 10, 20))
     await service.start(pending)

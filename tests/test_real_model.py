@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from bot.service.core import Origin
+from bot.service.types import Origin
 from generators.prompts import poem_prompt
-from generators.types import PoemRequest, SamplingParams
+from generators.requests import PoemRequest
+from generators.samples import SamplingParams
 from moderation.verdict import Decision
 from tests.conftest import ServiceFactory
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.discord.render import EMBED_TEXT_MAX, model_name, progress_text, result_embed
-from bot.service.core import Delivery, Progress, ShownOutput
-from bot.store.storage import Tally
+from bot.service.types import Delivery, Progress, ShownOutput
+from bot.store.records import Tally
 
 
 def delivery(kind: str, texts: list[str], **extra: object) -> Delivery:

@@ -6,8 +6,8 @@ import pytest
 
 from bot.errors import NotAllowed, UserError
 from bot.review.reviews import GuildSettings
-from bot.service.core import Origin
-from generators.types import PoemRequest, SloganRequest
+from bot.service.types import Origin
+from generators.requests import PoemRequest, SloganRequest
 from moderation.policy import Strictness
 from tests.conftest import ServiceFactory
 from tests.fakes import ScriptedBackend

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.datasets.export import ExportFilters, export
+from bot.datasets.export import export
+from bot.datasets.filters import ExportFilters
 from bot.errors import Busy, GenerationFailed, NotAllowed, Refused, UserError
-from bot.service.core import Origin
-from generators.types import Language, PoemForm, PoemRequest, SloganRequest
+from bot.service.types import Origin
+from generators.options import Language, PoemForm
+from generators.requests import PoemRequest, SloganRequest
 from tests.conftest import ServiceFactory
 from tests.fakes import ScriptedBackend
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.datasets.export import pseudonym
+from bot.datasets.pseudonyms import pseudonym
 from bot.datasets.stats import RaterCount, format_stats, rater_stats
-from bot.store.storage import JobRecord, NewOutput, Storage
+from bot.store.records import JobRecord, NewOutput
+from bot.store.storage import Storage
 
 SECRET = "installation-secret"
 GUILD, OPT_IN_GUILD = 810000000000000001, 810000000000000002

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.store.storage import MIGRATIONS, JobRecord, NewOutput, Storage, StorageError, Tally
+from bot.store.connection import StorageError
+from bot.store.records import JobRecord, NewOutput, Tally
+from bot.store.schema import MIGRATIONS
+from bot.store.storage import Storage
 
 
 def job(job_id: str, user: int = 1, *, group: str | None = None) -> JobRecord:

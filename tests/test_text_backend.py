@@ -9,7 +9,8 @@ import pytest
 
 from generators.backend import ModelLoadError
 from generators.prompts import poem_prompt, slogan_prompt
-from generators.types import PoemRequest, SamplingParams, SloganRequest, TextPrompt
+from generators.requests import PoemRequest, SloganRequest
+from generators.samples import SamplingParams, TextPrompt
 
 
 @pytest.fixture(scope="module")

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from generators.prompts import clean_poem, clean_slogan, poem_prompt, slogan_prompt
-from generators.types import (
-    DrawRequest,
+from generators.options import (
     ImageSize,
     InvalidRequest,
     Language,
     Mood,
     PoemForm,
-    PoemRequest,
-    SamplingParams,
-    SloganRequest,
     Tone,
     detect_language,
-    request_from_fields,
 )
+from generators.prompts import clean_poem, clean_slogan, poem_prompt, slogan_prompt
+from generators.requests import DrawRequest, PoemRequest, SloganRequest, request_from_fields
+from generators.samples import SamplingParams
 
 
 def test_language_follows_the_text() -> None:

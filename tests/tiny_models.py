@@ -120,26 +120,10 @@ def tiny_clip_tokenizer(max_length: int = 77) -> object:
     return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=max_length)
 
 
-def make_tiny_sd(path: Path, *, seed: int = 0, realistic: bool = False) -> Path:
-    """A random Stable Diffusion pipeline (UNet, 4-block VAE, CLIP text encoder) of ~200 KB,
-    saved with ``save_pretrained`` so it loads through ``AutoPipelineForText2Image``.
-
-    ``realistic`` gives SD-1.5's VAE and a UNet of half SD-1.5's width (about 200M
-    parameters) at a native 256 px, for benchmarks where the model, not Python, dominates.
-    """
-    import torch
-    from diffusers import (
-        AutoencoderKL,
-        EulerDiscreteScheduler,
-        StableDiffusionPipeline,
-        UNet2DConditionModel,
-    )
+def _sd_text_encoder(tokenizer: object, width: int, realistic: bool) -> Any:
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    torch.manual_seed(seed)
-    tokenizer = tiny_clip_tokenizer()
-    width = 256 if realistic else 32
-    text_encoder = CLIPTextModel(
+    return CLIPTextModel(
         CLIPTextConfig(
             vocab_size=len(tokenizer),  # type: ignore[arg-type]
             hidden_size=width,
@@ -152,7 +136,13 @@ def make_tiny_sd(path: Path, *, seed: int = 0, realistic: bool = False) -> Path:
             pad_token_id=1,
         )
     )
-    unet_shape: dict[str, Any] = dict(
+
+
+def _sd_unet(width: int, realistic: bool) -> Any:
+    """A two-block UNet of 8 px latents, or (``realistic``) half SD-1.5's width at 32 px."""
+    from diffusers import UNet2DConditionModel
+
+    shape: dict[str, Any] = dict(
         sample_size=8,
         layers_per_block=1,
         block_out_channels=(8, 16),
@@ -161,9 +151,8 @@ def make_tiny_sd(path: Path, *, seed: int = 0, realistic: bool = False) -> Path:
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
     )
-    vae_shape: dict[str, Any] = dict(block_out_channels=(8, 8, 16, 16), norm_num_groups=4)
     if realistic:
-        unet_shape = dict(
+        shape = dict(
             sample_size=32,
             layers_per_block=2,
             block_out_channels=(160, 320, 640, 640),
@@ -172,19 +161,46 @@ def make_tiny_sd(path: Path, *, seed: int = 0, realistic: bool = False) -> Path:
             down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
             up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
         )
-        vae_shape = dict(block_out_channels=(128, 256, 512, 512), norm_num_groups=32)
-    unet = UNet2DConditionModel(  # type: ignore[no-untyped-call]
-        in_channels=4, out_channels=4, cross_attention_dim=width, **unet_shape
+    return UNet2DConditionModel(  # type: ignore[no-untyped-call]
+        in_channels=4, out_channels=4, cross_attention_dim=width, **shape
     )
-    vae = AutoencoderKL(  # type: ignore[no-untyped-call]
+
+
+def _sd_vae(realistic: bool) -> Any:
+    """A 4-block VAE: tiny, or (``realistic``) SD-1.5's."""
+    from diffusers import AutoencoderKL
+
+    shape: dict[str, Any] = dict(block_out_channels=(8, 8, 16, 16), norm_num_groups=4)
+    if realistic:
+        shape = dict(block_out_channels=(128, 256, 512, 512), norm_num_groups=32)
+    return AutoencoderKL(  # type: ignore[no-untyped-call]
         in_channels=3,
         out_channels=3,
         latent_channels=4,
         down_block_types=("DownEncoderBlock2D",) * 4,
         up_block_types=("UpDecoderBlock2D",) * 4,
         sample_size=64,
-        **vae_shape,
+        **shape,
     )
+
+
+def make_tiny_sd(path: Path, *, seed: int = 0, realistic: bool = False) -> Path:
+    """A random Stable Diffusion pipeline (UNet, 4-block VAE, CLIP text encoder) of ~200 KB,
+    saved with ``save_pretrained`` so it loads through ``AutoPipelineForText2Image``.
+
+    ``realistic`` gives SD-1.5's VAE and a UNet of half SD-1.5's width (about 200M
+    parameters) at a native 256 px, for benchmarks where the model, not Python, dominates.
+    """
+    import torch
+    from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline
+
+    torch.manual_seed(seed)
+    tokenizer = tiny_clip_tokenizer()
+    width = 256 if realistic else 32
+    # Built in a fixed order, so that the seed fixes every weight.
+    text_encoder = _sd_text_encoder(tokenizer, width, realistic)
+    unet = _sd_unet(width, realistic)
+    vae = _sd_vae(realistic)
     scheduler = EulerDiscreteScheduler(  # type: ignore[no-untyped-call]
         beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1
     )

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.datasets.export import Pseudonyms, consent_sql
+from bot.datasets.consent import consent_sql
+from bot.datasets.pseudonyms import Pseudonyms
 from bot.store.storage import Storage
 
 _VOTES = f"""

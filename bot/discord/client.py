@@ -25,20 +25,15 @@ from bot.discord.feedback_ui import (
 )
 from bot.discord.flow import Presenters, attachments, parse_reply_handle
 from bot.discord.i18n import MuseTranslator
-from bot.discord.moderation_ui import (
-    ModButton,
-    ModerationCommands,
-    PageButton,
-    ReportButton,
-    report_message,
-    send_to_review,
-)
+from bot.discord.mod_commands import ModerationCommands
 from bot.discord.render import result_embed
 from bot.discord.replies import NO_PINGS, files_of, report_error
+from bot.discord.reports import ReportButton, report_message
+from bot.discord.review_cards import ModButton, PageButton, send_to_review
 from bot.discord.views import CancelButton, RegenerateButton, VoteButton, cancel_view, result_view
 from bot.errors import UserError, Withheld
 from bot.service.core import MuseService
-from bot.store.storage import JobRecord
+from bot.store.records import JobRecord
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,8 @@ from bot.discord.context import origin_of
 from bot.discord.flow import Presenters, run_job
 from bot.errors import UserError
 from bot.service.core import MuseService
-from generators.types import (
+from generators.options import ImageSize, Language, Mood, PoemForm, Tone
+from generators.requests import (
     AUDIENCE_MAX_CHARS,
     DRAW_MAX_COUNT,
     NEGATIVE_MAX_CHARS,
@@ -29,18 +30,13 @@ from generators.types import (
     SEED_MAX,
     SLOGAN_MAX_COUNT,
     STYLE_MAX_CHARS,
-    STYLE_PRESETS,
     TOPIC_MAX_CHARS,
     DrawRequest,
-    ImageSize,
-    Language,
-    Mood,
-    PoemForm,
     PoemRequest,
     Request,
     SloganRequest,
-    Tone,
 )
+from generators.styles import STYLE_PRESETS
 
 E = TypeVar("E", bound=StrEnum)
 

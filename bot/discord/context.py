@@ -8,7 +8,8 @@ import discord
 
 from bot.config import Settings
 from bot.discord.flow import Presenters
-from bot.service.core import MuseService, Origin
+from bot.service.core import MuseService
+from bot.service.types import Origin
 
 
 class HasService(Protocol):

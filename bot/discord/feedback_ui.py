@@ -21,7 +21,8 @@ from bot.discord.context import app_of
 from bot.discord.render import label, result_embed
 from bot.discord.replies import NO_PINGS, report_error
 from bot.errors import NotAllowed, UserError
-from bot.service.core import Delivery, delete_user_data
+from bot.service.privacy import delete_user_data
+from bot.service.types import Delivery
 
 PICK_TEMPLATE = r"muse:pick:(?P<output_id>\d+)"
 AB_TEMPLATE = r"muse:ab:(?P<job_id>[0-9a-f]{16}):(?P<choice>a|b|tie)"

@@ -18,7 +18,8 @@ import discord
 from bot.discord.render import progress_text, result_embed
 from bot.discord.replies import Attachment, send_result, show_progress
 from bot.errors import Cancelled, Withheld
-from bot.service.core import Delivery, MuseService, PendingJob
+from bot.service.core import MuseService
+from bot.service.types import Delivery, PendingJob
 from generators.queue import current_jobs
 
 log = logging.getLogger(__name__)

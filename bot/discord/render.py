@@ -6,7 +6,7 @@ from pathlib import PurePath
 
 import discord
 
-from bot.service.core import Delivery, Progress, ShownOutput
+from bot.service.types import Delivery, Progress, ShownOutput
 
 EMBED_TEXT_MAX = 4000  # Discord allows 4096 in a description; keep room for the marker
 _TITLES = {"poem": "📜 Poem", "slogan": "📣 Slogans", "draw": "🎨 Drawing"}

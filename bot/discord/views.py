@@ -1,5 +1,5 @@
 """Persistent buttons on results. Their state lives in ``custom_id``, so they work after a
-restart (moderation buttons are in ``bot.discord.moderation_ui``):
+restart (moderation buttons are in ``bot.discord.review_cards`` and ``bot.discord.reports``):
 
     muse:vote:<output_id>:up|down   👍/👎 on one output, any member, one vote each
     muse:regen:<job_id>             🔁 a new sample (new seed) of the same prompt, requester only
@@ -17,9 +17,9 @@ from bot.discord.buttons import MuseButton
 from bot.discord.context import app_of, origin_of
 from bot.discord.feedback_ui import CompareButton, EditButton, PickButton
 from bot.discord.flow import run_job
-from bot.discord.moderation_ui import ReportButton
 from bot.discord.render import label
-from bot.service.core import Delivery
+from bot.discord.reports import ReportButton
+from bot.service.types import Delivery
 
 VOTE_TEMPLATE = r"muse:vote:(?P<output_id>\d+):(?P<value>up|down)"
 REGEN_TEMPLATE = r"muse:regen:(?P<job_id>[0-9a-f]{16})"

@@ -10,14 +10,15 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.service.core import MuseService
-from bot.store.storage import Storage, StorageError
+from bot.store.connection import StorageError
+from bot.store.storage import Storage
 from generators.backend import ImageBackend, TextBackend
 from generators.queue import Throughput
 from generators.worker import ModelWorker
+from moderation.base import ImageFilter, TextFilter
 from moderation.disabled import DisabledFilter
-from moderation.image import ImageFilter, OpenNsfwFilter
+from moderation.image import OpenNsfwFilter
 from moderation.text import build_text_filter
-from moderation.verdict import TextFilter
 
 log = logging.getLogger(__name__)
 

@@ -17,136 +17,34 @@ import dataclasses
 import functools
 import logging
 import random
-import secrets
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
 from bot.errors import Busy, Cancelled, GenerationFailed, NotAllowed, Refused, UserError
 from bot.ops.metrics import Metrics
 from bot.review.reviews import ReviewDesk
+from bot.service.delivery import build_delivery
+from bot.service.execution import Executor, ticket
 from bot.service.feedback import FeedbackStore, RateLimiter
-from bot.service.work import (
-    Rows,
-    draw_rows,
-    image_outputs,
-    image_path,
-    shown_prompt,
-    text_outputs,
-    text_rows,
-)
-from bot.store.storage import JobRecord, NewOutput, OutputRecord, Storage, Tally
+from bot.service.types import Delivery, Origin, PendingJob, Progress, Result, Rows, VoteResult
+from bot.service.work import draw_rows, job_record, text_outputs, text_rows
+from bot.store.records import JobRecord, NewOutput, OutputRecord
+from bot.store.storage import Storage
 from generators.backend import GenerationCancelled, ImageBackend, TextBackend
-from generators.queue import JobCancelled, JobQueue, JobTimeout, Overloaded, Throughput, Ticket
-from generators.types import (
-    SEED_MAX,
-    DrawRequest,
-    DrawRow,
-    ImageResult,
-    InvalidRequest,
-    Request,
-    TextResult,
-    request_from_fields,
-)
+from generators.options import InvalidRequest
+from generators.queue import JobCancelled, JobQueue, JobTimeout, Overloaded, Throughput
+from generators.requests import SEED_MAX, DrawRequest, Request, request_from_fields
+from generators.samples import ImageResult
 from generators.worker import ModelWorker
-from moderation.image import ImageFilter
-from moderation.policy import Strictness, apply_image_policy, apply_policy
-from moderation.verdict import Decision, TextFilter, Verdict
+from moderation.base import ImageFilter, TextFilter
+from moderation.policy import Strictness, apply_policy
+from moderation.verdict import Decision, Verdict
 
 log = logging.getLogger(__name__)
 
-Result = TextResult | ImageResult
 RESUME_WINDOW_S = 12 * 60  # interaction tokens last 15 minutes; leave time to generate
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Who asked, and where. ``guild_id``/``channel_id`` are None outside Discord."""
-
-    user_id: int
-    guild_id: int | None = None
-    channel_id: int | None = None
-
-
-@dataclass
-class PendingJob:
-    """A job admitted to the queue; ``future`` settles when the model has run it."""
-
-    record: JobRecord
-    request: Request
-    rows: Rows
-    future: asyncio.Future[Result]
-    admitted_at: float
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Where a job is: queue position (0 = running), seconds left, and steps for images."""
-
-    position: int
-    wait_s: float
-    step: int = 0
-    steps: int = 0
-
-
-@dataclass(frozen=True)
-class ShownOutput:
-    output_id: int
-    candidate: int
-    text: str
-    tally: Tally
-    seed: int = 0
-    image_path: str | None = None
-    edited: bool = False
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """What a finished job shows: the outputs that passed the filter, with provenance."""
-
-    job_id: str
-    group_id: str
-    kind: str
-    requester_id: int
-    options: dict[str, str]
-    model_id: str
-    seed: int
-    sample_number: int
-    outputs: tuple[ShownOutput, ...]
-    held: int = 0
-    total_s: float = 0.0
-    channel_id: int | None = None
-    held_ids: tuple[int, ...] = ()  # outputs waiting for a moderator
-    withheld: str | None = None  # why nothing is shown, when nothing is
-    compare: bool = False
-    picked: int | None = None  # the output the requester picked among candidates
-    ab_counts: tuple[int, int, int] = (0, 0, 0)  # members preferring A, B, or a tie
-
-
-@dataclass(frozen=True)
-class VoteResult:
-    vote: int  # the member's vote now: 1, -1 or 0 (removed)
-    delivery: Delivery
-
-
-@dataclass
-class _Steps:
-    """Live denoising progress of a running image job, fed from the worker thread."""
-
-    step: int = 0
-    steps: int = 0
-    started: float = 0.0
-    last: float = 0.0
-
-    def left_s(self) -> float | None:
-        if self.step == 0:
-            return None
-        per_step = (self.last - self.started) / self.step
-        return per_step * (self.steps - self.step)
 
 
 def _busy_message(err: Overloaded) -> str:
@@ -184,7 +82,6 @@ class MuseService:
         self.image_filter = image_filter
         self.clock = clock
         self._seeds = random.SystemRandom()
-        self._steps: dict[str, _Steps] = {}
         self.metrics = Metrics()
         self.metrics.queue_depth.set_function(lambda: len(self.queue.state.waiting))
         self.metrics.queue_running.set_function(lambda: len(self.queue.state.running))
@@ -196,8 +93,13 @@ class MuseService:
         self._no_deliveries.set()
         self.feedback = FeedbackStore(storage, clock)
         self.vote_limit = RateLimiter(settings.votes_per_minute)
+        self.executor = Executor(
+            settings=settings, storage=storage, worker=worker, backend=backend,
+            image_backend=image_backend, image_filter=image_filter, clock=clock,
+            metrics=self.metrics,
+        )  # fmt: skip
         self.queue: JobQueue[Rows, Result] = JobQueue(
-            self._execute,
+            self.executor.execute,
             max_depth=settings.queue_max_depth,
             per_user=settings.queue_per_user,
             max_batch_rows=settings.batch_max_rows,
@@ -257,9 +159,9 @@ class MuseService:
         self._check_channel(origin)
         self._check_prompt(request, self.strictness(origin.guild_id))
         rows = self._rows(request)
-        record = self._record(request, origin, rows, parent)
+        record = job_record(request, origin, rows, parent, self.clock())
         try:
-            future = self.queue.submit(self._ticket(record, request, rows))
+            future = self.queue.submit(ticket(record, rows))
         except Overloaded as err:
             raise Busy(_busy_message(err)) from err
         return PendingJob(record, request, rows, future, time.perf_counter())
@@ -281,7 +183,7 @@ class MuseService:
         request = dataclasses.replace(request_from_fields(job.kind, job.options), seed=job.seed)
         rows = self._rows(request)
         try:
-            future = self.queue.submit(self._ticket(job, request, rows))
+            future = self.queue.submit(ticket(job, rows))
         except Overloaded as err:
             raise Busy(_busy_message(err)) from err
         self.queue.release(job.id)
@@ -308,7 +210,7 @@ class MuseService:
         wait_s = self.queue.wait_s(job_id)
         if position is None or wait_s is None:
             return None
-        steps = self._steps.get(job_id)
+        steps = self.executor.steps.get(job_id)
         if position == 0 and steps is not None and steps.steps:
             left = steps.left_s()
             return Progress(0, wait_s if left is None else left, steps.step, steps.steps)
@@ -328,11 +230,11 @@ class MuseService:
             self.metrics.jobs.labels(pending.record.kind, "failed").inc()
             raise GenerationFailed(_failure_message(err)) from err
         total_s = time.perf_counter() - pending.admitted_at
+        strictness = self.strictness(pending.record.guild_id)
         if isinstance(result, ImageResult):
-            outputs = await self._judge_images(pending.record, result, total_s)
+            outputs = await self.executor.judge_images(pending.record, result, total_s, strictness)
         else:
             request: Any = pending.request
-            strictness = self.strictness(pending.record.guild_id)
             judge = functools.partial(self.judge_text, strictness=strictness)
             outputs = text_outputs(request, result, judge, total_s)
         if not any(_has_content(out) for out in outputs):
@@ -416,54 +318,7 @@ class MuseService:
 
     async def delivery(self, job: JobRecord) -> Delivery:
         """A stored job's shown state: outputs that passed the filter, with current votes."""
-        stored = await self.storage.job_outputs(job.id)
-        shown = [
-            o
-            for o in stored
-            if o.decision == Decision.ALLOW and not o.hidden and (o.text or o.image_path)
-        ]
-        held = sum(1 for out in stored if out.decision != Decision.ALLOW)
-        withheld = _withheld_message(stored) if not shown and held else None
-        tallies = await self.storage.tallies([out.id for out in shown])
-        edits = await self.feedback.latest_edits([out.id for out in shown])
-        picks = await self.feedback.pick_counts(job.id, "pick") if len(shown) > 1 else {}
-        request = request_from_fields(job.kind, job.options)
-        return Delivery(
-            job_id=job.id,
-            group_id=job.group_id,
-            kind=job.kind,
-            requester_id=job.user_id,
-            options=request.options(),
-            model_id=stored[0].model_id if stored else self.model_id,
-            seed=job.seed,
-            sample_number=await self.storage.group_size(job.group_id),
-            outputs=tuple(
-                ShownOutput(
-                    o.id,
-                    o.candidate,
-                    edits.get(o.id, o.text),
-                    tallies[o.id],
-                    o.seed,
-                    o.image_path,
-                    edited=o.id in edits,
-                )
-                for o in shown
-            ),
-            held=held,
-            total_s=max((out.timings.get("total_s", 0.0) for out in stored), default=0.0),
-            channel_id=job.channel_id,
-            held_ids=tuple(o.id for o in stored if o.decision == Decision.REVIEW),
-            withheld=withheld,
-            compare=job.compare,
-            picked=next((oid for oid in picks if oid is not None), None),
-            ab_counts=await self._ab_counts(job, shown) if job.compare else (0, 0, 0),
-        )
-
-    async def _ab_counts(self, job: JobRecord, shown: Sequence[Any]) -> tuple[int, int, int]:
-        counts = await self.feedback.pick_counts(job.id, "compare")
-        a = counts.get(shown[0].id, 0) if shown else 0
-        b = counts.get(shown[1].id, 0) if len(shown) > 1 else 0
-        return a, b, counts.get(None, 0)
+        return await build_delivery(self.storage, self.feedback, job, self.model_id)
 
     def _count_finished(self, pending: PendingJob, outputs: Sequence[NewOutput]) -> None:
         kind = pending.record.kind
@@ -471,13 +326,6 @@ class MuseService:
         self.metrics.job_seconds.labels(kind).observe(time.perf_counter() - pending.admitted_at)
         for out in outputs:
             self.metrics.verdicts.labels(kind, out.decision).inc()
-
-    def _count_generation(self, kind: str, seconds: float, samples: Sequence[Any]) -> None:
-        self.metrics.generation_seconds.labels(kind).inc(seconds)
-        if kind == "image":
-            self.metrics.steps.inc(sum(getattr(s, "steps", 0) for s in samples))
-        else:
-            self.metrics.tokens.inc(sum(s.new_tokens for s in samples))
 
     def _validate(self, request: Request) -> None:
         try:
@@ -516,139 +364,10 @@ class MuseService:
             return draw_rows(request, width, height)
         return text_rows(request, self.settings)
 
-    def _ticket(self, record: JobRecord, request: Request, rows: Rows) -> Ticket[Rows]:
-        """Images batch by size and steps (units: steps x images); text rows all batch
-        together (units: new tokens, decoded in parallel)."""
-        first = rows[0]
-        if isinstance(first, DrawRow):
-            key, kind = f"image:{first.width}x{first.height}:{first.steps}", "image"
-            units = float(first.steps * len(rows))
-        else:
-            key, kind = "text", "text"
-            units = float(max(p.sampling.max_new_tokens for p in rows))  # type: ignore[union-attr]
-        return Ticket(record.id, record.user_id, key, len(rows), rows, True, kind, units)
-
-    def _record(
-        self, request: Request, origin: Origin, rows: Rows, parent: JobRecord | None
-    ) -> JobRecord:
-        job_id = secrets.token_hex(8)
-        return JobRecord(
-            id=job_id,
-            group_id=parent.group_id if parent else job_id,
-            parent_id=parent.id if parent else None,
-            kind=request.kind.value,
-            user_id=origin.user_id,
-            guild_id=origin.guild_id,
-            channel_id=origin.channel_id,
-            options=request.fields(),
-            prompt=shown_prompt(rows),
-            seed=request.seed or 0,
-            status="queued",
-            created_at=self.clock(),
-            compare=request.compare,
-        )
-
-    async def _execute(self, batch: list[Ticket[Rows]], cancel: threading.Event) -> list[Result]:
-        """Run one batch on the worker thread: one model call for every row of every job."""
-        await self.storage.mark_running([t.job_id for t in batch], self.clock())
-        rows: list[Any] = [row for ticket in batch for row in ticket.payload]
-        started = time.perf_counter()
-        try:
-            if batch[0].kind == "image":
-                samples: Sequence[Any] = await self._draw(batch, rows, cancel)
-            else:
-                samples = await self.worker.call(self.backend.generate, rows, cancel)
-        except asyncio.CancelledError:
-            cancel.set()  # timed out: the thread stops at its next step
-            raise
-        finally:
-            for ticket in batch:
-                self._steps.pop(ticket.job_id, None)
-        elapsed = time.perf_counter() - started
-        self._count_generation(
-            batch[0].kind, elapsed, rows if batch[0].kind == "image" else samples
-        )
-        results: list[Result] = []
-        start = 0
-        for ticket in batch:
-            chunk = tuple(samples[start : start + ticket.rows])
-            start += ticket.rows
-            if ticket.kind == "image":
-                assert self.image_backend is not None
-                results.append(ImageResult(chunk, self.image_backend.model_id, elapsed, len(rows)))
-            else:
-                results.append(TextResult(chunk, self.backend.model_id, elapsed, len(rows)))
-        return results
-
-    async def _draw(
-        self, batch: list[Ticket[Rows]], rows: list[DrawRow], cancel: threading.Event
-    ) -> Sequence[Any]:
-        """Diffusion on the worker thread, with step progress delivered to the loop."""
-        assert self.image_backend is not None
-        loop = asyncio.get_running_loop()
-        steps = _Steps(started=time.perf_counter())
-        for ticket in batch:
-            self._steps[ticket.job_id] = steps
-
-        def on_step(step: int, total: int) -> None:  # worker thread
-            loop.call_soon_threadsafe(_record_step, steps, step, total)
-
-        return await self.worker.call(self.image_backend.generate, rows, cancel, on_step)
-
-    async def _judge_images(
-        self, job: JobRecord, result: ImageResult, total_s: float
-    ) -> list[NewOutput]:
-        """A verdict for every image before anyone sees it; blocked images are not kept."""
-        assert self.image_filter is not None
-        check, job_id = self.image_filter.check, job.id
-        strictness = self.strictness(job.guild_id)
-        standard = (self.settings.image_review_at, self.settings.image_block_at)
-        verdicts = [
-            apply_image_policy(verdict, strictness, standard)
-            for verdict in await asyncio.to_thread(lambda: [check(s.png) for s in result.samples])
-        ]
-        paths: list[Path | None] = []
-        for index, (sample, verdict) in enumerate(zip(result.samples, verdicts, strict=True)):
-            if verdict.decision is Decision.BLOCK:
-                paths.append(None)
-                continue
-            path = image_path(self.settings.image_dir, job_id, index)
-            await asyncio.to_thread(_write_file, path, sample.png)
-            paths.append(path)
-        return image_outputs(result, verdicts, paths, total_s)
-
 
 def _has_content(out: NewOutput) -> bool:
     """Something to show or to review (a flagged empty text still counts)."""
     return bool(out.text or out.image_path or out.decision != Decision.ALLOW)
-
-
-def _record_step(steps: _Steps, step: int, total: int) -> None:
-    steps.step, steps.steps, steps.last = step, total, time.perf_counter()
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-
-
-def _withheld_message(stored: Sequence[Any]) -> str:
-    if any(out.decision == Decision.REVIEW for out in stored):
-        return "The safety filter flagged this result, so Muse is holding it for a moderator."
-    return "The safety filter blocked this result, so Muse did not post it."
-
-
-async def delete_user_data(storage: Storage, user_id: int) -> dict[str, int]:
-    """Remove a member's jobs, outputs, votes and image files; returns what was deleted."""
-    paths = await storage.user_image_paths(user_id)
-    counts = await storage.delete_user_data(user_id)
-    removed = 0
-    for name in paths:
-        path = Path(name)
-        if path.exists():
-            await asyncio.to_thread(path.unlink)
-            removed += 1
-    return {**counts, "images": removed}
 
 
 def _failure_message(err: BaseException) -> str:

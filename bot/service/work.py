@@ -5,26 +5,17 @@ Plain functions over plain data, so the service stays one readable sequence.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bot.config import Settings
-from bot.store.storage import NewOutput
+from bot.service.types import Origin, Rows
+from bot.store.records import JobRecord, NewOutput
 from generators.prompts import clean_poem, clean_slogan, poem_prompt, slogan_prompt
-from generators.types import (
-    SEED_MAX,
-    DrawRequest,
-    DrawRow,
-    ImageResult,
-    PoemRequest,
-    SamplingParams,
-    SloganRequest,
-    TextPrompt,
-    TextResult,
-)
+from generators.requests import SEED_MAX, DrawRequest, PoemRequest, Request, SloganRequest
+from generators.samples import DrawRow, ImageResult, SamplingParams, TextPrompt, TextResult
 from moderation.verdict import Decision, Verdict
-
-Rows = tuple[TextPrompt, ...] | tuple[DrawRow, ...]
 
 
 def _seed(base: int, offset: int) -> int:
@@ -61,6 +52,28 @@ def shown_prompt(rows: Rows) -> str:
     """The prompt text stored with the job: the user turn for text, the full prompt for images."""
     first = rows[0]
     return first.prompt if isinstance(first, DrawRow) else first.messages[-1].content
+
+
+def job_record(
+    request: Request, origin: Origin, rows: Rows, parent: JobRecord | None, created_at: float
+) -> JobRecord:
+    """A new queued job with a fresh id; a regeneration joins its ``parent``'s group."""
+    job_id = secrets.token_hex(8)
+    return JobRecord(
+        id=job_id,
+        group_id=parent.group_id if parent else job_id,
+        parent_id=parent.id if parent else None,
+        kind=request.kind.value,
+        user_id=origin.user_id,
+        guild_id=origin.guild_id,
+        channel_id=origin.channel_id,
+        options=request.fields(),
+        prompt=shown_prompt(rows),
+        seed=request.seed or 0,
+        status="queued",
+        created_at=created_at,
+        compare=request.compare,
+    )
 
 
 def _timings(

@@ -1,15 +1,28 @@
-"""Plain request and result types for the generators: frozen dataclasses in, frozen dataclasses out.
+"""What members ask for, as frozen dataclasses: /poem, /slogan and /draw requests.
 
 Requests are validated by ``check_inputs`` methods that raise ``InvalidRequest`` with the rule and
-the offending value. Nothing is ever fixed silently.
+the offending value. Nothing is ever fixed silently. ``fields``/``from_fields`` store and rebuild
+a request exactly (without its seed); ``options`` is what members see.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
+
+from generators.options import (
+    ImageKind,
+    ImageSize,
+    InvalidRequest,
+    Language,
+    Mood,
+    PoemForm,
+    TextKind,
+    Tone,
+    detect_language,
+)
+from generators.styles import STYLE_PRESETS
 
 TOPIC_MAX_CHARS = 200
 STYLE_MAX_CHARS = 100
@@ -18,74 +31,9 @@ AUDIENCE_MAX_CHARS = 100
 SLOGAN_MAX_COUNT = 5
 POEM_MAX_COUNT = 3
 SEED_MAX = 2**32 - 1
-
-
-class InvalidRequest(ValueError):
-    """A request broke a rule; the message names the rule and the value and is safe to show."""
-
-
-class TextKind(StrEnum):
-    POEM = "poem"
-    SLOGAN = "slogan"
-
-
-class ImageKind(StrEnum):
-    DRAW = "draw"
-
-
-class PoemForm(StrEnum):
-    FREE_VERSE = "free verse"
-    HAIKU = "haiku"
-    SONNET = "sonnet"
-    LIMERICK = "limerick"
-    QUATRAIN = "quatrain"
-    WUYAN_JUEJU = "五言绝句"
-    QIYAN_JUEJU = "七言绝句"
-
-    @property
-    def is_chinese(self) -> bool:
-        return self in (PoemForm.WUYAN_JUEJU, PoemForm.QIYAN_JUEJU)
-
-
-class Mood(StrEnum):
-    JOYFUL = "joyful"
-    CALM = "calm"
-    ROMANTIC = "romantic"
-    NOSTALGIC = "nostalgic"
-    MELANCHOLIC = "melancholic"
-    HOPEFUL = "hopeful"
-    PLAYFUL = "playful"
-    SOLEMN = "solemn"
-
-
-class Language(StrEnum):
-    AUTO = "auto"
-    ENGLISH = "en"
-    CHINESE = "zh"
-
-
-class Tone(StrEnum):
-    FRIENDLY = "friendly"
-    BOLD = "bold"
-    PLAYFUL = "playful"
-    ELEGANT = "elegant"
-    PROFESSIONAL = "professional"
-    WITTY = "witty"
-    INSPIRING = "inspiring"
-
-
-def cjk_share(text: str) -> float:
-    """Share of letters in ``text`` that are CJK ideographs (0.0 for no letters)."""
-    letters = [ch for ch in text if ch.isalpha()]
-    if not letters:
-        return 0.0
-    cjk = sum(1 for ch in letters if "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff")
-    return cjk / len(letters)
-
-
-def detect_language(text: str) -> Language:
-    """English or Chinese, whichever the text is mostly written in."""
-    return Language.CHINESE if cjk_share(text) >= 0.3 else Language.ENGLISH
+PROMPT_MAX_CHARS = 500
+NEGATIVE_MAX_CHARS = 300
+DRAW_MAX_COUNT = 4
 
 
 def _check_text(name: str, value: str, max_chars: int, *, required: bool) -> None:
@@ -269,75 +217,6 @@ TextRequest = PoemRequest | SloganRequest
 
 
 @dataclass(frozen=True)
-class StylePreset:
-    """A /draw style: words appended to the prompt and a negative prompt."""
-
-    suffix: str
-    negative: str
-
-
-STYLE_PRESETS: dict[str, StylePreset] = {
-    "none": StylePreset("", ""),
-    "photo": StylePreset(
-        "photograph, natural light, 35mm, sharp focus, highly detailed",
-        "painting, drawing, illustration, cartoon, blurry, deformed",
-    ),
-    "anime": StylePreset(
-        "anime style, cel shading, vibrant colors, clean line art",
-        "photo, realistic, 3d render, blurry, deformed",
-    ),
-    "watercolor": StylePreset(
-        "watercolor painting, soft washes, paper texture, delicate",
-        "photo, 3d render, harsh lines, oversaturated",
-    ),
-    "ink wash 水墨": StylePreset(
-        "traditional Chinese ink wash painting, shuimo, monochrome ink, rice paper, brush strokes",
-        "photo, color, 3d render, western oil painting",
-    ),
-    "oil painting": StylePreset(
-        "oil painting, impasto, rich colors, canvas texture, classical",
-        "photo, 3d render, flat colors, blurry",
-    ),
-    "pixel art": StylePreset(
-        "pixel art, 16-bit, crisp pixels, limited palette",
-        "photo, blurry, smooth gradients, realistic",
-    ),
-    "3d render": StylePreset(
-        "3d render, octane, soft studio lighting, detailed materials",
-        "photo, painting, flat, blurry",
-    ),
-    "sketch": StylePreset(
-        "pencil sketch, graphite, hatching, on white paper",
-        "color, photo, painting, blurry",
-    ),
-    "poster": StylePreset(
-        "flat vector poster, bold shapes, graphic design, limited palette",
-        "photo, realistic, noisy, blurry",
-    ),
-}
-
-
-class ImageSize(StrEnum):
-    SQUARE = "square"
-    PORTRAIT = "portrait"
-    LANDSCAPE = "landscape"
-
-    def pixels(self, native: int, multiple: int) -> tuple[int, int]:
-        """(width, height) around the model's native side, rounded to ``multiple``."""
-        long_side = max(multiple, round(native * 1.5 / multiple) * multiple)
-        if self is ImageSize.PORTRAIT:
-            return native, long_side
-        if self is ImageSize.LANDSCAPE:
-            return long_side, native
-        return native, native
-
-
-PROMPT_MAX_CHARS = 500
-NEGATIVE_MAX_CHARS = 300
-DRAW_MAX_COUNT = 4
-
-
-@dataclass(frozen=True)
 class DrawRequest:
     """What a member asked for with /draw: ``count`` images, seeds ``seed`` .. ``seed+count-1``."""
 
@@ -425,93 +304,3 @@ def request_from_fields(kind: str, fields: Mapping[str, str]) -> Request:
     if kind == ImageKind.DRAW:
         return DrawRequest.from_fields(fields)
     raise InvalidRequest(f"unknown request kind {kind!r}")
-
-
-@dataclass(frozen=True)
-class DrawRow:
-    """One image for the pipeline; rows of a batch share size and steps."""
-
-    prompt: str
-    negative: str
-    seed: int
-    width: int
-    height: int
-    steps: int
-
-
-@dataclass(frozen=True)
-class ChatMessage:
-    role: str
-    content: str
-
-
-@dataclass(frozen=True)
-class SamplingParams:
-    """Per-row sampling settings; ``seed`` makes the row reproducible."""
-
-    seed: int
-    max_new_tokens: int = 160
-    temperature: float = 0.9
-    top_p: float = 0.95
-    top_k: int = 50
-
-    def __post_init__(self) -> None:
-        if self.max_new_tokens < 1:
-            raise InvalidRequest(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
-        if self.temperature <= 0:
-            raise InvalidRequest(f"temperature must be above 0, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise InvalidRequest(f"top_p must be in (0, 1], got {self.top_p}")
-        if self.top_k < 1:
-            raise InvalidRequest(f"top_k must be at least 1, got {self.top_k}")
-
-
-@dataclass(frozen=True)
-class TextPrompt:
-    """One row for the model: chat messages (used with a chat template) and a plain fallback."""
-
-    messages: tuple[ChatMessage, ...]
-    plain: str
-    sampling: SamplingParams
-
-
-@dataclass(frozen=True)
-class TextSample:
-    """One generated row."""
-
-    text: str
-    seed: int
-    prompt_tokens: int
-    new_tokens: int
-    finish_reason: str  # "stop" (end of text), "length" or "cancelled"
-
-
-@dataclass(frozen=True)
-class TextResult:
-    """What one generate call returned for one job, with timings in seconds."""
-
-    samples: tuple[TextSample, ...]
-    model_id: str
-    generate_s: float
-    batch_rows: int = 1
-    extra: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ImageSample:
-    """One generated image, already encoded as PNG with its provenance in text chunks."""
-
-    png: bytes
-    seed: int
-    width: int
-    height: int
-
-
-@dataclass(frozen=True)
-class ImageResult:
-    """What one pipeline call returned for one job, with timings in seconds."""
-
-    samples: tuple[ImageSample, ...]
-    model_id: str
-    generate_s: float
-    batch_rows: int = 1

@@ -1,0 +1,165 @@
+"""The generation path: run one queued batch on the model worker thread, follow its
+denoising steps, and judge every image before it is kept."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.config import Settings
+from bot.ops.metrics import Metrics
+from bot.service.types import Result, Rows
+from bot.service.work import image_outputs, image_path
+from bot.store.records import JobRecord, NewOutput
+from bot.store.storage import Storage
+from generators.backend import ImageBackend, TextBackend
+from generators.queue import Ticket
+from generators.samples import DrawRow, ImageResult, TextResult
+from generators.worker import ModelWorker
+from moderation.base import ImageFilter
+from moderation.policy import Strictness, apply_image_policy
+from moderation.verdict import Decision
+
+
+def ticket(record: JobRecord, rows: Rows) -> Ticket[Rows]:
+    """A job's place in the queue. Images batch by size and steps (units: steps x images);
+    text rows all batch together (units: new tokens, decoded in parallel)."""
+    first = rows[0]
+    if isinstance(first, DrawRow):
+        key, kind = f"image:{first.width}x{first.height}:{first.steps}", "image"
+        units = float(first.steps * len(rows))
+    else:
+        key, kind = "text", "text"
+        units = float(max(p.sampling.max_new_tokens for p in rows))  # type: ignore[union-attr]
+    return Ticket(record.id, record.user_id, key, len(rows), rows, True, kind, units)
+
+
+@dataclass
+class StepProgress:
+    """Live denoising progress of a running image job, fed from the worker thread."""
+
+    step: int = 0
+    steps: int = 0
+    started: float = 0.0
+    last: float = 0.0
+
+    def left_s(self) -> float | None:
+        if self.step == 0:
+            return None
+        per_step = (self.last - self.started) / self.step
+        return per_step * (self.steps - self.step)
+
+
+class Executor:
+    """Runs batches for the job queue; ``steps`` holds the progress of running image jobs."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        storage: Storage,
+        worker: ModelWorker,
+        backend: TextBackend,
+        image_backend: ImageBackend | None,
+        image_filter: ImageFilter | None,
+        clock: Callable[[], float],
+        metrics: Metrics,
+    ) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.worker = worker
+        self.backend = backend
+        self.image_backend = image_backend
+        self.image_filter = image_filter
+        self.clock = clock
+        self.metrics = metrics
+        self.steps: dict[str, StepProgress] = {}
+
+    async def execute(self, batch: list[Ticket[Rows]], cancel: threading.Event) -> list[Result]:
+        """Run one batch on the worker thread: one model call for every row of every job."""
+        await self.storage.mark_running([t.job_id for t in batch], self.clock())
+        rows: list[Any] = [row for ticket in batch for row in ticket.payload]
+        started = time.perf_counter()
+        try:
+            if batch[0].kind == "image":
+                samples: Sequence[Any] = await self._draw(batch, rows, cancel)
+            else:
+                samples = await self.worker.call(self.backend.generate, rows, cancel)
+        except asyncio.CancelledError:
+            cancel.set()  # timed out: the thread stops at its next step
+            raise
+        finally:
+            for ticket in batch:
+                self.steps.pop(ticket.job_id, None)
+        elapsed = time.perf_counter() - started
+        self._count_generation(
+            batch[0].kind, elapsed, rows if batch[0].kind == "image" else samples
+        )
+        results: list[Result] = []
+        start = 0
+        for ticket in batch:
+            chunk = tuple(samples[start : start + ticket.rows])
+            start += ticket.rows
+            if ticket.kind == "image":
+                assert self.image_backend is not None
+                results.append(ImageResult(chunk, self.image_backend.model_id, elapsed, len(rows)))
+            else:
+                results.append(TextResult(chunk, self.backend.model_id, elapsed, len(rows)))
+        return results
+
+    async def _draw(
+        self, batch: list[Ticket[Rows]], rows: list[DrawRow], cancel: threading.Event
+    ) -> Sequence[Any]:
+        """Diffusion on the worker thread, with step progress delivered to the loop."""
+        assert self.image_backend is not None
+        loop = asyncio.get_running_loop()
+        steps = StepProgress(started=time.perf_counter())
+        for ticket in batch:
+            self.steps[ticket.job_id] = steps
+
+        def on_step(step: int, total: int) -> None:  # worker thread
+            loop.call_soon_threadsafe(_record_step, steps, step, total)
+
+        return await self.worker.call(self.image_backend.generate, rows, cancel, on_step)
+
+    def _count_generation(self, kind: str, seconds: float, samples: Sequence[Any]) -> None:
+        self.metrics.generation_seconds.labels(kind).inc(seconds)
+        if kind == "image":
+            self.metrics.steps.inc(sum(getattr(s, "steps", 0) for s in samples))
+        else:
+            self.metrics.tokens.inc(sum(s.new_tokens for s in samples))
+
+    async def judge_images(
+        self, job: JobRecord, result: ImageResult, total_s: float, strictness: Strictness
+    ) -> list[NewOutput]:
+        """A verdict for every image before anyone sees it; blocked images are not kept."""
+        assert self.image_filter is not None
+        check, job_id = self.image_filter.check, job.id
+        standard = (self.settings.image_review_at, self.settings.image_block_at)
+        verdicts = [
+            apply_image_policy(verdict, strictness, standard)
+            for verdict in await asyncio.to_thread(lambda: [check(s.png) for s in result.samples])
+        ]
+        paths: list[Path | None] = []
+        for index, (sample, verdict) in enumerate(zip(result.samples, verdicts, strict=True)):
+            if verdict.decision is Decision.BLOCK:
+                paths.append(None)
+                continue
+            path = image_path(self.settings.image_dir, job_id, index)
+            await asyncio.to_thread(_write_file, path, sample.png)
+            paths.append(path)
+        return image_outputs(result, verdicts, paths, total_s)
+
+
+def _record_step(steps: StepProgress, step: int, total: int) -> None:
+    steps.step, steps.steps, steps.last = step, total, time.perf_counter()
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)

@@ -1,0 +1,84 @@
+"""The plain data the service hands its adapters: who asked, an admitted job, its progress,
+and what a finished job shows."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from bot.store.records import JobRecord, Tally
+from generators.requests import Request
+from generators.samples import DrawRow, ImageResult, TextPrompt, TextResult
+
+Result = TextResult | ImageResult
+Rows = tuple[TextPrompt, ...] | tuple[DrawRow, ...]  # what the model runs for one job
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Who asked, and where. ``guild_id``/``channel_id`` are None outside Discord."""
+
+    user_id: int
+    guild_id: int | None = None
+    channel_id: int | None = None
+
+
+@dataclass
+class PendingJob:
+    """A job admitted to the queue; ``future`` settles when the model has run it."""
+
+    record: JobRecord
+    request: Request
+    rows: Rows
+    future: asyncio.Future[Result]
+    admitted_at: float
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a job is: queue position (0 = running), seconds left, and steps for images."""
+
+    position: int
+    wait_s: float
+    step: int = 0
+    steps: int = 0
+
+
+@dataclass(frozen=True)
+class ShownOutput:
+    output_id: int
+    candidate: int
+    text: str
+    tally: Tally
+    seed: int = 0
+    image_path: str | None = None
+    edited: bool = False
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a finished job shows: the outputs that passed the filter, with provenance."""
+
+    job_id: str
+    group_id: str
+    kind: str
+    requester_id: int
+    options: dict[str, str]
+    model_id: str
+    seed: int
+    sample_number: int
+    outputs: tuple[ShownOutput, ...]
+    held: int = 0
+    total_s: float = 0.0
+    channel_id: int | None = None
+    held_ids: tuple[int, ...] = ()  # outputs waiting for a moderator
+    withheld: str | None = None  # why nothing is shown, when nothing is
+    compare: bool = False
+    picked: int | None = None  # the output the requester picked among candidates
+    ab_counts: tuple[int, int, int] = (0, 0, 0)  # members preferring A, B, or a tie
+
+
+@dataclass(frozen=True)
+class VoteResult:
+    vote: int  # the member's vote now: 1, -1 or 0 (removed)
+    delivery: Delivery

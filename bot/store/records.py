@@ -1,0 +1,60 @@
+"""The rows Muse stores and reads back, as plain frozen dataclasses (no SQL here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: str
+    group_id: str
+    parent_id: str | None
+    kind: str
+    user_id: int
+    guild_id: int | None
+    channel_id: int | None
+    options: dict[str, str]
+    prompt: str
+    seed: int
+    status: str
+    created_at: float
+    error: str | None = None
+    compare: bool = False
+    reply_handle: str | None = None  # how the adapter answers this job; cleared when done
+
+
+@dataclass(frozen=True)
+class NewOutput:
+    candidate: int
+    text: str
+    model_id: str
+    seed: int
+    verdict: dict[str, Any]
+    timings: dict[str, float]
+    image_path: str | None = None
+
+    @property
+    def decision(self) -> str:
+        return str(self.verdict["decision"])
+
+
+@dataclass(frozen=True)
+class OutputRecord:
+    id: int
+    job_id: str
+    candidate: int
+    text: str
+    model_id: str
+    seed: int
+    decision: str
+    timings: dict[str, float]
+    image_path: str | None = None
+    hidden: bool = False
+
+
+@dataclass(frozen=True)
+class Tally:
+    up: int = 0
+    down: int = 0
