@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from bot.errors import ConfigError
+from generators.quant import QUANT_CHOICES
 
 DEFAULT_TEXT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
 DEFAULT_IMAGE_MODEL = "segmind/tiny-sd"
@@ -28,6 +29,7 @@ class Settings:
     text_model: str = DEFAULT_TEXT_MODEL
     db_path: Path = Path(DEFAULT_DB_PATH)
     device: str = "auto"
+    text_quant: str = "none"  # none | 8bit | 4bit (generators.quant)
     guild_id: int | None = None
     queue_max_depth: int = 32
     queue_per_user: int = 2
@@ -127,6 +129,13 @@ def _device(read: _Reader) -> str:
     return device
 
 
+def _text_quant(read: _Reader) -> str:
+    quant = read.text("MUSE_TEXT_QUANT", "none").lower()
+    if quant not in QUANT_CHOICES:
+        read.problems.append(f"MUSE_TEXT_QUANT must be none, 8bit or 4bit, got {quant!r}")
+    return quant
+
+
 def _image_model(read: _Reader) -> str | None:
     """The image model to load, or None when drawing is turned off (MUSE_IMAGE_MODEL=0)."""
     image_model = read.text("MUSE_IMAGE_MODEL", DEFAULT_IMAGE_MODEL)
@@ -162,6 +171,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         text_model=text_model,
         db_path=Path(read.text("MUSE_DB_PATH", DEFAULT_DB_PATH)).expanduser(),
         device=device,
+        text_quant=_text_quant(read),
         guild_id=guild or None,
         queue_max_depth=read.number("MUSE_QUEUE_MAX_DEPTH", 32, int, 1),
         queue_per_user=read.number("MUSE_QUEUE_PER_USER", 2, int, 1),
