@@ -6,10 +6,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bot.errors import ConfigError
 from bot.web.auth import check_token
+from generators.quant import QUANT_CHOICES
 
 DEFAULT_TEXT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
 DEFAULT_IMAGE_MODEL = "segmind/tiny-sd"
@@ -30,6 +31,7 @@ class Settings:
     text_model: str = DEFAULT_TEXT_MODEL
     db_path: Path = Path(DEFAULT_DB_PATH)
     device: str = "auto"
+    text_quant: str = "none"  # none | 8bit | 4bit (generators.quant)
     guild_id: int | None = None
     queue_max_depth: int = 32
     queue_per_user: int = 2
@@ -133,6 +135,13 @@ def _device(read: _Reader) -> str:
     return device
 
 
+def _text_quant(read: _Reader) -> str:
+    quant = read.text("MUSE_TEXT_QUANT", "none").lower()
+    if quant not in QUANT_CHOICES:
+        read.problems.append(f"MUSE_TEXT_QUANT must be none, 8bit or 4bit, got {quant!r}")
+    return quant
+
+
 def _image_model(read: _Reader) -> str | None:
     """The image model to load, or None when drawing is turned off (MUSE_IMAGE_MODEL=0)."""
     image_model = read.text("MUSE_IMAGE_MODEL", DEFAULT_IMAGE_MODEL)
@@ -153,6 +162,15 @@ def _check_image_limits(settings: Settings, problems: list[str]) -> None:
             "image thresholds need MUSE_IMAGE_REVIEW_AT <= MUSE_IMAGE_BLOCK_AT <= 1, got "
             f"{settings.image_review_at} and {settings.image_block_at}"
         )
+
+
+def _web_settings(read: _Reader) -> dict[str, Any]:
+    """The web view's three settings (checked together by ``_check_web``)."""
+    return {
+        "web_token": read.text("MUSE_WEB_TOKEN", ""),
+        "web_host": read.text("MUSE_WEB_HOST", "127.0.0.1"),
+        "web_port": read.number("MUSE_WEB_PORT", 0, int, 1) or None,
+    }
 
 
 def _check_web(settings: Settings, problems: list[str]) -> None:
@@ -180,6 +198,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         text_model=text_model,
         db_path=Path(read.text("MUSE_DB_PATH", DEFAULT_DB_PATH)).expanduser(),
         device=device,
+        text_quant=_text_quant(read),
         guild_id=guild or None,
         queue_max_depth=read.number("MUSE_QUEUE_MAX_DEPTH", 32, int, 1),
         queue_per_user=read.number("MUSE_QUEUE_PER_USER", 2, int, 1),
@@ -208,9 +227,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         filter_ml_threshold=read.number("MUSE_FILTER_ML_THRESHOLD", 0.9, float, 0),
         filter_classifier_dir=_optional_dir(read, "MUSE_FILTER_CLASSIFIER_DIR"),
         filter_classifier_threshold=read.number("MUSE_FILTER_CLASSIFIER_THRESHOLD", 0.5, float, 0),
-        web_token=read.text("MUSE_WEB_TOKEN", ""),
-        web_host=read.text("MUSE_WEB_HOST", "127.0.0.1"),
-        web_port=read.number("MUSE_WEB_PORT", 0, int, 1) or None,
+        **_web_settings(read),
     )
     _check_image_limits(settings, read.problems)
     _check_web(settings, read.problems)
