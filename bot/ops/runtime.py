@@ -49,7 +49,9 @@ def load_models(settings: Settings) -> Models:
     torch.set_num_threads(settings.torch_threads)
     from generators.text import TransformersTextBackend
 
-    text = TransformersTextBackend.load(settings.text_model, device=settings.device)
+    text = TransformersTextBackend.load(
+        settings.text_model, device=settings.device, quant=settings.text_quant
+    )
     models = Models(text, text.warmup())
     log.info("text warm-up: %.1f ms per token", models.token_s * 1000)
     if settings.image_model is None:
