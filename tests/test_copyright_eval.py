@@ -68,3 +68,14 @@ def test_the_bench_reports_pass(outcomes: list[Outcome]) -> None:
     lines, passed = target_lines(outcomes)
     assert passed and all(line.startswith("PASS") for line in lines)
     assert (RECALL_MIN, FPR_MAX) == (0.9, 0.03)
+
+
+def test_the_text_filter_eval_set_raises_no_copyright_flag() -> None:
+    """681 prompts and outputs written for the other filter, by other hands: none is a copy."""
+    from bench import safety_eval
+
+    guard = eval_guard()
+    texts = [item.text for item in safety_eval.load_items()]
+    assert len(texts) > 600
+    assert [t for t in texts if not guard.check_request(t).allowed] == []
+    assert [t for t in texts if not guard.check(t).allowed] == []
