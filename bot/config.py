@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bot.errors import ConfigError
+from bot.web.auth import check_token
+from generators.quant import QUANT_CHOICES
 
 DEFAULT_TEXT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
 DEFAULT_IMAGE_MODEL = "segmind/tiny-sd"
 OFF = ("off", "none", "0", "false", "no")
 DEFAULT_DB_PATH = "./data/muse.sqlite3"
+DEFAULT_WEB_PORT = 8780  # `muse web` without --port or MUSE_WEB_PORT
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
@@ -28,6 +31,7 @@ class Settings:
     text_model: str = DEFAULT_TEXT_MODEL
     db_path: Path = Path(DEFAULT_DB_PATH)
     device: str = "auto"
+    text_quant: str = "none"  # none | 8bit | 4bit (generators.quant)
     guild_id: int | None = None
     queue_max_depth: int = 32
     queue_per_user: int = 2
@@ -56,6 +60,14 @@ class Settings:
     filter_ml_threshold: float = 0.9
     filter_classifier_dir: Path | None = None
     filter_classifier_threshold: float = 0.5
+    # copyright guard (moderation/copyright.py) and /draw from a member's picture
+    copyright_guard: bool = True
+    copyright_fingerprints: tuple[Path, ...] = ()  # the operator's own fingerprint files
+    image_input_max_bytes: int = 8 * 1024 * 1024
+    # the moderators' web view (bot/web): its token, address, and port (None: `muse run` has none)
+    web_token: str = field(default="", repr=False)
+    web_host: str = "127.0.0.1"
+    web_port: int | None = None
     # continuous batching (issue 10): "continuous" lets text jobs join a running batch at the
     # next decoding step; "static" keeps whole batches (jobs wait for the batch to end)
     text_batching: str = "continuous"
@@ -131,6 +143,13 @@ def _device(read: _Reader) -> str:
     return device
 
 
+def _text_quant(read: _Reader) -> str:
+    quant = read.text("MUSE_TEXT_QUANT", "none").lower()
+    if quant not in QUANT_CHOICES:
+        read.problems.append(f"MUSE_TEXT_QUANT must be none, 8bit or 4bit, got {quant!r}")
+    return quant
+
+
 def _image_model(read: _Reader) -> str | None:
     """The image model to load, or None when drawing is turned off (MUSE_IMAGE_MODEL=0)."""
     image_model = read.text("MUSE_IMAGE_MODEL", DEFAULT_IMAGE_MODEL)
@@ -140,12 +159,12 @@ def _image_model(read: _Reader) -> str | None:
     return image_model
 
 
-def _text_batching(read: _Reader) -> str:
+def _batching_settings(read: _Reader) -> dict[str, Any]:
     """Continuous batching (text jobs join a running batch) or static whole batches."""
     mode = read.text("MUSE_TEXT_BATCHING", "continuous").lower()
     if mode not in ("continuous", "static"):
         read.problems.append(f"MUSE_TEXT_BATCHING must be continuous or static, got {mode!r}")
-    return mode
+    return {"text_batching": mode, "text_slots": read.number("MUSE_TEXT_SLOTS", 16, int, 1)}
 
 
 def _check_image_limits(settings: Settings, problems: list[str]) -> None:
@@ -161,23 +180,59 @@ def _check_image_limits(settings: Settings, problems: list[str]) -> None:
         )
 
 
+def _fingerprint_files(read: _Reader) -> tuple[Path, ...]:
+    """MUSE_COPYRIGHT_FINGERPRINTS: comma-separated files written by moderation.fingerprint."""
+    raw = read.text("MUSE_COPYRIGHT_FINGERPRINTS", "")
+    paths = tuple(Path(p.strip()).expanduser() for p in raw.split(",") if p.strip())
+    for path in paths:
+        if not path.is_file():
+            read.problems.append(f"MUSE_COPYRIGHT_FINGERPRINTS names {str(path)!r}, not a file")
+    return paths
+
+
+def _guard_settings(read: _Reader) -> dict[str, Any]:
+    return {
+        "copyright_guard": read.flag("MUSE_COPYRIGHT_GUARD", True),
+        "copyright_fingerprints": _fingerprint_files(read),
+        "image_input_max_bytes": read.number("MUSE_IMAGE_INPUT_MAX_BYTES", 8 << 20, int, 1024),
+    }
+
+
+def _web_settings(read: _Reader) -> dict[str, Any]:
+    """The web view's three settings (checked together by ``_check_web``)."""
+    return {
+        "web_token": read.text("MUSE_WEB_TOKEN", ""),
+        "web_host": read.text("MUSE_WEB_HOST", "127.0.0.1"),
+        "web_port": read.number("MUSE_WEB_PORT", 0, int, 1) or None,
+    }
+
+
+def _check_web(settings: Settings, problems: list[str]) -> None:
+    """A port needs a good token (checked again by the web view itself), and must exist."""
+    if settings.web_port is None:
+        return
+    if settings.web_port > 65535:
+        problems.append(f"MUSE_WEB_PORT must be at most 65535, got {settings.web_port}")
+    try:
+        check_token(settings.web_token)
+    except ConfigError as err:
+        problems.append(f"MUSE_WEB_PORT is set, but {err}")
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Validate ``env`` once; raise ``ConfigError`` listing every problem."""
     read = _Reader(env)
     text_model = read.text("MUSE_TEXT_MODEL", DEFAULT_TEXT_MODEL)
     _check_model("MUSE_TEXT_MODEL", text_model, read.problems)
     device = _device(read)
-    guild = read.number("MUSE_GUILD_ID", 0, int, 0)
     image_model = _image_model(read)
-    text_batching = _text_batching(read)
     settings = Settings(
-        text_batching=text_batching,
-        text_slots=read.number("MUSE_TEXT_SLOTS", 16, int, 1),
         discord_token=read.text("DISCORD_TOKEN", ""),
         text_model=text_model,
         db_path=Path(read.text("MUSE_DB_PATH", DEFAULT_DB_PATH)).expanduser(),
         device=device,
-        guild_id=guild or None,
+        text_quant=_text_quant(read),
+        guild_id=read.number("MUSE_GUILD_ID", 0, int, 0) or None,
         queue_max_depth=read.number("MUSE_QUEUE_MAX_DEPTH", 32, int, 1),
         queue_per_user=read.number("MUSE_QUEUE_PER_USER", 2, int, 1),
         batch_max_rows=read.number("MUSE_BATCH_MAX_ROWS", 8, int, 1),
@@ -205,8 +260,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         filter_ml_threshold=read.number("MUSE_FILTER_ML_THRESHOLD", 0.9, float, 0),
         filter_classifier_dir=_optional_dir(read, "MUSE_FILTER_CLASSIFIER_DIR"),
         filter_classifier_threshold=read.number("MUSE_FILTER_CLASSIFIER_THRESHOLD", 0.5, float, 0),
+        **_guard_settings(read),
+        **_web_settings(read),
+        **_batching_settings(read),
     )
     _check_image_limits(settings, read.problems)
+    _check_web(settings, read.problems)
     if read.problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(read.problems))
     return settings

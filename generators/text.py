@@ -26,6 +26,7 @@ from transformers import (
 
 from generators.backend import ModelLoadError, load_hint
 from generators.decode import DecodeBatch, supports_stepping
+from generators.quant import plan_quantization, quantize_on_cpu
 from generators.samples import ChatMessage, SamplingParams, TextPrompt, TextSample
 from generators.sampling import RowParams, sample_rows
 
@@ -120,17 +121,27 @@ class TransformersTextBackend:
         return self._model_id
 
     @classmethod
-    def load(cls, model_id: str, *, device: str = "auto") -> TransformersTextBackend:
-        """Load from a hub id or a local folder through ``from_pretrained``."""
+    def load(
+        cls, model_id: str, *, device: str = "auto", quant: str = "none"
+    ) -> TransformersTextBackend:
+        """Load from a hub id or a local folder through ``from_pretrained``; ``quant`` is
+        ``MUSE_TEXT_QUANT`` (see generators.quant) and is recorded in the model id."""
         target = resolve_device(device)
+        plan = plan_quantization(quant, target)
         try:
             tokenizer = AutoTokenizer.from_pretrained(model_id)
-            model: Any = AutoModelForCausalLM.from_pretrained(model_id, dtype=default_dtype(target))
+            model: Any = AutoModelForCausalLM.from_pretrained(
+                model_id, dtype=default_dtype(target), **plan.load_kwargs
+            )
         except (OSError, ValueError) as err:
             raise ModelLoadError(load_hint("text model", model_id, "MUSE_TEXT_MODEL", err)) from err
-        model.to(target).eval()
-        log.info("loaded text model %s on %s", model_id, target)
-        return cls(model, tokenizer, model_id, target)
+        if not plan.places_model:
+            model.to(target)
+        model.eval()
+        if plan.int8_linears:
+            model = quantize_on_cpu(model)
+        log.info("loaded text model %s on %s (quantization: %s)", model_id, target, plan.mode)
+        return cls(model, tokenizer, plan.model_id(model_id), target)
 
     def warmup(self) -> float:
         """One short generation, so bad weights or memory fail at boot; returns s per token."""

@@ -113,3 +113,14 @@ def _drain(batch: Any, joining: list[tuple[str, TextPrompt]]) -> list[Any]:
     while batch.rows:
         updates += batch.step([], [], threading.Event())
     return updates
+
+
+def test_an_int8_model_steps_to_its_generate_text(tiny_lm_dir: Path) -> None:
+    from generators.text import TransformersTextBackend
+
+    int8 = TransformersTextBackend.load(str(tiny_lm_dir), device="cpu", quant="8bit")
+    assert int8.can_step
+    rows = [poem(seed) for seed in (1, 2)]
+    alone = [int8.generate([row], threading.Event())[0].text for row in rows]
+    samples, _ = run(int8, rows, [0, 4])
+    assert [s.text for s in samples] == alone

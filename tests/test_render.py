@@ -31,7 +31,7 @@ def test_slogans_are_numbered_and_long_poems_are_cut_visibly() -> None:
     assert long.description is not None and len(long.description) <= EMBED_TEXT_MAX
     assert long.description.endswith("… (cut)")
     assert long.title == "📜 Poem · 🔁 sample 3"
-    assert long.footer.text == "Qwen/Qwen2.5-0.5B-Instruct · seed 9 · 0.0 s"
+    assert long.footer.text == "AI-generated · Qwen/Qwen2.5-0.5B-Instruct · seed 9 · 0.0 s"
 
 
 def test_progress_lines() -> None:

@@ -10,49 +10,58 @@ import pytest
 from bot.config import Settings
 from bot.discord.client import MuseBot
 from bot.discord.flow import edit_interval_s
-from bot.service.streaming import StreamFilter
+from bot.service.streaming import HIDDEN_KEPT, StreamFilter
+from bot.store.records import JobRecord
 from moderation.policy import Strictness, apply_policy
 from moderation.verdict import Verdict
 from moderation.wordlist import WordListFilter
 from tests.conftest import ServiceFactory
 
+RELAXED_GUILD, STRICT_GUILD = 1, 2
+
 
 def stream_filter() -> StreamFilter:
     words = WordListFilter()
+    levels = {RELAXED_GUILD: Strictness.RELAXED, STRICT_GUILD: Strictness.STRICT}
 
     def judge(text: str, strictness: Strictness) -> Verdict:
         return apply_policy(words.check(text), strictness)
 
-    return StreamFilter(judge)
+    return StreamFilter(judge, lambda guild: levels.get(guild or 0, Strictness.STANDARD))
+
+
+def job(job_id: str, kind: str = "poem", guild: int | None = None) -> JobRecord:
+    return JobRecord(job_id, job_id, None, kind, 1, guild, None, {}, "", 0, "running", 0.0)
 
 
 def test_partials_are_cleaned_like_the_result() -> None:
     streams = stream_filter()
-    assert streams.shown("a", "poem", ["  The moon\n", ""], Strictness.STANDARD) == (
-        "The moon",
-        "",
-    )
-    assert streams.shown("b", "slogan", ['"Fresh beans"\nmore'], Strictness.STANDARD) == (
-        "Fresh beans",
-    )
-    assert streams.shown("c", "poem", ["\n\x00 "], Strictness.STANDARD) == ()  # nothing yet
+    assert streams.shown(job("a"), ["  The moon\n", ""]) == ("The moon", "")
+    assert streams.shown(job("b", "slogan"), ['"Fresh beans"\nmore']) == ("Fresh beans",)
+    assert streams.shown(job("c"), ["\n\x00 "]) == ()  # nothing to show yet
 
 
 def test_a_flagged_partial_hides_the_job_for_good() -> None:
     streams = stream_filter()
-    assert streams.shown("j", "poem", ["calm moon"], Strictness.STANDARD) == ("calm moon",)
-    assert streams.shown("j", "poem", ["calm moon, shit"], Strictness.STANDARD) == ()
+    assert streams.shown(job("j"), ["calm moon"]) == ("calm moon",)
+    assert streams.shown(job("j"), ["calm moon, shit"]) == ()
     long = "calm moon, shit" + " and a long, gentle, peaceful river" * 20
-    assert streams.shown("j", "poem", [long], Strictness.STANDARD) == ()  # still hidden
-    assert streams.shown("k", "slogan", ["fine", "shit"], Strictness.STANDARD) == ()  # any row
-    streams.forget("j")
-    assert streams.hidden == {"k"}
+    assert streams.shown(job("j"), [long]) == ()  # still hidden
+    assert streams.shown(job("k", "slogan"), ["fine", "shit"]) == ()  # any row hides all
+    assert list(streams.hidden) == ["j", "k"]
 
 
 def test_the_guild_strictness_decides_like_for_results() -> None:
     streams = stream_filter()
-    assert streams.shown("r", "poem", ["shit moon"], Strictness.RELAXED) == ("shit moon",)
-    assert streams.shown("s", "poem", ["shit moon"], Strictness.STRICT) == ()
+    assert streams.shown(job("r", guild=RELAXED_GUILD), ["shit moon"]) == ("shit moon",)
+    assert streams.shown(job("s", guild=STRICT_GUILD), ["shit moon"]) == ()
+
+
+def test_only_so_many_hidden_jobs_are_remembered() -> None:
+    streams = stream_filter()
+    for i in range(HIDDEN_KEPT + 5):
+        streams.hide(f"j{i}")
+    assert len(streams.hidden) == HIDDEN_KEPT and "j0" not in streams.hidden
 
 
 def test_edits_are_never_faster_than_the_floor() -> None:

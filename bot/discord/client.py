@@ -30,6 +30,7 @@ from bot.discord.render import result_embed
 from bot.discord.replies import NO_PINGS, files_of, report_error
 from bot.discord.reports import ReportButton, report_message
 from bot.discord.review_cards import ModButton, PageButton, send_to_review
+from bot.discord.review_sync import ReviewSync
 from bot.discord.views import CancelButton, RegenerateButton, VoteButton, cancel_view, result_view
 from bot.errors import UserError, Withheld
 from bot.service.core import MuseService
@@ -84,6 +85,7 @@ class MuseBot(commands.Bot):
             )
         self._resuming: set[asyncio.Task[None]] = set()
         self.sync_commands = sync
+        self.review_sync = ReviewSync(self, service)
 
     async def setup_hook(self) -> None:
         await self.add_cog(TextCommands(self.service, self.settings, self.presenters))
@@ -102,6 +104,7 @@ class MuseBot(commands.Bot):
         if self.sync_commands:
             await self._sync()
         await self._tell_interrupted()
+        await self.review_sync.start()
         for job in self.service.resumable:
             task = asyncio.create_task(self._resume(job), name=f"muse-resume-{job.id}")
             self._resuming.add(task)
@@ -109,7 +112,8 @@ class MuseBot(commands.Bot):
         self.service.resumable.clear()
 
     async def close(self) -> None:
-        """Stop resumptions still in flight, then disconnect."""
+        """Stop resumptions still in flight and the review sync, then disconnect."""
+        await self.review_sync.close()
         for task in list(self._resuming):
             task.cancel()
         await asyncio.gather(*self._resuming, return_exceptions=True)

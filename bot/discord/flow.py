@@ -52,13 +52,15 @@ async def run_job(
     pending: PendingJob,
     progress_interval_s: float,
     show: Presenters,
+    callback: Any = None,
 ) -> None:
-    """Acknowledge at once, then deliver the admitted job's result in place of the placeholder."""
+    """Acknowledge at once (unless the caller already deferred, with ``callback``), then
+    deliver the admitted job's result in place of the placeholder."""
     context = current_jobs.set(pending.record.id)  # every log line below names the job
     interval_s = edit_interval_s(progress_interval_s, show.min_edit_interval_s)
     try:
         async with service.delivering():
-            await _run_job(interaction, service, pending, interval_s, show)
+            await _run_job(interaction, service, pending, interval_s, show, callback)
     finally:
         current_jobs.reset(context)
 
@@ -69,9 +71,10 @@ async def _run_job(
     pending: PendingJob,
     progress_interval_s: float,
     show: Presenters,
+    callback: Any,
 ) -> None:
     try:
-        callback = await interaction.response.defer(thinking=True)
+        callback = callback or await interaction.response.defer(thinking=True)
     except discord.HTTPException as err:  # too late to acknowledge: nobody will see a result
         log.warning("could not defer interaction %s: %s", interaction.id, err)
         await service.abandon(pending)

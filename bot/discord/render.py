@@ -70,7 +70,10 @@ def result_embed(delivery: Delivery) -> discord.Embed:
         embed.add_field(
             name="held back", value=f"{delivery.held} candidate(s) flagged by the safety filter"
         )
-    footer = f"{model_name(delivery.model_id)} · seed {delivery.seed} · {delivery.total_s:.1f} s"
+    footer = (
+        f"AI-generated · {model_name(delivery.model_id)} · seed {delivery.seed}"
+        f" · {delivery.total_s:.1f} s"
+    )
     embed.set_footer(text=footer)
     return embed
 

@@ -25,9 +25,11 @@ from bot.config import Settings
 from bot.errors import Busy, Cancelled, GenerationFailed, NotAllowed, Refused, UserError
 from bot.ops.metrics import Metrics
 from bot.review.reviews import ReviewDesk
+from bot.service.copyright import is_copyright, prompt_refusal, result_withheld
 from bot.service.delivery import build_delivery
 from bot.service.execution import Executor, ticket
 from bot.service.feedback import FeedbackStore, RateLimiter
+from bot.service.pictures import Pictures
 from bot.service.streaming import StreamFilter
 from bot.service.types import Delivery, Origin, PendingJob, Progress, Result, Rows, VoteResult
 from bot.service.work import draw_rows, job_record, text_outputs, text_rows
@@ -39,7 +41,7 @@ from generators.queue import JobCancelled, JobQueue, JobTimeout, Overloaded, Thr
 from generators.requests import SEED_MAX, DrawRequest, Request, request_from_fields
 from generators.samples import ImageResult
 from generators.worker import ModelWorker
-from moderation.base import ImageFilter, TextFilter
+from moderation.base import ImageFilter, PromptFilter, TextFilter
 from moderation.policy import Strictness, apply_policy
 from moderation.verdict import Decision, Verdict
 
@@ -93,13 +95,13 @@ class MuseService:
         self._no_deliveries = asyncio.Event()
         self._no_deliveries.set()
         self.feedback = FeedbackStore(storage, clock)
+        self.pictures = Pictures(settings, image_filter, self._dimensions)
         self.vote_limit = RateLimiter(settings.votes_per_minute)
         self.executor = Executor(
             settings=settings, storage=storage, worker=worker, backend=backend,
             image_backend=image_backend, image_filter=image_filter, clock=clock,
-            metrics=self.metrics,
+            metrics=self.metrics, streams=StreamFilter(self.judge_text, self.strictness),
         )  # fmt: skip
-        self.streams = StreamFilter(self.judge_text)
         self.queue: JobQueue[Rows, Result] = JobQueue(
             self.executor.execute,
             max_depth=settings.queue_max_depth,
@@ -218,11 +220,8 @@ class MuseService:
             left = steps.left_s()
             return Progress(0, wait_s if left is None else left, steps.step, steps.steps)
         texts = self.executor.text_steps.partial(job_id) if position == 0 else None
-        if texts is None:
-            return Progress(position, wait_s)
-        strictness = self.strictness(pending.record.guild_id)
-        shown = self.streams.shown(job_id, pending.record.kind, texts, strictness)
-        return Progress(0, wait_s, partial=shown)
+        partial = self.executor.streams.shown(pending.record, texts) if texts is not None else ()
+        return Progress(position, wait_s, partial=partial)
 
     async def finish(self, pending: PendingJob) -> Delivery:
         """Await the model, moderate and store each sample; raise a ``UserError`` on failure."""
@@ -237,8 +236,6 @@ class MuseService:
             await self.storage.finish_job(job_id, "failed", self.clock(), repr(err))
             self.metrics.jobs.labels(pending.record.kind, "failed").inc()
             raise GenerationFailed(_failure_message(err)) from err
-        finally:
-            self.streams.forget(job_id)
         total_s = time.perf_counter() - pending.admitted_at
         strictness = self.strictness(pending.record.guild_id)
         if isinstance(result, ImageResult):
@@ -254,7 +251,9 @@ class MuseService:
         self._count_finished(pending, outputs)
         held = [oid for oid, out in zip(ids, outputs, strict=True) if out.decision == "review"]
         await self.reviews.hold(held)
-        return await self.delivery(pending.record)
+        delivery = await self.delivery(pending.record)
+        copied = result_withheld(outputs) if delivery.withheld else None
+        return dataclasses.replace(delivery, withheld=copied) if copied else delivery
 
     async def regenerate(self, job_id: str, origin: Origin) -> PendingJob:
         """A new sample of a stored job's prompt, with a new seed, for its requester only."""
@@ -362,16 +361,26 @@ class MuseService:
             raise NotAllowed("Muse is not enabled in this channel; try another one.")
 
     def _check_prompt(self, request: Request, strictness: Strictness) -> None:
-        verdict = self.judge_text(request.prompt_text(), strictness)
+        """The text filter's verdict; a prompt filter (the copyright guard) adds its own."""
+        text, check = request.prompt_text(), self.text_filter
+        found = check.check_request(text) if isinstance(check, PromptFilter) else check.check(text)
+        verdict = apply_policy(found, strictness)
+        if not verdict.allowed and is_copyright(verdict):
+            raise Refused(prompt_refusal(text))
         if not verdict.allowed:
             names = ", ".join(c.value for c in verdict.categories) or "unsafe content"
             raise Refused(f"Your request was refused by the safety filter ({names}).")
 
+    def _dimensions(self, request: DrawRequest) -> tuple[int, int]:
+        if self.image_backend is None:
+            raise UserError("Drawing is turned off on this Muse.")
+        return self.image_backend.dimensions(request.size)
+
     def _rows(self, request: Request) -> Rows:
         if isinstance(request, DrawRequest):
-            assert self.image_backend is not None  # checked by _validate
-            width, height = self.image_backend.dimensions(request.size)
-            return draw_rows(request, width, height)
+            width, height = self._dimensions(request)
+            picture = self.pictures.read(request.picture) if request.picture else None
+            return draw_rows(request, width, height, self.clock(), picture)
         return text_rows(request, self.settings)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.ops.metrics import Metrics
+from bot.service.streaming import StreamFilter
 from bot.service.types import Result, Rows
 from bot.service.work import image_outputs, image_path
 from bot.store.records import JobRecord, NewOutput
@@ -28,12 +29,17 @@ from moderation.verdict import Decision
 
 
 def ticket(record: JobRecord, rows: Rows) -> Ticket[Rows]:
-    """A job's place in the queue. Images batch by size and steps (units: steps x images);
-    text rows all batch together (units: new tokens, decoded in parallel)."""
+    """A job's place in the queue. Images batch by size, steps and, for image-to-image, the
+    strength (units: steps run x images); text rows all batch together (units: new tokens,
+    decoded in parallel)."""
     first = rows[0]
     if isinstance(first, DrawRow):
         key, kind = f"image:{first.width}x{first.height}:{first.steps}", "image"
-        units = float(first.steps * len(rows))
+        steps = first.steps
+        if first.init_png is not None:  # image-to-image runs steps x strength steps
+            key += f":restyle:{first.strength:g}"
+            steps = max(1, int(first.steps * first.strength))
+        units = float(steps * len(rows))
     else:
         key, kind = "text", "text"
         units = float(max(p.sampling.max_new_tokens for p in rows))  # type: ignore[union-attr]
@@ -57,7 +63,8 @@ class StepProgress:
 
 
 class Executor:
-    """Runs batches for the job queue; ``steps`` holds the progress of running image jobs."""
+    """Runs batches for the job queue; ``steps`` holds the progress of running image jobs,
+    ``text_steps`` the text written so far by running text jobs."""
 
     def __init__(
         self,
@@ -70,6 +77,7 @@ class Executor:
         image_filter: ImageFilter | None,
         clock: Callable[[], float],
         metrics: Metrics,
+        streams: StreamFilter,
     ) -> None:
         self.settings = settings
         self.storage = storage
@@ -80,6 +88,7 @@ class Executor:
         self.clock = clock
         self.metrics = metrics
         self.steps: dict[str, StepProgress] = {}
+        self.streams = streams  # which streamed text of running text jobs may be shown
         self.text_steps = TextSteps(worker, backend, self._count_step, self._mark_running)  # type: ignore[arg-type]
 
     def text_runner(self) -> ContinuousRunner | None:

@@ -11,38 +11,41 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from bot.store.records import JobRecord
 from generators.options import TextKind
 from generators.prompts import clean_poem, clean_slogan
 from moderation.policy import Strictness
 from moderation.verdict import Decision, Verdict
 
 Judge = Callable[[str, Strictness], Verdict]
+HIDDEN_KEPT = 1024  # far more than can run at once; the oldest hidden job is forgotten first
 
 
 class StreamFilter:
     """Decides which partial texts may be shown; remembers the jobs whose text is hidden."""
 
-    def __init__(self, judge: Judge) -> None:
+    def __init__(self, judge: Judge, strictness_of: Callable[[int | None], Strictness]) -> None:
         self.judge = judge
-        self.hidden: set[str] = set()
+        self.strictness_of = strictness_of
+        self.hidden: dict[str, None] = {}  # insertion-ordered set
 
     def __repr__(self) -> str:
         return f"<StreamFilter hidden={len(self.hidden)}>"
 
-    def shown(
-        self, job_id: str, kind: str, texts: Sequence[str], strictness: Strictness
-    ) -> tuple[str, ...]:
+    def shown(self, job: JobRecord, texts: Sequence[str]) -> tuple[str, ...]:
         """The cleaned texts to show, or () when there is nothing yet or the job is hidden."""
-        if job_id in self.hidden:
+        if job.id in self.hidden:
             return ()
-        clean = clean_poem if kind == TextKind.POEM else clean_slogan
+        clean = clean_poem if job.kind == TextKind.POEM else clean_slogan
         cleaned = tuple(clean(text) for text in texts)
+        strictness = self.strictness_of(job.guild_id)
         for text in cleaned:
             if text and self.judge(text, strictness).decision is not Decision.ALLOW:
-                self.hidden.add(job_id)
+                self.hide(job.id)
                 return ()
         return cleaned if any(cleaned) else ()
 
-    def forget(self, job_id: str) -> None:
-        """The job is over: drop what was remembered about it."""
-        self.hidden.discard(job_id)
+    def hide(self, job_id: str) -> None:
+        self.hidden[job_id] = None
+        while len(self.hidden) > HIDDEN_KEPT:
+            del self.hidden[next(iter(self.hidden))]
