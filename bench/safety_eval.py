@@ -9,7 +9,8 @@ recall (labelled items flagged), precision (items given that category that carry
 the false-positive rate (benign items given that category); recall on obfuscated profanity per
 language; the false-positive rate on benign creative texts; median and p99 milliseconds per
 check. A flagged item is one whose decision is not ``allow``. It prints PASS or FAIL for the
-three targets and exits 1 when one fails.
+three targets and exits 1 when one fails. The copyright guard's recall and false-positive rate
+on ``tests/data/copyright_eval.jsonl`` follow (``bench.copyright_eval``), with their targets.
 """
 
 from __future__ import annotations
@@ -249,7 +250,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n".join(report(outcomes, latencies, long_latencies)))
     if args.misses:
         print("\nmisclassified:\n" + "\n".join(misses(outcomes)))
-    return 0 if all(t.passed for t in targets(outcomes, latencies)) else 1
+    passed = all(t.passed for t in targets(outcomes, latencies))
+    return 0 if passed and _copyright_figures(args.repeats) else 1
+
+
+def _copyright_figures(repeats: int) -> bool:
+    """The copyright guard's recall and false positives, beside the text filter's."""
+    from bench import copyright_eval
+
+    lines, passed = copyright_eval.report(
+        copyright_eval.eval_guard(), copyright_eval.load_items(), repeats
+    )
+    print("\n" + "\n".join(lines))
+    return passed
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""``muse``: run the bot, try a generation without Discord, export ratings, forget a member."""
+"""``muse``: run the bot, try a generation without Discord, export ratings, forget a member,
+serve the moderators' web view."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -12,7 +14,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from bot.config import Settings, load_settings
+from bot.config import DEFAULT_WEB_PORT, Settings, load_settings
 from bot.datasets.export import export
 from bot.datasets.filters import KINDS, ExportFilters
 from bot.datasets.formats import FORMATS
@@ -24,6 +26,7 @@ from bot.service.privacy import delete_user_data
 from bot.service.types import Origin
 from bot.store.connection import StorageError
 from bot.store.storage import Storage
+from bot.web.app import serve_web
 from generators.backend import ModelLoadError
 from generators.finetune import FinetuneError
 from generators.options import ImageSize, Language, Mood, PoemForm, Tone
@@ -53,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     _add_export(sub)
     _add_finetune(sub)
     _add_maintenance(sub)
+    web = sub.add_parser("web", help="the moderators' web view (needs MUSE_WEB_TOKEN)")
+    web.set_defaults(handler=_cmd_web)
+    web.add_argument("--host", help="address to listen on (default: MUSE_WEB_HOST, 127.0.0.1)")
+    web.add_argument("--port", type=int, help=f"default: MUSE_WEB_PORT, else {DEFAULT_WEB_PORT}")
     return parser
 
 
@@ -248,8 +255,22 @@ async def _restore(settings: Settings, backup: Path) -> int:
 
 async def _delete_user(settings: Settings, user_id: int) -> int:
     async with await Storage.open(settings.db_path) as storage:
-        counts = await delete_user_data(storage, user_id)
+        counts = await delete_user_data(storage, user_id, settings.image_dir)
     print("deleted " + ", ".join(f"{n} {name}" for name, n in counts.items()))
+    return 0
+
+
+async def _web(settings: Settings, host: str, port: int) -> int:
+    """Serve the web view over the database until SIGTERM or SIGINT."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await serve_web(settings.db_path, settings.web_token, host, port, stop)
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
     return 0
 
 
@@ -287,6 +308,11 @@ def _cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
 
 def _cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_restore(settings, args.backup))
+
+
+def _cmd_web(settings: Settings, args: argparse.Namespace) -> int:
+    port = args.port or settings.web_port or DEFAULT_WEB_PORT
+    return asyncio.run(_web(settings, args.host or settings.web_host, port))
 
 
 def _cmd_delete_user(settings: Settings, args: argparse.Namespace) -> int:

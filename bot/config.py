@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from bot.errors import ConfigError
+from bot.web.auth import check_token
+from generators.quant import QUANT_CHOICES
 
 DEFAULT_TEXT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
 DEFAULT_IMAGE_MODEL = "segmind/tiny-sd"
 OFF = ("off", "none", "0", "false", "no")
 DEFAULT_DB_PATH = "./data/muse.sqlite3"
+DEFAULT_WEB_PORT = 8780  # `muse web` without --port or MUSE_WEB_PORT
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
@@ -28,6 +31,7 @@ class Settings:
     text_model: str = DEFAULT_TEXT_MODEL
     db_path: Path = Path(DEFAULT_DB_PATH)
     device: str = "auto"
+    text_quant: str = "none"  # none | 8bit | 4bit (generators.quant)
     guild_id: int | None = None
     queue_max_depth: int = 32
     queue_per_user: int = 2
@@ -56,6 +60,18 @@ class Settings:
     filter_ml_threshold: float = 0.9
     filter_classifier_dir: Path | None = None
     filter_classifier_threshold: float = 0.5
+    # copyright guard (moderation/copyright.py) and /draw from a member's picture
+    copyright_guard: bool = True
+    copyright_fingerprints: tuple[Path, ...] = ()  # the operator's own fingerprint files
+    image_input_max_bytes: int = 8 * 1024 * 1024
+    # the moderators' web view (bot/web): its token, address, and port (None: `muse run` has none)
+    web_token: str = field(default="", repr=False)
+    web_host: str = "127.0.0.1"
+    web_port: int | None = None
+    # continuous batching (issue 10): "continuous" lets text jobs join a running batch at the
+    # next decoding step; "static" keeps whole batches (jobs wait for the batch to end)
+    text_batching: str = "continuous"
+    text_slots: int = 16  # rows of text in flight at most when continuous
     # Scale out: an OpenAI-compatible text server, and Discord shards (README, "Running at scale").
     text_backend: Literal["local", "openai"] = "local"
     openai_base_url: str = ""
@@ -137,6 +153,13 @@ def _device(read: _Reader) -> str:
     return device
 
 
+def _text_quant(read: _Reader) -> str:
+    quant = read.text("MUSE_TEXT_QUANT", "none").lower()
+    if quant not in QUANT_CHOICES:
+        read.problems.append(f"MUSE_TEXT_QUANT must be none, 8bit or 4bit, got {quant!r}")
+    return quant
+
+
 def _image_model(read: _Reader) -> str | None:
     """The image model to load, or None when drawing is turned off (MUSE_IMAGE_MODEL=0)."""
     image_model = read.text("MUSE_IMAGE_MODEL", DEFAULT_IMAGE_MODEL)
@@ -144,6 +167,14 @@ def _image_model(read: _Reader) -> str | None:
         return None
     _check_model("MUSE_IMAGE_MODEL", image_model, read.problems)
     return image_model
+
+
+def _batching_settings(read: _Reader) -> dict[str, Any]:
+    """Continuous batching (text jobs join a running batch) or static whole batches."""
+    mode = read.text("MUSE_TEXT_BATCHING", "continuous").lower()
+    if mode not in ("continuous", "static"):
+        read.problems.append(f"MUSE_TEXT_BATCHING must be continuous or static, got {mode!r}")
+    return {"text_batching": mode, "text_slots": read.number("MUSE_TEXT_SLOTS", 16, int, 1)}
 
 
 def _check_image_limits(settings: Settings, problems: list[str]) -> None:
@@ -157,6 +188,45 @@ def _check_image_limits(settings: Settings, problems: list[str]) -> None:
             "image thresholds need MUSE_IMAGE_REVIEW_AT <= MUSE_IMAGE_BLOCK_AT <= 1, got "
             f"{settings.image_review_at} and {settings.image_block_at}"
         )
+
+
+def _fingerprint_files(read: _Reader) -> tuple[Path, ...]:
+    """MUSE_COPYRIGHT_FINGERPRINTS: comma-separated files written by moderation.fingerprint."""
+    raw = read.text("MUSE_COPYRIGHT_FINGERPRINTS", "")
+    paths = tuple(Path(p.strip()).expanduser() for p in raw.split(",") if p.strip())
+    for path in paths:
+        if not path.is_file():
+            read.problems.append(f"MUSE_COPYRIGHT_FINGERPRINTS names {str(path)!r}, not a file")
+    return paths
+
+
+def _guard_settings(read: _Reader) -> dict[str, Any]:
+    return {
+        "copyright_guard": read.flag("MUSE_COPYRIGHT_GUARD", True),
+        "copyright_fingerprints": _fingerprint_files(read),
+        "image_input_max_bytes": read.number("MUSE_IMAGE_INPUT_MAX_BYTES", 8 << 20, int, 1024),
+    }
+
+
+def _web_settings(read: _Reader) -> dict[str, Any]:
+    """The web view's three settings (checked together by ``_check_web``)."""
+    return {
+        "web_token": read.text("MUSE_WEB_TOKEN", ""),
+        "web_host": read.text("MUSE_WEB_HOST", "127.0.0.1"),
+        "web_port": read.number("MUSE_WEB_PORT", 0, int, 1) or None,
+    }
+
+
+def _check_web(settings: Settings, problems: list[str]) -> None:
+    """A port needs a good token (checked again by the web view itself), and must exist."""
+    if settings.web_port is None:
+        return
+    if settings.web_port > 65535:
+        problems.append(f"MUSE_WEB_PORT must be at most 65535, got {settings.web_port}")
+    try:
+        check_token(settings.web_token)
+    except ConfigError as err:
+        problems.append(f"MUSE_WEB_PORT is set, but {err}")
 
 
 def _remote(read: _Reader) -> dict[str, Any]:
@@ -211,15 +281,14 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     read = _Reader(env)
     text_model = read.text("MUSE_TEXT_MODEL", DEFAULT_TEXT_MODEL)
     _check_model("MUSE_TEXT_MODEL", text_model, read.problems)
-    device = _device(read)
-    guild = read.number("MUSE_GUILD_ID", 0, int, 0)
     image_model = _image_model(read)
     settings = Settings(
         discord_token=read.text("DISCORD_TOKEN", ""),
         text_model=text_model,
         db_path=Path(read.text("MUSE_DB_PATH", DEFAULT_DB_PATH)).expanduser(),
-        device=device,
-        guild_id=guild or None,
+        device=_device(read),
+        text_quant=_text_quant(read),
+        guild_id=read.number("MUSE_GUILD_ID", 0, int, 0) or None,
         queue_max_depth=read.number("MUSE_QUEUE_MAX_DEPTH", 32, int, 1),
         queue_per_user=read.number("MUSE_QUEUE_PER_USER", 2, int, 1),
         batch_max_rows=read.number("MUSE_BATCH_MAX_ROWS", 8, int, 1),
@@ -247,10 +316,13 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         filter_ml_threshold=read.number("MUSE_FILTER_ML_THRESHOLD", 0.9, float, 0),
         filter_classifier_dir=_optional_dir(read, "MUSE_FILTER_CLASSIFIER_DIR"),
         filter_classifier_threshold=read.number("MUSE_FILTER_CLASSIFIER_THRESHOLD", 0.5, float, 0),
-        **_remote(read),
-        **_shards(read),
+        **_guard_settings(read),
+        **_web_settings(read),
+        **_batching_settings(read),
+        **_remote(read) | _shards(read),
     )
     _check_image_limits(settings, read.problems)
+    _check_web(settings, read.problems)
     if read.problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(read.problems))
     return settings

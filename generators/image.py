@@ -1,8 +1,11 @@
-"""Text-to-image with diffusers, on the worker thread that owns the device.
+"""Text-to-image and image-to-image with diffusers, on the worker thread that owns the device.
 
 Each row gets its own CPU ``torch.Generator``, so a seed gives the same latents on any device
 and the same PNG on the same device. Progress comes from ``callback_on_step_end``, which also
-stops the run at the next step once the job is cancelled.
+stops the run at the next step once the job is cancelled. Rows that carry a member's picture
+(``DrawRow.init_png``) run the image-to-image pipeline, built once with
+``AutoPipelineForImage2Image.from_pipe`` from the loaded pipeline, so it shares its weights.
+Every PNG carries the AI-generated marks of ``generators.provenance``.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import torch
-from diffusers import AutoPipelineForText2Image, DiffusionPipeline
+from diffusers import AutoPipelineForImage2Image, AutoPipelineForText2Image, DiffusionPipeline
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from generators.backend import GenerationCancelled, ModelLoadError, StepCallback, load_hint
 from generators.options import ImageSize
+from generators.provenance import AI_FLAG_KEY, Provenance, marker_chunks
 from generators.samples import DrawRow, ImageSample
 from generators.text import default_dtype, resolve_device
 
@@ -41,7 +45,10 @@ def encode_png(image: Image.Image, metadata: dict[str, str]) -> bytes:
     """PNG bytes with ``metadata`` as text chunks (deterministic for the same pixels)."""
     info = PngInfo()
     for key, value in metadata.items():
-        info.add_itxt(key, value)
+        if key == AI_FLAG_KEY:
+            info.add_text(key, value)  # tEXt (iTXt if the model id is not Latin-1)
+        else:
+            info.add_itxt(key, value)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", pnginfo=info)
     return buffer.getvalue()
@@ -61,6 +68,14 @@ class DiffusersImageBackend:
         self.native = int(getattr(config, "sample_size", 64)) * scale
         levels = len(getattr(config, "block_out_channels", (0,) * 4))
         self.multiple = scale * 2 ** max(0, levels - 1)
+        self._img2img: Any = None
+
+    def image_to_image(self) -> Any:
+        """The image-to-image pipeline over the same components (built once, no new weights)."""
+        if self._img2img is None:
+            self._img2img = AutoPipelineForImage2Image.from_pipe(self.pipe)
+            self._img2img.set_progress_bar_config(disable=True)
+        return self._img2img
 
     @property
     def model_id(self) -> str:
@@ -127,22 +142,26 @@ class DiffusersImageBackend:
                 pipe._interrupt = True  # diffusers stops after this step
             return kwargs
 
-        output = self.pipe(
-            prompt=[r.prompt for r in rows],
-            negative_prompt=[r.negative for r in rows],
-            width=first.width,
-            height=first.height,
-            num_inference_steps=first.steps,
-            guidance_scale=self.guidance,
-            generator=[torch.Generator("cpu").manual_seed(r.seed) for r in rows],
-            callback_on_step_end=step_end,
-        )
+        common: dict[str, Any] = {
+            "prompt": [r.prompt for r in rows],
+            "negative_prompt": [r.negative for r in rows],
+            "num_inference_steps": first.steps,
+            "guidance_scale": self.guidance,
+            "generator": [torch.Generator("cpu").manual_seed(r.seed) for r in rows],
+            "callback_on_step_end": step_end,
+        }
+        if first.init_png is None:
+            output = self.pipe(width=first.width, height=first.height, **common)
+        else:
+            images = [_picture(r) for r in rows]
+            output = self.image_to_image()(image=images, strength=first.strength, **common)
         if cancel.is_set():
             raise GenerationCancelled("cancelled during generation")
         return [self._sample(image, row) for image, row in zip(output.images, rows, strict=True)]
 
     def _sample(self, image: Image.Image, row: DrawRow) -> ImageSample:
         size = f"{row.width}x{row.height}"
+        restyle = f", Denoising strength: {row.strength:g}" if row.init_png else ""
         metadata = {
             "prompt": row.prompt,
             "negative_prompt": row.negative,
@@ -155,7 +174,18 @@ class DiffusersImageBackend:
             "parameters": (
                 f"{row.prompt}\nNegative prompt: {row.negative}\nSteps: {row.steps}, "
                 f"CFG scale: {self.guidance:g}, Seed: {row.seed}, Size: {size}, "
-                f"Model: {self.model_id}, Muse: {muse_version()}"
+                f"Model: {self.model_id}, Muse: {muse_version()}{restyle}"
             ),
         }
+        if row.init_png:
+            metadata.update(strength=f"{row.strength:g}", init_image_sha256=row.init_sha256)
+        info = Provenance(self.model_id, muse_version(), row.created_s, row.init_sha256 or None)
+        metadata.update(marker_chunks(info))
         return ImageSample(encode_png(image, metadata), row.seed, row.width, row.height)
+
+
+def _picture(row: DrawRow) -> Image.Image:
+    """A row's checked picture (``generators.init_image`` sized it already) for the pipeline."""
+    assert row.init_png is not None
+    with Image.open(io.BytesIO(row.init_png)) as image:
+        return image.convert("RGB")

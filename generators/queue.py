@@ -1,8 +1,9 @@
 """The job queue: a plain ``QueueState`` that decides what runs next, and a thin asyncio runner.
 
-``QueueState`` has no event loop and no clock, so its policy (order, caps, batching) is tested as
-plain code. ``JobQueue`` owns one state, runs batches with a timeout (one at a time per lane, or up
-to the lane's limit) and settles one future per job. It refuses work at once when full.
+``QueueState`` (``generators.queue_state``) has no event loop and no clock, so its policy
+(order, caps, batching) is tested as plain code. ``JobQueue`` owns one state, runs batches with a
+timeout (one at a time per lane, or up to the lane's limit) and settles one future per job. It
+refuses work at once when full instead of growing.
 """
 
 from __future__ import annotations
@@ -11,172 +12,42 @@ import asyncio
 import contextvars
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-from generators.throughput import Throughput as Throughput
+from generators.queue_state import JobCancelled, JobTimeout, Overloaded, QueueState, Ticket
+from generators.throughput import Throughput
 
 P = TypeVar("P")
 R = TypeVar("R")
 log = logging.getLogger(__name__)
 
-OverloadReason = Literal["queue_full", "user_cap", "closed"]
+__all__ = [
+    "JobCancelled",
+    "JobQueue",
+    "JobTimeout",
+    "Overloaded",
+    "QueueState",
+    "SessionRunner",
+    "Throughput",
+    "Ticket",
+    "current_jobs",
+]
 
 # The job id(s) the current task works on, for log lines ("-" outside a job).
 current_jobs: contextvars.ContextVar[str] = contextvars.ContextVar("muse_jobs", default="-")
 
-
-class Overloaded(Exception):
-    """The queue refused a job; ``reason`` says which limit was hit."""
-
-    def __init__(self, reason: OverloadReason, limit: int) -> None:
-        super().__init__(f"{reason} (limit {limit})")
-        self.reason: OverloadReason = reason
-        self.limit = limit
-
-
-class JobTimeout(Exception):
-    """A job ran longer than the queue's ``job_timeout_s``."""
-
-
-class JobCancelled(Exception):
-    """A waiting job was removed before it ran."""
-
-
-@dataclass
-class Ticket(Generic[P]):
-    """One job in the queue. ``held`` tickets keep their place but may not start yet.
-
-    ``kind`` and ``units`` feed wait estimates: text units are new tokens (rows of a batch
-    decode in parallel), image units are denoising steps times images (they add up).
-    ``round`` and ``seq`` are set by ``QueueState.admit`` for fair ordering. ``lane`` names
-    what runs it ("local": the worker thread; "remote": a text server; see ``lane_limits``).
-    """
-
-    job_id: str
-    user_id: int
-    batch_key: str
-    rows: int
-    payload: P
-    held: bool = False
-    kind: str = "text"
-    units: float = 1.0
-    round: int = 0
-    seq: int = 0
-    lane: str = "local"
-
-
-class QueueState(Generic[P]):
-    """Who waits, who runs, and which compatible jobs run together.
-
-    Order is fair between members: a member's n-th waiting job is in round n, and rounds run
-    in order (FIFO within a round), so one member's four drawings cannot starve the others.
-    """
-
-    def __init__(self, *, max_depth: int, per_user: int, max_batch_rows: int) -> None:
-        if min(max_depth, per_user, max_batch_rows) < 1:
-            raise ValueError("queue limits must be at least 1")
-        self.max_depth = max_depth
-        self.per_user = per_user
-        self.max_batch_rows = max_batch_rows
-        self.waiting: list[Ticket[P]] = []
-        self.running: list[Ticket[P]] = []
-        self._round = 0
-        self._seq = 0
-
-    def __repr__(self) -> str:
-        return f"<QueueState waiting={len(self.waiting)} running={len(self.running)}>"
-
-    def in_flight(self, user_id: int) -> int:
-        return sum(1 for t in self.waiting + self.running if t.user_id == user_id)
-
-    def check_admit(self, user_id: int) -> None:
-        """Raise ``Overloaded`` if a job from ``user_id`` would be refused now."""
-        if len(self.waiting) >= self.max_depth:
-            raise Overloaded("queue_full", self.max_depth)
-        if self.in_flight(user_id) >= self.per_user:
-            raise Overloaded("user_cap", self.per_user)
-
-    def admit(self, ticket: Ticket[P]) -> None:
-        self.check_admit(ticket.user_id)
-        mine = [t.round for t in self.waiting + self.running if t.user_id == ticket.user_id]
-        ticket.round = max([self._round] + [r + 1 for r in mine])
-        ticket.seq = self._seq
-        self._seq += 1
-        self.waiting.append(ticket)
-
-    def release(self, job_id: str) -> bool:
-        """Let a held ticket start; False if it is not waiting."""
-        for ticket in self.waiting:
-            if ticket.job_id == job_id:
-                ticket.held = False
-                return True
-        return False
-
-    def remove(self, job_id: str) -> Ticket[P] | None:
-        """Take a waiting ticket out of the queue."""
-        for i, ticket in enumerate(self.waiting):
-            if ticket.job_id == job_id:
-                return self.waiting.pop(i)
-        return None
-
-    def run_order(self) -> list[Ticket[P]]:
-        """Waiting tickets in the order they would start."""
-        return sorted(self.waiting, key=lambda t: (t.round, t.seq))
-
-    def next_batch(self, full_lanes: Collection[str] = ()) -> list[Ticket[P]]:
-        """The next runnable ticket plus later ones with its batch key, within the row budget;
-        tickets of ``full_lanes`` wait (their lane runs as many batches as it may)."""
-        runnable = [t for t in self.run_order() if not t.held and t.lane not in full_lanes]
-        if not runnable:
-            return []
-        batch = _fill(runnable, self.max_batch_rows)
-        for ticket in batch:
-            self.waiting.remove(ticket)
-        self.running.extend(batch)
-        self._round = max(self._round, batch[0].round)
-        return batch
-
-    def finish(self, batch: Sequence[Ticket[P]]) -> None:
-        for ticket in batch:
-            if ticket in self.running:
-                self.running.remove(ticket)
-
-    def position(self, job_id: str) -> int | None:
-        """0 while running, 1 for the next to run, and so on; None when unknown."""
-        if any(t.job_id == job_id for t in self.running):
-            return 0
-        for i, ticket in enumerate(self.run_order()):
-            if ticket.job_id == job_id:
-                return i + 1
-        return None
-
-    def plan(self, job_id: str) -> list[list[Ticket[P]]]:
-        """The batches that will run before and including ``job_id``'s (held ones as ready)."""
-        order = self.run_order()
-        batches: list[list[Ticket[P]]] = []
-        while order:
-            batch = _fill(order, self.max_batch_rows)
-            batches.append(batch)
-            if any(t.job_id == job_id for t in batch):
-                return batches
-            order = [t for t in order if t not in batch]
-        return []
-
-
-def _fill(order: Sequence[Ticket[P]], max_rows: int) -> list[Ticket[P]]:
-    """The first ticket and the next ones sharing its batch key, while rows fit."""
-    first = order[0]
-    batch, rows = [first], first.rows
-    for ticket in order[1:]:
-        if ticket.batch_key == first.batch_key and rows + ticket.rows <= max_rows:
-            batch.append(ticket)
-            rows += ticket.rows
-    return batch
-
-
 Execute = Callable[[list[Ticket[P]], threading.Event], Awaitable[Sequence[R]]]
+
+
+class SessionRunner(Protocol[P]):
+    """Runs some batches itself, e.g. as a continuous batch that later jobs join
+    (``generators.continuous``); it settles every job it runs through the queue."""
+
+    def takes(self, batch: Sequence[Ticket[P]]) -> bool: ...
+
+    async def run(self, queue: JobQueue[P, Any], batch: list[Ticket[P]]) -> None: ...
 
 
 @dataclass
@@ -202,8 +73,10 @@ class JobQueue(Generic[P, R]):
         max_batch_rows: int,
         job_timeout_s: float,
         throughput: Throughput | None = None,
+        runner: SessionRunner[P] | None = None,
         lane_limits: Mapping[str, int] | None = None,
     ) -> None:
+        self.runner = runner
         self.state: QueueState[P] = QueueState(
             max_depth=max_depth, per_user=per_user, max_batch_rows=max_batch_rows
         )
@@ -214,8 +87,9 @@ class JobQueue(Generic[P, R]):
         self._futures: dict[str, asyncio.Future[R]] = {}
         self.batches_run = 0
         self._cancelled: set[str] = set()
-        self._running: dict[str, _Running[P]] = {}  # job id -> its batch in flight
+        self._running: dict[str, _Running[P]] = {}  # job id -> the batch it started in
         self._tasks: set[asyncio.Task[None]] = set()
+        self.running_since = 0.0  # a session runner's latest join (its wait estimates)
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -261,13 +135,13 @@ class JobQueue(Generic[P, R]):
         A running batch is stopped (its cancel event set) once every job in it is cancelled.
         """
         if self.state.remove(job_id) is not None:
-            self._settle(job_id, JobCancelled(job_id))
+            self.settle(job_id, JobCancelled(job_id))
             return True
-        running = self._running.get(job_id)
-        if running is None:
+        if all(t.job_id != job_id for t in self.state.running):
             return False
         self._cancelled.add(job_id)
-        if {t.job_id for t in running.batch} <= self._cancelled:
+        running = self._running.get(job_id)
+        if running is not None and {t.job_id for t in running.batch} <= self._cancelled:
             running.cancel.set()
         return True
 
@@ -281,10 +155,11 @@ class JobQueue(Generic[P, R]):
         """Estimated seconds until ``job_id`` is done, from measured throughput: the work left
         in its lane (running batches and the batches ahead), spread over the lane's limit."""
         now = asyncio.get_running_loop().time()
-        left = {id(r): (r, max(0.0, self.throughput.estimate_s(r.batch) - (now - r.started)))
-                for r in self._running.values()}  # fmt: skip
+        left = {id(r): (r, self._left_s(r, now)) for r in self._running.values()}
         if job_id in self._running:
             return left[id(self._running[job_id])][1]
+        if any(t.job_id == job_id for t in self.state.running):  # joined a running session
+            return max(0.0, self.throughput.estimate_s(self.state.running) - self._since(now))
         plan = self.state.plan(job_id)
         if not plan:
             return None
@@ -292,6 +167,14 @@ class JobQueue(Generic[P, R]):
         ahead = sum(s for r, s in left.values() if r.batch[0].lane == own.lane)
         ahead += sum(self.throughput.estimate_s(b) for b in plan[:-1] if b[0].lane == own.lane)
         return ahead / self.limit(own.lane) + self.throughput.estimate_s(plan[-1])
+
+    def _left_s(self, running: _Running[P], now: float) -> float:
+        if self.runner is not None and self.runner.takes(running.batch):  # jobs come and go
+            return max(0.0, self.throughput.estimate_s(self.state.running) - self._since(now))
+        return max(0.0, self.throughput.estimate_s(running.batch) - (now - running.started))
+
+    def _since(self, now: float) -> float:
+        return now - self.running_since
 
     async def drain(self) -> None:
         """Wait until nothing is waiting or running (held jobs count as waiting)."""
@@ -309,7 +192,7 @@ class JobQueue(Generic[P, R]):
                 await asyncio.gather(self._task, return_exceptions=True)
         for ticket in list(self.state.waiting):
             self.state.remove(ticket.job_id)
-            self._settle(ticket.job_id, Overloaded("closed", 0))
+            self.settle(ticket.job_id, Overloaded("closed", 0))
 
     def _full_lanes(self) -> set[str]:
         lanes = [r.batch[0].lane for r in {id(r): r for r in self._running.values()}.values()]
@@ -334,16 +217,39 @@ class JobQueue(Generic[P, R]):
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _start_batch(self, batch: list[Ticket[P]]) -> None:
-        """Mark ``batch`` running (so ``cancel`` and lane limits see it at once) and run it."""
+        """Mark ``batch`` running (so ``cancel`` and lane limits see it at once) and run it,
+        through the session runner when it takes the batch."""
         running = _Running(batch, threading.Event(), asyncio.get_running_loop().time())
         self._running.update({t.job_id: running for t in batch})
-        task = asyncio.create_task(self._run_batch(running))
+        self.running_since = running.started
+        if self.runner is not None and self.runner.takes(batch):
+            task = asyncio.create_task(self._run_session(self.runner, running))
+        else:
+            task = asyncio.create_task(self._run_batch(running))
         self._tasks.add(task)
         task.add_done_callback(self._batch_done)
 
     def _batch_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         self._wake.set()  # its lane has room again
+
+    async def _run_session(self, runner: SessionRunner[P], running: _Running[P]) -> None:
+        try:
+            await runner.run(self, running.batch)
+        finally:
+            self._forget(running.batch)
+
+    def is_live(self, job_id: str) -> bool:
+        """False once the job's requester stopped waiting for it (its future is done)."""
+        future = self._futures.get(job_id)
+        return future is not None and not future.done()
+
+    def take_cancelled(self, job_id: str) -> bool:
+        """True (once) if the running job ``job_id`` was cancelled."""
+        if job_id in self._cancelled:
+            self._cancelled.discard(job_id)
+            return True
+        return False
 
     def _live(self, batch: list[Ticket[P]]) -> list[Ticket[P]]:
         """The tickets whose requesters still wait; forget those who went away before we started."""
@@ -383,14 +289,15 @@ class JobQueue(Generic[P, R]):
             if ticket.job_id in self._cancelled:
                 self._cancelled.discard(ticket.job_id)
                 outcome = JobCancelled(ticket.job_id)
-            self._settle(ticket.job_id, outcome)
+            self.settle(ticket.job_id, outcome)
 
     def _forget(self, batch: list[Ticket[P]]) -> None:
         self.state.finish(batch)
         for ticket in batch:
             self._running.pop(ticket.job_id, None)
 
-    def _settle(self, job_id: str, outcome: Any) -> None:
+    def settle(self, job_id: str, outcome: Any) -> None:
+        """Give the job's requester its result, or its error if ``outcome`` is an exception."""
         future = self._futures.pop(job_id, None)
         if future is None or future.done():
             return

@@ -7,6 +7,7 @@ a request exactly (without its seed); ``options`` is what members see.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -216,6 +217,10 @@ class SloganRequest:
 TextRequest = PoemRequest | SloganRequest
 
 
+STRENGTH_MIN, STRENGTH_MAX, DEFAULT_STRENGTH = 0.1, 1.0, 0.6
+_PICTURE_KEY = re.compile(r"[0-9a-f]{64}-\d{1,5}x\d{1,5}")  # upload SHA-256, model size
+
+
 @dataclass(frozen=True)
 class DrawRequest:
     """What a member asked for with /draw: ``count`` images, seeds ``seed`` .. ``seed+count-1``."""
@@ -228,6 +233,8 @@ class DrawRequest:
     count: int = 1
     seed: int | None = None
     compare: bool = False
+    picture: str = ""  # image-to-image: the key of the member's checked picture, or ""
+    strength: float | None = None  # image-to-image: how far it may change (default 0.6)
 
     @property
     def kind(self) -> ImageKind:
@@ -248,6 +255,28 @@ class DrawRequest:
         if not 1 <= self.steps <= max_steps:
             raise InvalidRequest(f"steps must be between 1 and {max_steps}, got {self.steps}")
         _check_count(self.count, DRAW_MAX_COUNT, self.compare)
+        self._check_picture()
+
+    def _check_picture(self) -> None:
+        if not self.picture:
+            if self.strength is not None:
+                raise InvalidRequest("strength applies to a picture: attach one with image")
+            return
+        if not _PICTURE_KEY.fullmatch(self.picture):
+            raise InvalidRequest(f"picture must be a stored picture's key, got {self.picture!r}")
+        if not STRENGTH_MIN <= self.denoise <= STRENGTH_MAX:
+            raise InvalidRequest(
+                f"strength must be between {STRENGTH_MIN} and {STRENGTH_MAX}, got {self.denoise}"
+            )
+        if int(self.steps * self.denoise) < 1:
+            raise InvalidRequest(
+                f"steps × strength must make at least one step, got {self.steps} × {self.denoise:g}"
+            )
+
+    @property
+    def denoise(self) -> float:
+        """The image-to-image strength in effect."""
+        return DEFAULT_STRENGTH if self.strength is None else self.strength
 
     def full_prompt(self) -> str:
         suffix = STYLE_PRESETS[self.style].suffix
@@ -266,10 +295,12 @@ class DrawRequest:
             "steps": str(self.steps),
             "count": str(self.count),
             "compare": "1" if self.compare else "",
+            **({"picture": self.picture, "strength": f"{self.denoise:g}"} if self.picture else {}),
         }
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, str]) -> DrawRequest:
+        strength = fields.get("strength", "")
         return cls(
             prompt=fields["prompt"],
             negative=fields.get("negative", ""),
@@ -278,6 +309,8 @@ class DrawRequest:
             steps=int(fields.get("steps", "20")),
             count=int(fields.get("count", "1")),
             compare=bool(fields.get("compare")),
+            picture=fields.get("picture", ""),
+            strength=float(strength) if strength else None,
         )
 
     def prompt_text(self) -> str:
@@ -289,6 +322,8 @@ class DrawRequest:
             shown["negative"] = self.negative
         shown.update(style=self.style, size=self.size.value, steps=str(self.steps))
         shown["compare" if self.compare else "count"] = "A / B" if self.compare else str(self.count)
+        if self.picture:
+            shown["from your picture"] = f"strength {self.denoise:g}"
         return shown
 
 

@@ -19,6 +19,10 @@ class DrawRow:
     width: int
     height: int
     steps: int
+    created_s: float = 0.0  # when the job was made (Unix seconds), for the PNG's provenance
+    init_png: bytes | None = None  # image-to-image: the member's checked picture, at this size
+    strength: float = 1.0  # image-to-image: how far the picture may change (0-1]
+    init_sha256: str = ""  # image-to-image: SHA-256 of the member's upload
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,10 @@ from transformers import (
 )
 
 from generators.backend import ModelLoadError, load_hint
+from generators.decode import DecodeBatch, supports_stepping
+from generators.quant import plan_quantization, quantize_on_cpu
 from generators.samples import ChatMessage, SamplingParams, TextPrompt, TextSample
+from generators.sampling import RowParams, sample_rows
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +59,8 @@ def default_dtype(device: torch.device) -> torch.dtype:
 
 
 class RowSampler(LogitsProcessor):
-    """Draws one token per row with that row's generator, temperature, top-k and top-p."""
+    """Draws one token per row with that row's generator (``sample_rows``); a row past its
+    own token limit gets the end-of-text token instead."""
 
     def __init__(
         self, params: Sequence[SamplingParams], prompt_len: int, eos_id: int, device: torch.device
@@ -64,28 +68,13 @@ class RowSampler(LogitsProcessor):
         self.prompt_len = prompt_len
         self.eos_id = eos_id
         self.max_new = [p.max_new_tokens for p in params]
-        self.temps = torch.tensor([p.temperature for p in params], device=device)
-        self.top_ps = torch.tensor([p.top_p for p in params], device=device)
-        self.top_ks = torch.tensor([p.top_k for p in params], device=device)
-        self.generators = [torch.Generator(device=device).manual_seed(p.seed) for p in params]
+        self.rows = RowParams(params, device)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         step = input_ids.shape[1] - self.prompt_len
-        k = min(int(self.top_ks.max()), scores.shape[-1])
-        values, indices = (scores.float() / self.temps[:, None]).topk(k, dim=-1)
-        columns = torch.arange(k, device=scores.device)
-        values = values.masked_fill(columns[None, :] >= self.top_ks[:, None], float("-inf"))
-        probs = values.softmax(dim=-1)
-        before = probs.cumsum(dim=-1) - probs
-        probs = probs.masked_fill(before > self.top_ps[:, None], 0.0)
         chosen = scores.new_full(scores.shape, float("-inf"))
-        for row, generator in enumerate(self.generators):
-            if step >= self.max_new[row]:
-                token = self.eos_id
-            else:
-                pick = torch.multinomial(probs[row], 1, generator=generator)
-                token = int(indices[row, pick])
-            chosen[row, token] = 0.0
+        for row, token in enumerate(sample_rows(scores, self.rows)):
+            chosen[row, self.eos_id if step >= self.max_new[row] else token] = 0.0
         return chosen  # type: ignore[return-value]
 
 
@@ -125,23 +114,34 @@ class TransformersTextBackend:
         specials = set(getattr(tokenizer, "all_special_tokens", []) or [])
         specials |= {str(t) for t in added.values() if getattr(t, "special", False)}
         self._special_tokens = sorted((t for t in specials if len(t) > 1), key=len, reverse=True)
+        self.can_step = supports_stepping(model)  # continuous batching (generators.decode)
 
     @property
     def model_id(self) -> str:
         return self._model_id
 
     @classmethod
-    def load(cls, model_id: str, *, device: str = "auto") -> TransformersTextBackend:
-        """Load from a hub id or a local folder through ``from_pretrained``."""
+    def load(
+        cls, model_id: str, *, device: str = "auto", quant: str = "none"
+    ) -> TransformersTextBackend:
+        """Load from a hub id or a local folder through ``from_pretrained``; ``quant`` is
+        ``MUSE_TEXT_QUANT`` (see generators.quant) and is recorded in the model id."""
         target = resolve_device(device)
+        plan = plan_quantization(quant, target)
         try:
             tokenizer = AutoTokenizer.from_pretrained(model_id)
-            model: Any = AutoModelForCausalLM.from_pretrained(model_id, dtype=default_dtype(target))
+            model: Any = AutoModelForCausalLM.from_pretrained(
+                model_id, dtype=default_dtype(target), **plan.load_kwargs
+            )
         except (OSError, ValueError) as err:
             raise ModelLoadError(load_hint("text model", model_id, "MUSE_TEXT_MODEL", err)) from err
-        model.to(target).eval()
-        log.info("loaded text model %s on %s", model_id, target)
-        return cls(model, tokenizer, model_id, target)
+        if not plan.places_model:
+            model.to(target)
+        model.eval()
+        if plan.int8_linears:
+            model = quantize_on_cpu(model)
+        log.info("loaded text model %s on %s (quantization: %s)", model_id, target, plan.mode)
+        return cls(model, tokenizer, plan.model_id(model_id), target)
 
     def warmup(self) -> float:
         """One short generation, so bad weights or memory fail at boot; returns s per token."""
@@ -209,6 +209,10 @@ class TransformersTextBackend:
             self._sample(output[row, prompt_len:], p, int(prompt_tokens[row]), cancel)
             for row, p in enumerate(prompts)
         ]
+
+    def open_batch(self) -> DecodeBatch:
+        """A continuous batch on this model: rows join and leave between decoding steps."""
+        return DecodeBatch(self)
 
     def _sample(
         self, new_ids: torch.Tensor, prompt: TextPrompt, prompt_tokens: int, cancel: threading.Event

@@ -1,4 +1,4 @@
-"""Moving averages of seconds per unit of work, per kind of job, for the queue's wait estimates."""
+"""Wait estimates: moving averages of seconds per unit of work, per kind of job."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 
-class _Ticket(Protocol):
-    @property
-    def kind(self) -> str: ...
+class Job(Protocol):
+    """What an estimate needs of a queued job (``generators.queue.Ticket`` has it)."""
 
-    @property
-    def units(self) -> float: ...
+    kind: str
+    units: float
 
 
 PARALLEL_KINDS = frozenset({"text"})
@@ -27,11 +26,11 @@ class Throughput:
     weight: float = 0.3
 
     @staticmethod
-    def batch_units(batch: Sequence[_Ticket]) -> float:
+    def batch_units(batch: Sequence[Job]) -> float:
         units = [t.units for t in batch] or [0.0]
         return max(units) if batch and batch[0].kind in PARALLEL_KINDS else sum(units)
 
-    def observe(self, batch: Sequence[_Ticket], seconds: float) -> None:
+    def observe(self, batch: Sequence[Job], seconds: float) -> None:
         units = self.batch_units(batch)
         if not batch or units <= 0:
             return
@@ -39,7 +38,7 @@ class Throughput:
         old = self.seconds_per_unit.get(kind)
         self.seconds_per_unit[kind] = rate if old is None else old + self.weight * (rate - old)
 
-    def estimate_s(self, batch: Sequence[_Ticket]) -> float:
+    def estimate_s(self, batch: Sequence[Job]) -> float:
         if not batch:
             return 0.0
         rate = self.seconds_per_unit.get(batch[0].kind, self.default_s)

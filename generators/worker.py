@@ -68,14 +68,15 @@ class ModelWorker:
                 return
             future, fn, args = item
             self.busy_since = time.monotonic()
+            result: Any = None
+            error: BaseException | None = None
             try:
                 result = fn(*args)
             except BaseException as err:  # delivered to the awaiting coroutine
-                _deliver(future, None, err)
-            else:
-                _deliver(future, result, None)
-            finally:
-                self.busy_since = None
+                error = err
+            # not busy before the caller hears back, so a health check right after sees it idle
+            self.busy_since = None
+            _deliver(future, result, error)
 
 
 def _deliver(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

@@ -7,7 +7,7 @@ never raises; the errors are for loading a configured filter at start-up.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from moderation.verdict import Verdict
 
@@ -20,10 +20,23 @@ class ImageFilterError(RuntimeError):
     """The image classifier is configured but cannot be loaded; a startup error."""
 
 
+class CopyrightGuardError(TextFilterError):
+    """The copyright guard's data cannot be loaded; a start-up error."""
+
+
 class TextFilter(Protocol):
     """Returns a verdict for a text and never raises."""
 
     def check(self, text: str) -> Verdict: ...
+
+
+@runtime_checkable
+class PromptFilter(Protocol):
+    """A text filter that judges prompts by their own rules too (``check_request``)."""
+
+    def check(self, text: str) -> Verdict: ...
+
+    def check_request(self, text: str) -> Verdict: ...
 
 
 class TextComponent(Protocol):

@@ -16,22 +16,24 @@ class Strictness(StrEnum):
     STRICT = "strict"
 
 
-# sexual_minors, hate and illicit are blocked at every level; only the rest moves.
+# sexual_minors, hate and illicit are blocked at every level; only the rest moves. Copyright is
+# held for a moderator on relaxed servers (quotation and parody are judgement calls) and blocked
+# otherwise; a prompt that is not allowed is refused either way.
 PRESETS: Mapping[Strictness, Mapping[Category, Decision]] = {
     Strictness.RELAXED: {
         Category.PROFANITY: A, Category.SEXUAL: R, Category.SEXUAL_MINORS: B, Category.HATE: B,
         Category.HARASSMENT: R, Category.VIOLENCE: A, Category.SELF_HARM: R, Category.ILLICIT: B,
-        Category.OTHER: R,
+        Category.OTHER: R, Category.COPYRIGHT: R,
     },
     Strictness.STANDARD: {
         Category.PROFANITY: R, Category.SEXUAL: R, Category.SEXUAL_MINORS: B, Category.HATE: B,
         Category.HARASSMENT: R, Category.VIOLENCE: R, Category.SELF_HARM: R, Category.ILLICIT: B,
-        Category.OTHER: R,
+        Category.OTHER: R, Category.COPYRIGHT: B,
     },
     Strictness.STRICT: {
         Category.PROFANITY: B, Category.SEXUAL: B, Category.SEXUAL_MINORS: B, Category.HATE: B,
         Category.HARASSMENT: B, Category.VIOLENCE: R, Category.SELF_HARM: R, Category.ILLICIT: B,
-        Category.OTHER: R,
+        Category.OTHER: R, Category.COPYRIGHT: B,
     },
 }  # fmt: skip
 

@@ -31,6 +31,7 @@ class Category(StrEnum):
     SELF_HARM = "self_harm"
     ILLICIT = "illicit"
     OTHER = "other"
+    COPYRIGHT = "copyright"  # reproduces protected text (moderation.copyright)
 
 
 _SEVERITY = {Decision.ALLOW: 0, Decision.REVIEW: 1, Decision.BLOCK: 2}

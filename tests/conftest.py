@@ -87,6 +87,7 @@ async def make_service(storage: Storage, settings: Settings) -> AsyncIterator[Se
         *,
         image_backend: Any = None,
         image_filter: Any = None,
+        text_filter: Any = None,
         **overrides: Any,
     ) -> MuseService:
         worker = ModelWorker()
@@ -96,7 +97,7 @@ async def make_service(storage: Storage, settings: Settings) -> AsyncIterator[Se
             storage=storage,
             worker=worker,
             backend=backend or ScriptedBackend(),
-            text_filter=WordListFilter(),
+            text_filter=text_filter or WordListFilter(),
             image_backend=image_backend,
             image_filter=image_filter,
         )

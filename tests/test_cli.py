@@ -132,6 +132,19 @@ def test_startup_errors_are_messages_not_tracebacks(
     assert "hub is unreachable" in capsys.readouterr().err
 
 
+def test_text_quant_through_the_cli(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MUSE_TEXT_QUANT", "4bit")
+    assert main(["try", "poem", "--topic", "moon"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("muse: error: MUSE_TEXT_QUANT=4bit needs a CUDA GPU")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    monkeypatch.setenv("MUSE_TEXT_QUANT", "8bit")
+    assert main(["try", "poem", "--topic", "moon", "--seed", "2"]) == 0
+    assert "tiny-lm0 [cpu-int8]" in capsys.readouterr().out
+
+
 def test_python_dash_m_bot_is_the_same_cli() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, check=True

@@ -71,3 +71,10 @@ def test_env_example_lists_every_key() -> None:
     assert keys, "no keys found in config.py"
     missing = sorted(k for k in keys if f"{k}=" not in example)
     assert missing == []
+
+
+def test_text_quant_is_parsed_and_validated() -> None:
+    assert load_settings({}).text_quant == "none"
+    assert load_settings({"MUSE_TEXT_QUANT": " 8BIT "}).text_quant == "8bit"
+    with pytest.raises(ConfigError, match="MUSE_TEXT_QUANT must be none, 8bit or 4bit, got '2bit'"):
+        load_settings({"MUSE_TEXT_QUANT": "2bit"})

@@ -31,7 +31,7 @@ def test_slogans_are_numbered_and_long_poems_are_cut_visibly() -> None:
     assert long.description is not None and len(long.description) <= EMBED_TEXT_MAX
     assert long.description.endswith("… (cut)")
     assert long.title == "📜 Poem · 🔁 sample 3"
-    assert long.footer.text == "Qwen/Qwen2.5-0.5B-Instruct · seed 9 · 0.0 s"
+    assert long.footer.text == "AI-generated · Qwen/Qwen2.5-0.5B-Instruct · seed 9 · 0.0 s"
 
 
 def test_progress_lines() -> None:
@@ -40,6 +40,17 @@ def test_progress_lines() -> None:
     assert progress_text(Progress(0, 0.2), "draw") == "🎨 Drawing… about 1 s left"
     running = Progress(0, 9.6, step=7, steps=20)
     assert progress_text(running, "draw") == "🎨 Drawing… step 7/20 · about 10 s left"
+
+
+def test_progress_shows_the_text_written_so_far_laid_out_like_the_result() -> None:
+    poem = Progress(0, 2.2, partial=("The moon\nrises",))
+    assert progress_text(poem, "poem") == "✍️ Writing… about 2 s left\n\nThe moon\nrises"
+    slogans = Progress(0, 1.0, partial=("Fresh", "", "Bold"))
+    assert progress_text(slogans, "slogan").endswith("\n\n**1.** Fresh\n**3.** Bold")
+    versions = progress_text(Progress(0, 1.0, partial=("one", "two")), "poem")
+    assert versions.endswith("\n\n**1**\none\n\n**2**\ntwo")
+    long = progress_text(Progress(0, 1.0, partial=("x" * 5000,)), "poem")
+    assert len(long) <= 2000 and long.endswith("… (cut)")
 
 
 def test_draw_body_lists_each_image_seed() -> None:

@@ -23,13 +23,14 @@ from bot.discord.feedback_ui import (
     PickButton,
     PrivacyCommands,
 )
-from bot.discord.flow import Presenters, attachments, parse_reply_handle
+from bot.discord.flow import MIN_EDIT_INTERVAL_S, Presenters, attachments, parse_reply_handle
 from bot.discord.i18n import MuseTranslator
 from bot.discord.mod_commands import ModerationCommands
 from bot.discord.render import result_embed
 from bot.discord.replies import NO_PINGS, files_of, report_error
 from bot.discord.reports import ReportButton, report_message
 from bot.discord.review_cards import ModButton, PageButton, send_to_review
+from bot.discord.review_sync import ReviewSync
 from bot.discord.views import CancelButton, RegenerateButton, VoteButton, cancel_view, result_view
 from bot.errors import UserError, Withheld
 from bot.service.core import MuseService
@@ -58,7 +59,13 @@ class MuseBot(commands.Bot):
     """Holds the service and settings that commands and buttons reach through ``client``."""
 
     def __init__(
-        self, service: MuseService, settings: Settings, *, sync: bool = True, **shards: Any
+        self,
+        service: MuseService,
+        settings: Settings,
+        *,
+        sync: bool = True,
+        min_edit_interval_s: float = MIN_EDIT_INTERVAL_S,
+        **shards: Any,
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -70,9 +77,17 @@ class MuseBot(commands.Bot):
         )
         self.service = service
         self.settings = settings
-        self.presenters = Presenters(result_view, cancel_view, send_to_review)
+        self.presenters = Presenters(result_view, cancel_view, send_to_review, min_edit_interval_s)
+        if settings.progress_interval_s < min_edit_interval_s:
+            log.warning(
+                "progress interval %.2f s is below Discord's edit rate (about 5 edits per 5 s "
+                "per message); the placeholder is edited every %.1f s instead",
+                settings.progress_interval_s,
+                min_edit_interval_s,
+            )
         self._resuming: set[asyncio.Task[None]] = set()
         self.sync_commands = sync
+        self.review_sync = ReviewSync(self, service)
 
     async def setup_hook(self) -> None:
         await self.add_cog(TextCommands(self.service, self.settings, self.presenters))
@@ -91,6 +106,7 @@ class MuseBot(commands.Bot):
         if self.sync_commands:
             await self._sync()
         await self._tell_interrupted()
+        await self.review_sync.start()
         for job in self.service.resumable:
             task = asyncio.create_task(self._resume(job), name=f"muse-resume-{job.id}")
             self._resuming.add(task)
@@ -98,7 +114,8 @@ class MuseBot(commands.Bot):
         self.service.resumable.clear()
 
     async def close(self) -> None:
-        """Stop resumptions still in flight, then disconnect."""
+        """Stop resumptions still in flight and the review sync, then disconnect."""
+        await self.review_sync.close()
         for task in list(self._resuming):
             task.cancel()
         await asyncio.gather(*self._resuming, return_exceptions=True)

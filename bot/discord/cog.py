@@ -29,6 +29,8 @@ from generators.requests import (
     PROMPT_MAX_CHARS,
     SEED_MAX,
     SLOGAN_MAX_COUNT,
+    STRENGTH_MAX,
+    STRENGTH_MIN,
     STYLE_MAX_CHARS,
     TOPIC_MAX_CHARS,
     DrawRequest,
@@ -74,10 +76,12 @@ class _Generating(commands.Cog):
         self.settings = settings
         self.show = show
 
-    async def _generate(self, interaction: discord.Interaction[Any], request: Request) -> None:
+    async def _generate(
+        self, interaction: discord.Interaction[Any], request: Request, callback: Any = None
+    ) -> None:
         pending = self.service.prepare(request, origin_of(interaction))
         interval_s = self.settings.progress_interval_s
-        await run_job(interaction, self.service, pending, interval_s, self.show)
+        await run_job(interaction, self.service, pending, interval_s, self.show, callback)
 
 
 class TextCommands(_Generating):
@@ -162,6 +166,8 @@ class DrawCommands(_Generating):
         steps=_("Denoising steps: more is slower and finer"),
         count=_("How many images (1-4)"),
         compare=_("Draw two versions, A and B, for members to compare"),
+        image=_("A picture to restyle (PNG, JPEG or WebP)"),
+        strength=_("With a picture: how much may change, 0.1 (a little) to 1.0 (all); default 0.6"),
     )
     @app_commands.choices(style=STYLE_CHOICES, size=SIZE_CHOICES)
     async def draw(
@@ -175,6 +181,8 @@ class DrawCommands(_Generating):
         steps: Range[int, 1, 100] | None = None,
         count: Range[int, 1, DRAW_MAX_COUNT] = 1,
         compare: bool = False,
+        image: discord.Attachment | None = None,
+        strength: Range[float, STRENGTH_MIN, STRENGTH_MAX] | None = None,
     ) -> None:
         request = DrawRequest(
             prompt=prompt,
@@ -185,5 +193,25 @@ class DrawCommands(_Generating):
             count=count,
             seed=seed,
             compare=compare,
+            strength=strength,
         )
-        await self._generate(interaction, request)
+        if image is None:
+            await self._generate(interaction, request)
+            return
+        await self._restyle(interaction, request, image)
+
+    async def _restyle(
+        self, interaction: discord.Interaction[Any], request: DrawRequest, image: discord.Attachment
+    ) -> None:
+        """/draw from a picture: refuse a bad upload at once, else acknowledge, download, check
+        and filter it (privately refused when it fails), then run as usual."""
+        pictures = self.service.pictures
+        pictures.check_attachment(image.content_type, image.size)
+        callback = await interaction.response.defer(thinking=True)
+        try:
+            data = await image.read()
+        except discord.HTTPException as err:
+            raise UserError("Muse could not download your picture; attach it again.") from err
+        strictness = self.service.strictness(interaction.guild_id)
+        request = await pictures.accept(data, request, strictness)
+        await self._generate(interaction, request, callback)

@@ -207,7 +207,8 @@ class ForgetButton(MuseButton, template=FORGET_TEMPLATE):
     async def run(self, interaction: discord.Interaction[Any]) -> None:
         if interaction.user.id != self.user_id:
             raise NotAllowed("This confirmation belongs to another member.")
-        counts = await delete_user_data(app_of(interaction).service.storage, self.user_id)
+        service = app_of(interaction).service
+        counts = await delete_user_data(service.storage, self.user_id, service.settings.image_dir)
         done = ", ".join(f"{n} {name}" for name, n in counts.items())
         await interaction.response.edit_message(content=f"🗑️ Deleted: {done}.", view=None)
 

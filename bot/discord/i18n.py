@@ -48,6 +48,10 @@ ZH_CN: dict[str, str] = {
     "How many versions to write (1-3)": "写几个版本（1-3）",
     "Write two versions, A and B, for members to compare": "写 A、B 两个版本供大家比较",
     "Draw two versions, A and B, for members to compare": "画 A、B 两个版本供大家比较",
+    "A picture to restyle (PNG, JPEG or WebP)": "要重绘的图片（PNG、JPEG 或 WebP）",
+    "With a picture: how much may change, 0.1 (a little) to 1.0 (all); default 0.6": (
+        "有图片时：改动程度，0.1（少许）到 1.0（全部），默认 0.6"
+    ),
     "none": "无",
     "photo": "摄影",
     "anime": "动漫",

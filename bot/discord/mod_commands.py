@@ -22,6 +22,7 @@ from bot.discord.permissions import require_admin, require_moderator
 from bot.discord.replies import NO_PINGS
 from bot.discord.review_cards import fit, review_page
 from bot.errors import UserError
+from bot.review.items import actor_name
 from bot.review.reviews import GuildSettings
 from bot.service.core import MuseService
 from moderation.policy import Strictness
@@ -70,8 +71,8 @@ class ModerationCommands(commands.Cog):
         require_moderator(interaction)
         entries = await self.service.reviews.audit_log(interaction.guild_id, 15)
         lines = [
-            f"<t:{int(e.created_at)}:R> <@{e.actor_id}> **{e.action}** {e.target}"
-            + (f" — {fit(e.reason, 120)}" if e.reason else "")
+            f"<t:{int(e.created_at)}:R> {actor_name(e.actor_id, mention=True)}"
+            f" **{e.action}** {e.target}" + (f" — {fit(e.reason, 120)}" if e.reason else "")
             for e in entries
         ]
         embed = discord.Embed(title="📜 Moderation log", description="\n".join(lines) or "Empty.")

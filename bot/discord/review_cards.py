@@ -20,7 +20,7 @@ from bot.discord.flow import attachments
 from bot.discord.permissions import require_moderator
 from bot.discord.render import result_embed
 from bot.discord.replies import NO_PINGS, files_of
-from bot.review.reviews import ReviewItem
+from bot.review.items import ReviewItem, actor_name
 from bot.service.core import MuseService
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,8 @@ def card_embed(item: ReviewItem) -> discord.Embed:
         embed.add_field(name=f"reports ({len(lines)})", value=fit("\n".join(lines), 1024))
     if item.status != "pending":
         mark = "✅ approved" if item.status == "approved" else "⛔ rejected"
-        embed.add_field(name="decision", value=f"{mark} by <@{item.decided_by}>", inline=False)
+        who = actor_name(item.decided_by, mention=True)
+        embed.add_field(name="decision", value=f"{mark} by {who}", inline=False)
     return embed
 
 
@@ -193,24 +194,23 @@ class ModButton(MuseButton, template=MOD_TEMPLATE):
         return cls(int(match["review_id"]), approve=match["action"] == "ok", where=where)
 
     async def run(self, interaction: discord.Interaction[Any]) -> None:
+        """Decide, and update the message clicked; publishing the result (or telling the
+        requester) and updating the card follow the decision's announcement (ReviewSync)."""
         require_moderator(interaction)
         service = app_of(interaction).service
+        via = "card" if self.where == "c" else "list"
         item = await service.reviews.decide(
-            self.review_id, interaction.user.id, interaction.guild_id, self.approve
+            self.review_id, interaction.user.id, interaction.guild_id, self.approve, via=via
         )
-        if self.where == "c":
+        if via == "card":
             await interaction.response.edit_message(embed=card_embed(item), view=None)
         else:
             embed, view = await review_page(service, interaction.guild_id, int(self.where[1:]))
             await interaction.response.edit_message(embed=embed, view=view)
-            await _refresh_card(interaction.client, item)
-        if self.approve:
-            await publish(interaction.client, service, item)
-        else:
-            await tell_rejected(interaction.client, item)
 
 
-async def _refresh_card(client: discord.Client, item: ReviewItem) -> None:
+async def refresh_card(client: discord.Client, item: ReviewItem) -> None:
+    """Show the decision on the item's review card, if it has one."""
     if item.card is None:
         return
     message = client.get_partial_messageable(item.card[0]).get_partial_message(item.card[1])

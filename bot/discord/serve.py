@@ -6,6 +6,7 @@ The CLI's one way into the adapter; it imports this module only when ``muse run`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from typing import Protocol
@@ -20,6 +21,7 @@ from bot.errors import BotError, ConfigError
 from bot.ops.metrics import Health, start_metrics_server
 from bot.ops.runtime import open_service
 from bot.service.core import MuseService
+from bot.web.app import start_web_server
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +51,18 @@ def serve(settings: Settings, *, metrics_host: str, metrics_port: int | None) ->
 
 async def _run(settings: Settings, metrics_host: str, metrics_port: int | None) -> int:
     settings.require_token()
-    async with open_service(settings) as service:
-        runner = await _metrics(service, settings, metrics_host, metrics_port)
-        try:
-            bot = make_bot(service, settings)
-            async with bot:
-                await _serve(bot, service, settings)
-        finally:
-            if runner is not None:
-                await runner.cleanup()
+    async with open_service(settings) as service, contextlib.AsyncExitStack() as servers:
+        metrics = await _metrics(service, settings, metrics_host, metrics_port)
+        if metrics is not None:
+            servers.push_async_callback(metrics.cleanup)
+        if settings.web_port is not None:  # the moderators' web view, over the same review desk
+            web_view = await start_web_server(
+                service.reviews, settings.web_token, settings.web_host, settings.web_port
+            )
+            servers.push_async_callback(web_view.cleanup)
+        bot = make_bot(service, settings)
+        async with bot:
+            await _serve(bot, service, settings)
     return 0
 
 

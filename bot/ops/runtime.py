@@ -17,6 +17,7 @@ from generators.backend import AsyncTextBackend, ImageBackend, ModelLoadError, T
 from generators.queue import Throughput
 from generators.worker import ModelWorker
 from moderation.base import ImageFilter, TextFilter
+from moderation.copyright import GuardedTextFilter, load_copyright_guard
 from moderation.disabled import DisabledFilter
 from moderation.image import OpenNsfwFilter
 from moderation.text import build_text_filter
@@ -57,7 +58,9 @@ def load_models(settings: Settings) -> Models:
     if settings.text_backend == "local":
         from generators.text import TransformersTextBackend
 
-        text = TransformersTextBackend.load(settings.text_model, device=settings.device)
+        text = TransformersTextBackend.load(
+            settings.text_model, device=settings.device, quant=settings.text_quant
+        )
         models.text, models.token_s = text, text.warmup()
         log.info("text warm-up: %.1f ms per token", models.token_s * 1000)
     if settings.image_model is None:
@@ -110,17 +113,22 @@ FILTER_OFF_WARNING = (
 
 
 def load_text_filter(settings: Settings) -> TextFilter:
-    """The combined text filter; a configured part that cannot load is a startup error."""
+    """The combined text filter with the copyright guard beside it; a configured part that
+    cannot load is a startup error."""
     if not settings.filter_enabled:
         log.warning(FILTER_OFF_WARNING)
         return DisabledFilter()
     classifier = settings.filter_classifier_dir
-    return build_text_filter(
+    text_filter = build_text_filter(
         ml=settings.filter_ml,
         ml_threshold=settings.filter_ml_threshold,
         classifier_dir=str(classifier) if classifier else None,
         classifier_threshold=settings.filter_classifier_threshold,
     )
+    if not settings.copyright_guard:
+        log.warning("the copyright guard is off (MUSE_COPYRIGHT_GUARD=0)")
+        return text_filter
+    return GuardedTextFilter(text_filter, load_copyright_guard(settings.copyright_fingerprints))
 
 
 def load_image_filter(settings: Settings) -> ImageFilter | None:

@@ -2,6 +2,8 @@
 
 Nothing flagged is lost: every held or reported output gets one review row, decided once by
 a moderator, and every decision is written to the audit log before it is acknowledged.
+Decisions may come from any front end (Discord's buttons, the web view); each one is announced
+on ``ReviewDesk.events`` (see ``bot.review.events``) once it is committed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.errors import NotAllowed, UserError
+from bot.review.events import Decided, DecisionEvents
+from bot.review.items import AuditEntry, ReportResult, ReviewItem
 from bot.store.storage import Storage
 from moderation.policy import Strictness
 
@@ -32,47 +36,6 @@ class GuildSettings:
 
     def allows_channel(self, channel_id: int | None) -> bool:
         return not self.allowed_channels or channel_id in self.allowed_channels
-
-
-@dataclass(frozen=True)
-class ReviewItem:
-    """One output waiting for (or given) a moderator's decision, with what they need to see."""
-
-    review_id: int
-    output_id: int
-    job_id: str
-    kind: str
-    source: str
-    status: str
-    requester_id: int
-    guild_id: int | None
-    channel_id: int | None
-    prompt: str
-    options: dict[str, str]
-    text: str
-    image_path: str | None
-    verdict: dict[str, Any]
-    created_at: float
-    reports: tuple[tuple[int, str], ...] = ()
-    card: tuple[int, int] | None = None
-    decided_by: int | None = None
-
-
-@dataclass(frozen=True)
-class ReportResult:
-    reporters: int
-    hidden: bool  # this report crossed the guild's threshold: the post must be hidden now
-    items: tuple[ReviewItem, ...] = ()
-    post: tuple[int, int] | None = None  # (channel id, message id) of the reported post
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    actor_id: int
-    action: str
-    target: str
-    reason: str
-    created_at: float
 
 
 @dataclass
@@ -100,6 +63,7 @@ class ReviewDesk:
         self.storage = storage
         self.clock = clock
         self.guilds = GuildCache()
+        self.events = DecisionEvents(self._claim_announcement)
 
     async def load(self) -> None:
         """Read every guild's settings into memory (the service decides synchronously)."""
@@ -154,22 +118,39 @@ class ReviewDesk:
         self, guild_id: int | None, page: int, per_page: int
     ) -> tuple[list[ReviewItem], int]:
         """One page of a guild's pending items, oldest first, and how many are pending."""
-        where = "WHERE r.status = 'pending' AND j.guild_id IS ?"
+        return await self._pending("AND j.guild_id IS ?", (guild_id,), page, per_page)
+
+    async def pending_everywhere(self, limit: int) -> tuple[list[ReviewItem], int]:
+        """Every guild's pending items, oldest first, and how many are pending (the web view)."""
+        return await self._pending("", (), 0, limit)
+
+    async def _pending(
+        self, condition: str, params: tuple[Any, ...], page: int, per_page: int
+    ) -> tuple[list[ReviewItem], int]:
+        where = f"WHERE r.status = 'pending' {condition}"
         async with self.storage.db.execute(
             f"SELECT COUNT(*) FROM reviews r JOIN outputs o ON o.id = r.output_id"
             f" JOIN jobs j ON j.id = o.job_id {where}",
-            (guild_id,),
+            params,
         ) as cur:
             total = int((await cur.fetchone() or [0])[0])
         sql = f"{_ITEM_SQL} {where} ORDER BY r.created_at, r.id LIMIT ? OFFSET ?"
-        async with self.storage.db.execute(sql, (guild_id, per_page, page * per_page)) as cur:
+        async with self.storage.db.execute(sql, (*params, per_page, page * per_page)) as cur:
             rows = await cur.fetchall()
         return [await self._with_reports(row) for row in rows], total
 
     async def decide(
-        self, review_id: int, actor_id: int, guild_id: int | None, approve: bool, note: str = ""
+        self,
+        review_id: int,
+        actor_id: int,
+        guild_id: int | None,
+        approve: bool,
+        note: str = "",
+        *,
+        via: str = "card",
     ) -> ReviewItem:
-        """Approve (the output becomes visible) or reject; recorded and audited at once."""
+        """Approve (the output becomes visible) or reject; recorded and audited at once, then
+        announced to the listeners."""
         item = await self.item(review_id)
         if item is None or item.guild_id != guild_id:
             raise UserError("That review item does not exist in this server.")
@@ -189,7 +170,33 @@ class ReviewDesk:
                 )
             await self._audit(guild_id, actor_id, status, f"output {item.output_id}", note)
             await self.storage.db.commit()
-        return replace(item, status=status, decided_by=actor_id)
+        decided = replace(item, status=status, decided_by=actor_id)
+        self.events.tell(Decided(decided, via))
+        return decided
+
+    async def announce_missed(self) -> int:
+        """Announce decisions that no listener has heard of yet (stored by another process,
+        such as ``muse web``, or while nothing listened); returns how many were found."""
+        if not self.events.listening:
+            return 0
+        sql = (
+            "SELECT id FROM reviews WHERE announced_at IS NULL AND status != 'pending'"
+            " ORDER BY decided_at, id"
+        )
+        async with self.storage.db.execute(sql) as cur:
+            review_ids = [int(row[0]) for row in await cur.fetchall()]
+        for review_id in review_ids:
+            if (item := await self.item(review_id)) is not None:
+                self.events.tell(Decided(item, via="elsewhere"))
+        await self.events.settled()
+        return len(review_ids)
+
+    async def _claim_announcement(self, review_id: int) -> bool:
+        changed = await self.storage.write(
+            "UPDATE reviews SET announced_at = ? WHERE id = ? AND announced_at IS NULL",
+            (self.clock(), review_id),
+        )
+        return changed == 1
 
     async def report(
         self, job_id: str, reporter_id: int, reason: str, guild_id: int | None
@@ -241,11 +248,19 @@ class ReviewDesk:
         )
 
     async def audit_log(self, guild_id: int | None, limit: int) -> list[AuditEntry]:
+        """A guild's newest audit entries first."""
+        return await self._audit_rows("WHERE guild_id IS ?", (guild_id, limit))
+
+    async def audit_everywhere(self, limit: int) -> list[AuditEntry]:
+        """Every guild's newest audit entries first (the web view)."""
+        return await self._audit_rows("", (limit,))
+
+    async def _audit_rows(self, where: str, params: tuple[Any, ...]) -> list[AuditEntry]:
         sql = (
-            "SELECT actor_id, action, target, reason, created_at FROM audit"
-            " WHERE guild_id IS ? ORDER BY id DESC LIMIT ?"
+            "SELECT actor_id, action, target, reason, created_at, guild_id FROM audit"
+            f" {where} ORDER BY id DESC LIMIT ?"
         )
-        async with self.storage.db.execute(sql, (guild_id, limit)) as cur:
+        async with self.storage.db.execute(sql, params) as cur:
             return [AuditEntry(*row) for row in await cur.fetchall()]
 
     async def _hide(self, job_id: str) -> bool:

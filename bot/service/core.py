@@ -25,35 +25,30 @@ from bot.config import Settings
 from bot.errors import Busy, Cancelled, GenerationFailed, NotAllowed, Refused, UserError
 from bot.ops.metrics import Metrics
 from bot.review.reviews import ReviewDesk
+from bot.service.copyright import is_copyright, prompt_refusal, result_withheld
 from bot.service.delivery import build_delivery
 from bot.service.execution import Executor, ticket
 from bot.service.feedback import FeedbackStore, RateLimiter
+from bot.service.messages import busy_message, failure_message
+from bot.service.pictures import Pictures
+from bot.service.streaming import StreamFilter
 from bot.service.types import Delivery, Origin, PendingJob, Progress, Result, Rows, VoteResult
 from bot.service.work import draw_rows, job_record, text_outputs, text_rows
 from bot.store.records import JobRecord, NewOutput, OutputRecord
 from bot.store.storage import Storage
 from generators.backend import AsyncTextBackend, GenerationCancelled, ImageBackend, TextBackend
 from generators.options import InvalidRequest
-from generators.queue import JobCancelled, JobQueue, JobTimeout, Overloaded, Throughput
-from generators.remote import RemoteGenerationError
+from generators.queue import JobCancelled, JobQueue, Overloaded, Throughput
 from generators.requests import SEED_MAX, DrawRequest, Request, request_from_fields
 from generators.samples import ImageResult
 from generators.worker import ModelWorker
-from moderation.base import ImageFilter, TextFilter
+from moderation.base import ImageFilter, PromptFilter, TextFilter
 from moderation.policy import Strictness, apply_policy
 from moderation.verdict import Decision, Verdict
 
 log = logging.getLogger(__name__)
 
 RESUME_WINDOW_S = 12 * 60  # interaction tokens last 15 minutes; leave time to generate
-
-
-def _busy_message(err: Overloaded) -> str:
-    if err.reason == "user_cap":
-        return f"You already have {err.limit} request(s) in progress. Wait for one to finish."
-    if err.reason == "closed":
-        return "Muse is restarting and not taking new requests. Try again in a minute."
-    return f"Muse is busy ({err.limit} requests waiting). Try again in a minute."
 
 
 class MuseService:
@@ -93,21 +88,20 @@ class MuseService:
         self._no_deliveries = asyncio.Event()
         self._no_deliveries.set()
         self.feedback = FeedbackStore(storage, clock)
+        self.pictures = Pictures(settings, image_filter, self._dimensions)
         self.vote_limit = RateLimiter(settings.votes_per_minute)
         self.executor = Executor(
             settings=settings, storage=storage, worker=worker, backend=backend,
             image_backend=image_backend, image_filter=image_filter, clock=clock,
-            metrics=self.metrics,
+            metrics=self.metrics, streams=StreamFilter(self.judge_text, self.strictness),
         )  # fmt: skip
         self.queue: JobQueue[Rows, Result] = JobQueue(
-            self.executor.execute,
-            max_depth=settings.queue_max_depth,
-            per_user=settings.queue_per_user,
-            max_batch_rows=settings.batch_max_rows,
-            job_timeout_s=settings.job_timeout_s,
-            throughput=throughput,
+            self.executor.execute, max_depth=settings.queue_max_depth,
+            per_user=settings.queue_per_user, max_batch_rows=settings.batch_max_rows,
+            job_timeout_s=settings.job_timeout_s, throughput=throughput,
+            runner=self.executor.text_runner(),
             lane_limits={"remote": settings.remote_concurrency},
-        )
+        )  # fmt: skip
 
     @property
     def model_id(self) -> str:
@@ -165,7 +159,7 @@ class MuseService:
         try:
             future = self.queue.submit(ticket(record, rows, remote=self.executor.remote))
         except Overloaded as err:
-            raise Busy(_busy_message(err)) from err
+            raise Busy(busy_message(err)) from err
         return PendingJob(record, request, rows, future, time.perf_counter())
 
     async def start(self, pending: PendingJob, reply_handle: str | None = None) -> None:
@@ -187,7 +181,7 @@ class MuseService:
         try:
             future = self.queue.submit(ticket(job, rows, remote=self.executor.remote))
         except Overloaded as err:
-            raise Busy(_busy_message(err)) from err
+            raise Busy(busy_message(err)) from err
         self.queue.release(job.id)
         return PendingJob(job, request, rows, future, time.perf_counter())
 
@@ -216,10 +210,9 @@ class MuseService:
         if position == 0 and steps is not None and steps.steps:
             left = steps.left_s()
             return Progress(0, wait_s if left is None else left, steps.step, steps.steps)
-        rows = self.executor.partial.get(job_id) if position == 0 else None
-        if rows and (tokens := max(n for _, n in rows)):
-            return Progress(0, wait_s, partial=tuple(text for text, _ in rows), tokens=tokens)
-        return Progress(position, wait_s)
+        texts = self.executor.partial(job_id) if position == 0 else None
+        partial = self.executor.streams.shown(pending.record, texts) if texts is not None else ()
+        return Progress(position, wait_s, partial=partial)
 
     async def finish(self, pending: PendingJob) -> Delivery:
         """Await the model, moderate and store each sample; raise a ``UserError`` on failure."""
@@ -233,7 +226,7 @@ class MuseService:
         except Exception as err:
             await self.storage.finish_job(job_id, "failed", self.clock(), repr(err))
             self.metrics.jobs.labels(pending.record.kind, "failed").inc()
-            raise GenerationFailed(_failure_message(err)) from err
+            raise GenerationFailed(failure_message(err)) from err
         total_s = time.perf_counter() - pending.admitted_at
         strictness = self.strictness(pending.record.guild_id)
         if isinstance(result, ImageResult):
@@ -249,7 +242,9 @@ class MuseService:
         self._count_finished(pending, outputs)
         held = [oid for oid, out in zip(ids, outputs, strict=True) if out.decision == "review"]
         await self.reviews.hold(held)
-        return await self.delivery(pending.record)
+        delivery = await self.delivery(pending.record)
+        copied = result_withheld(outputs) if delivery.withheld else None
+        return dataclasses.replace(delivery, withheld=copied) if copied else delivery
 
     async def regenerate(self, job_id: str, origin: Origin) -> PendingJob:
         """A new sample of a stored job's prompt, with a new seed, for its requester only."""
@@ -357,31 +352,29 @@ class MuseService:
             raise NotAllowed("Muse is not enabled in this channel; try another one.")
 
     def _check_prompt(self, request: Request, strictness: Strictness) -> None:
-        verdict = self.judge_text(request.prompt_text(), strictness)
+        """The text filter's verdict; a prompt filter (the copyright guard) adds its own."""
+        text, check = request.prompt_text(), self.text_filter
+        found = check.check_request(text) if isinstance(check, PromptFilter) else check.check(text)
+        verdict = apply_policy(found, strictness)
+        if not verdict.allowed and is_copyright(verdict):
+            raise Refused(prompt_refusal(text))
         if not verdict.allowed:
             names = ", ".join(c.value for c in verdict.categories) or "unsafe content"
             raise Refused(f"Your request was refused by the safety filter ({names}).")
 
+    def _dimensions(self, request: DrawRequest) -> tuple[int, int]:
+        if self.image_backend is None:
+            raise UserError("Drawing is turned off on this Muse.")
+        return self.image_backend.dimensions(request.size)
+
     def _rows(self, request: Request) -> Rows:
         if isinstance(request, DrawRequest):
-            assert self.image_backend is not None  # checked by _validate
-            width, height = self.image_backend.dimensions(request.size)
-            return draw_rows(request, width, height)
+            width, height = self._dimensions(request)
+            picture = self.pictures.read(request.picture) if request.picture else None
+            return draw_rows(request, width, height, self.clock(), picture)
         return text_rows(request, self.settings)
 
 
 def _has_content(out: NewOutput) -> bool:
     """Something to show or to review (a flagged empty text still counts)."""
     return bool(out.text or out.image_path or out.decision != Decision.ALLOW)
-
-
-def _failure_message(err: BaseException) -> str:
-    if isinstance(err, JobTimeout):
-        return (
-            "Generation took too long and was stopped. Try again, perhaps with a shorter request."
-        )
-    if isinstance(err, Overloaded):
-        return _busy_message(err)
-    if isinstance(err, RemoteGenerationError):
-        return str(err)  # written for members: overloaded, unreachable, refused
-    return "Generation failed on Muse's side. The operator has the details in the log."

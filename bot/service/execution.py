@@ -13,11 +13,13 @@ from typing import Any, cast
 
 from bot.config import Settings
 from bot.ops.metrics import Metrics
+from bot.service.streaming import StreamFilter
 from bot.service.types import Result, Rows
 from bot.service.work import image_outputs, image_path
 from bot.store.records import JobRecord, NewOutput
 from bot.store.storage import Storage
-from generators.backend import AsyncTextBackend, ImageBackend, TextBackend, is_remote
+from generators.backend import AsyncTextBackend, ImageBackend, TextBackend, is_remote, steppable
+from generators.continuous import ContinuousRunner, TextSteps
 from generators.queue import Ticket
 from generators.samples import DrawRow, ImageResult, TextResult
 from generators.worker import ModelWorker
@@ -27,13 +29,18 @@ from moderation.verdict import Decision
 
 
 def ticket(record: JobRecord, rows: Rows, *, remote: bool = False) -> Ticket[Rows]:
-    """A job's place in the queue. Images batch by size and steps (units: steps x images);
-    text rows all batch together (units: new tokens, decoded in parallel). A remote text job
-    is a batch of its own in the "remote" lane: the server batches concurrent jobs itself."""
+    """A job's place in the queue. Images batch by size, steps and, for image-to-image, the
+    strength (units: steps run x images); text rows all batch together (units: new tokens,
+    decoded in parallel). A remote text job is a batch of its own in the "remote" lane: the
+    server batches concurrent jobs itself."""
     first, lane = rows[0], "local"
     if isinstance(first, DrawRow):
         key, kind = f"image:{first.width}x{first.height}:{first.steps}", "image"
-        units = float(first.steps * len(rows))
+        steps = first.steps
+        if first.init_png is not None:  # image-to-image runs steps x strength steps
+            key += f":restyle:{first.strength:g}"
+            steps = max(1, int(first.steps * first.strength))
+        units = float(steps * len(rows))
     else:
         key, kind = ("remote:" + record.id, "text") if remote else ("text", "text")
         lane = "remote" if remote else lane
@@ -58,7 +65,8 @@ class StepProgress:
 
 
 class Executor:
-    """Runs batches for the job queue; ``steps`` holds the progress of running image jobs."""
+    """Runs batches for the job queue; ``steps`` holds the progress of running image jobs,
+    ``text_steps`` the text written so far by running text jobs."""
 
     def __init__(
         self,
@@ -71,6 +79,7 @@ class Executor:
         image_filter: ImageFilter | None,
         clock: Callable[[], float],
         metrics: Metrics,
+        streams: StreamFilter,
     ) -> None:
         self.settings = settings
         self.storage = storage
@@ -81,9 +90,32 @@ class Executor:
         self.clock = clock
         self.metrics = metrics
         self.steps: dict[str, StepProgress] = {}
+        self.streams = streams  # which streamed text of running text jobs may be shown
         self.remote = is_remote(backend)
-        # Streamed text of running remote jobs: job id -> (text so far, new tokens) per row.
-        self.partial: dict[str, list[tuple[str, int]]] = {}
+        self.remote_texts: dict[str, list[str]] = {}  # running remote jobs' text so far, per row
+        self.text_steps = TextSteps(worker, backend, self._count_step, self._mark_running)  # type: ignore[arg-type]
+
+    def partial(self, job_id: str) -> tuple[str, ...] | None:
+        """A running text job's rows so far (unfiltered), from the step loop or a server."""
+        texts = self.remote_texts.get(job_id)
+        return tuple(texts) if texts is not None else self.text_steps.partial(job_id)
+
+    def text_runner(self) -> ContinuousRunner | None:
+        """Text batches as a continuous batch (or static ones, per MUSE_TEXT_BATCHING) on the
+        step loop, when the back-end can step; else None: whole ``generate`` calls."""
+        if not steppable(self.backend):
+            return None
+        continuous = self.settings.text_batching == "continuous"
+        return ContinuousRunner(
+            self.text_steps, continuous=continuous, slots=self.settings.text_slots
+        )
+
+    async def _mark_running(self, job_ids: list[str]) -> None:
+        await self.storage.mark_running(job_ids, self.clock())
+
+    def _count_step(self, seconds: float, tokens: int) -> None:
+        self.metrics.generation_seconds.labels("text").inc(seconds)
+        self.metrics.tokens.inc(tokens)
 
     async def execute(self, batch: list[Ticket[Rows]], cancel: threading.Event) -> list[Result]:
         """Run one batch on the worker thread: one model call for every row of every job."""
@@ -101,7 +133,7 @@ class Executor:
         finally:
             for ticket in batch:
                 self.steps.pop(ticket.job_id, None)
-                self.partial.pop(ticket.job_id, None)
+                self.remote_texts.pop(ticket.job_id, None)
         elapsed = time.perf_counter() - started
         self._count_generation(
             batch[0].kind, elapsed, rows if batch[0].kind == "image" else samples
@@ -122,18 +154,18 @@ class Executor:
         self, batch: list[Ticket[Rows]], rows: list[Any], cancel: threading.Event
     ) -> Sequence[Any]:
         """Text on the worker thread, or on a remote server straight from the loop (streamed:
-        each row's text so far lands in ``partial``)."""
+        each row's text so far lands in ``remote_texts``)."""
         if not self.remote:
             local = cast(TextBackend, self.backend)
             return await self.worker.call(local.generate, rows, cancel)
         owners = [(t.job_id, i) for t in batch for i in range(t.rows)]
         for t in batch:
-            self.partial[t.job_id] = [("", 0)] * t.rows
+            self.remote_texts[t.job_id] = [""] * t.rows
 
         def on_token(row: int, text: str, tokens: int) -> None:
             job_id, index = owners[row]
-            if job_id in self.partial:
-                self.partial[job_id][index] = (text, tokens)
+            if job_id in self.remote_texts:
+                self.remote_texts[job_id][index] = text
 
         remote = cast(AsyncTextBackend, self.backend)
         return await remote.generate(rows, cancel, on_token)

@@ -37,14 +37,13 @@ class PendingJob:
 @dataclass(frozen=True)
 class Progress:
     """Where a job is: queue position (0 = running), seconds left, steps for images, and for
-    text streamed from a remote server each row's text so far (unfiltered) and new tokens."""
+    text the words written so far (one string per row, already past the output filter)."""
 
     position: int
     wait_s: float
     step: int = 0
     steps: int = 0
     partial: tuple[str, ...] = ()
-    tokens: int = 0
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ Plain functions over plain data, so the service stays one readable sequence.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -38,13 +39,27 @@ def text_rows(request: PoemRequest | SloganRequest, settings: Settings) -> tuple
     )
 
 
-def draw_rows(request: DrawRequest, width: int, height: int) -> tuple[DrawRow, ...]:
-    """One row per image, seeds ``seed`` .. ``seed + count - 1``."""
+def draw_rows(
+    request: DrawRequest,
+    width: int,
+    height: int,
+    created_s: float = 0.0,
+    picture: bytes | None = None,
+) -> tuple[DrawRow, ...]:
+    """One row per image, seeds ``seed`` .. ``seed + count - 1``; with the member's
+    ``picture`` (PNG at ``width`` x ``height``) they run image-to-image."""
     seed = request.seed or 0
     prompt, negative = request.full_prompt(), request.full_negative()
-    return tuple(
-        DrawRow(prompt, negative, _seed(seed, i), width, height, request.steps)
+    rows = tuple(
+        DrawRow(prompt, negative, _seed(seed, i), width, height, request.steps, created_s)
         for i in range(request.samples)
+    )
+    if picture is None:
+        return rows
+    sha256 = request.picture.split("-")[0]
+    return tuple(
+        dataclasses.replace(r, init_png=picture, strength=request.denoise, init_sha256=sha256)
+        for r in rows
     )
 
 

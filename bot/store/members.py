@@ -17,6 +17,17 @@ class MemberQueries(StoreBase):
         async with self._db.execute(sql, (user_id,)) as cur:
             return [row[0] for row in await cur.fetchall()]
 
+    async def user_only_pictures(self, user_id: int) -> list[str]:
+        """Keys of the pictures a member gave /draw that no other member's job uses."""
+        sql = (
+            "SELECT DISTINCT json_extract(j.options, '$.picture') AS p FROM jobs j"
+            " WHERE j.user_id = ? AND p IS NOT NULL AND p != '' AND NOT EXISTS ("
+            " SELECT 1 FROM jobs o WHERE o.user_id != j.user_id"
+            " AND json_extract(o.options, '$.picture') = p)"
+        )
+        async with self._db.execute(sql, (user_id,)) as cur:
+            return [row[0] for row in await cur.fetchall()]
+
     async def delete_user_data(self, user_id: int) -> dict[str, int]:
         """Remove a member's jobs, outputs, votes, edits, picks and reports (what others did
         on their outputs goes with the outputs); returns what was deleted."""

@@ -143,4 +143,14 @@ SCHEMA_V5 = """
 ALTER TABLE jobs ADD COLUMN reply_handle TEXT;
 """
 
-MIGRATIONS: tuple[str, ...] = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5)
+# When each review decision was announced to the front ends (bot/review/events.py); decisions
+# made before this column existed were announced already.
+SCHEMA_V6 = """
+ALTER TABLE reviews ADD COLUMN announced_at REAL;
+UPDATE reviews SET announced_at = decided_at WHERE status != 'pending';
+CREATE INDEX reviews_unannounced ON reviews (id) WHERE announced_at IS NULL AND status != 'pending';
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6,
+)  # fmt: skip
