@@ -114,10 +114,10 @@ class OpenAITextBackend:
         """A client for ``config`` (the ``openai`` import stays out of module import time)."""
         import openai
 
+        key = config.api_key or "none"  # servers without keys ignore it; the client needs one
         client = openai.AsyncOpenAI(
             base_url=config.base_url,
-            api_key=config.api_key
-            or "none",  # servers without keys ignore it; the client needs one
+            api_key=key,
             max_retries=0,  # retries are ours, so they are counted, logged and bounded once
             timeout=openai.Timeout(config.timeout_s, connect=min(10.0, config.timeout_s)),
         )
