@@ -1,6 +1,6 @@
 """Copyright guard on its labelled evaluation set: recall, false positives and latency.
 
-    python -m bench.copyright_eval [--misses] [--repeats N]
+    python -m bench.copyright_eval [--data PATH] [--groups] [--misses SPLIT] [--repeats N]
 
 Loads the guard with the shipped data plus fingerprints of the Muse-written stand-in works in
 ``tests/data/copyright/works.jsonl`` (built in memory, exactly as an operator's file would be),
@@ -8,7 +8,9 @@ runs ``check_request`` on request items and ``check`` on output items of
 ``tests/data/copyright_eval.jsonl``, and prints recall (protected items refused) and the
 false-positive rate (benign items refused) per kind and language, for the items used while
 tuning (dev), the third held out (holdout) and two batches written later (blind, blind2),
-then PASS or FAIL per target.
+then PASS or FAIL per target. ``--data tests/data/copyright_heldout.jsonl`` measures the held-out
+requests instead (written before the patterns were read, never used to tune them);
+``--groups`` adds a row per group (lyrics, slogan, summary, …).
 ``bench.safety_eval`` prints the same figures beside the text filter's.
 """
 
@@ -27,13 +29,14 @@ from moderation.verdict import Category, Verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "copyright_eval.jsonl"
+HELDOUT = ROOT / "tests" / "data" / "copyright_heldout.jsonl"
 STAND_INS = ROOT / "tests" / "data" / "copyright" / "works.jsonl"
 RECALL_MIN = 0.9
 FPR_MAX = 0.03
 KINDS = ("request", "output")
 LANGS = ("en", "zh")
-# dev and holdout were written with the guard; blind items were written after it and measured
-# once before the patterns were tuned on them (see README for those first figures).
+# The dev set's splits: dev and holdout were written with the guard; blind items were written
+# after it and measured once before the patterns were tuned on them (see README).
 SPLITS = ("dev", "holdout", "blind", "blind2")
 
 
@@ -102,14 +105,17 @@ def _row(name: str, rows: Sequence[Outcome]) -> str:
     )
 
 
-def table(outcomes: Sequence[Outcome]) -> list[str]:
-    """Recall and FPR per kind and language, then per split."""
+def table(outcomes: Sequence[Outcome], groups: bool = False) -> list[str]:
+    """Recall and FPR per kind and language, per split, and (``groups``) per group."""
     lines = [f"{'items':<22}{'n+':>5}{'recall':>8}{'n-':>5}{'fpr':>8}"]
     for kind in KINDS:
         for lang in LANGS:
-            lines.append(_row(f"{kind} {lang}", select(outcomes, kind=kind, lang=lang)))
-    for split in SPLITS:
+            if scoped := select(outcomes, kind=kind, lang=lang):
+                lines.append(_row(f"{kind} {lang}", scoped))
+    for split in dict.fromkeys(o.item.split for o in outcomes):
         lines.append(_row(f"split {split}", select(outcomes, split=split)))
+    for group in sorted({o.item.group for o in outcomes} if groups else ()):
+        lines.append(_row(f"group {group}"[:21], select(outcomes, group=group)))
     return [*lines, _row("all", outcomes)]
 
 
@@ -147,9 +153,12 @@ def misses(outcomes: Sequence[Outcome], split: str = "dev") -> list[str]:
     ]
 
 
-def report(guard: CopyrightGuard, items: Sequence[Item], repeats: int) -> tuple[list[str], bool]:
+def report(
+    guard: CopyrightGuard, items: Sequence[Item], repeats: int, groups: bool = False
+) -> tuple[list[str], bool]:
     outcomes = run(guard, items)
-    lines = [f"copyright guard: {guard.name}, {len(items)} labelled items", *table(outcomes)]
+    lines = [f"copyright guard: {guard.name}, {len(items)} labelled items"]
+    lines += table(outcomes, groups)
     lines.append(latency_line(guard, items, repeats))
     targets, ok = target_lines(outcomes)
     return [*lines, *targets], ok
@@ -158,10 +167,12 @@ def report(guard: CopyrightGuard, items: Sequence[Item], repeats: int) -> tuple[
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--misses", choices=SPLITS, default=None)
+    parser.add_argument("--data", type=Path, default=DATA, help="a labelled JSON-lines file")
+    parser.add_argument("--groups", action="store_true", help="a row per group")
+    parser.add_argument("--misses", metavar="SPLIT", default=None, help="list a split's errors")
     args = parser.parse_args(argv)
-    guard, items = eval_guard(), load_items()
-    lines, ok = report(guard, items, args.repeats)
+    guard, items = eval_guard(), load_items(args.data)
+    lines, ok = report(guard, items, args.repeats, args.groups)
     print("\n".join(lines))
     if args.misses:
         print(
