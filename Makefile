@@ -31,4 +31,4 @@ test: install
 	$(PY) -m pytest -q
 
 bench: install
-	for name in loop_lag ack_time batching service_overhead image safety_eval export load quant; do $(PY) -m bench.$$name || exit 1; done
+	for name in loop_lag ack_time batching continuous service_overhead image safety_eval export load quant; do $(PY) -m bench.$$name || exit 1; done

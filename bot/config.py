@@ -68,6 +68,10 @@ class Settings:
     web_token: str = field(default="", repr=False)
     web_host: str = "127.0.0.1"
     web_port: int | None = None
+    # continuous batching (issue 10): "continuous" lets text jobs join a running batch at the
+    # next decoding step; "static" keeps whole batches (jobs wait for the batch to end)
+    text_batching: str = "continuous"
+    text_slots: int = 16  # rows of text in flight at most when continuous
 
     def require_token(self) -> None:
         if not self.discord_token:
@@ -155,6 +159,14 @@ def _image_model(read: _Reader) -> str | None:
     return image_model
 
 
+def _batching_settings(read: _Reader) -> dict[str, Any]:
+    """Continuous batching (text jobs join a running batch) or static whole batches."""
+    mode = read.text("MUSE_TEXT_BATCHING", "continuous").lower()
+    if mode not in ("continuous", "static"):
+        read.problems.append(f"MUSE_TEXT_BATCHING must be continuous or static, got {mode!r}")
+    return {"text_batching": mode, "text_slots": read.number("MUSE_TEXT_SLOTS", 16, int, 1)}
+
+
 def _check_image_limits(settings: Settings, problems: list[str]) -> None:
     if settings.image_default_steps > settings.image_max_steps:
         problems.append(
@@ -213,7 +225,6 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     text_model = read.text("MUSE_TEXT_MODEL", DEFAULT_TEXT_MODEL)
     _check_model("MUSE_TEXT_MODEL", text_model, read.problems)
     device = _device(read)
-    guild = read.number("MUSE_GUILD_ID", 0, int, 0)
     image_model = _image_model(read)
     settings = Settings(
         discord_token=read.text("DISCORD_TOKEN", ""),
@@ -221,7 +232,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         db_path=Path(read.text("MUSE_DB_PATH", DEFAULT_DB_PATH)).expanduser(),
         device=device,
         text_quant=_text_quant(read),
-        guild_id=guild or None,
+        guild_id=read.number("MUSE_GUILD_ID", 0, int, 0) or None,
         queue_max_depth=read.number("MUSE_QUEUE_MAX_DEPTH", 32, int, 1),
         queue_per_user=read.number("MUSE_QUEUE_PER_USER", 2, int, 1),
         batch_max_rows=read.number("MUSE_BATCH_MAX_ROWS", 8, int, 1),
@@ -251,6 +262,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         filter_classifier_threshold=read.number("MUSE_FILTER_CLASSIFIER_THRESHOLD", 0.5, float, 0),
         **_guard_settings(read),
         **_web_settings(read),
+        **_batching_settings(read),
     )
     _check_image_limits(settings, read.problems)
     _check_web(settings, read.problems)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -59,3 +60,39 @@ class ImageBackend(Protocol):
     def generate(
         self, rows: Sequence[DrawRow], cancel: threading.Event, on_step: StepCallback
     ) -> list[ImageSample]: ...
+
+
+@dataclass(frozen=True)
+class RowUpdate:
+    """What one decoding step did for one row: its text so far and, once it ended, the sample."""
+
+    key: str
+    text: str
+    new_tokens: int
+    done: TextSample | None = None
+
+
+class TextStepper(Protocol):
+    """A continuous batch (``generators.decode.DecodeBatch``): rows join and leave between steps."""
+
+    def step(
+        self,
+        joining: Sequence[tuple[str, TextPrompt]],
+        leaving: Sequence[str],
+        cancel: threading.Event,
+    ) -> list[RowUpdate]: ...
+
+
+class StepBackend(TextBackend, Protocol):
+    """A text back-end that can also decode step by step (``can_step`` says whether it can)."""
+
+    can_step: bool
+
+    def open_batch(self) -> TextStepper: ...
+
+
+def steppable(backend: object) -> bool:
+    """True when ``backend`` offers a continuous batch for its model."""
+    return bool(getattr(backend, "can_step", False)) and callable(
+        getattr(backend, "open_batch", None)
+    )

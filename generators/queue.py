@@ -12,14 +12,28 @@ import contextvars
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, Protocol, TypeVar
+
+from generators.throughput import Throughput
 
 P = TypeVar("P")
 R = TypeVar("R")
 log = logging.getLogger(__name__)
 
 OverloadReason = Literal["queue_full", "user_cap", "closed"]
+
+__all__ = [
+    "JobCancelled",
+    "JobQueue",
+    "JobTimeout",
+    "Overloaded",
+    "QueueState",
+    "SessionRunner",
+    "Throughput",
+    "Ticket",
+    "current_jobs",
+]
 
 # The job id(s) the current task works on, for log lines ("-" outside a job).
 current_jobs: contextvars.ContextVar[str] = contextvars.ContextVar("muse_jobs", default="-")
@@ -127,11 +141,15 @@ class QueueState(Generic[P]):
         if not runnable:
             return []
         batch = _fill(runnable, self.max_batch_rows)
-        for ticket in batch:
-            self.waiting.remove(ticket)
-        self.running.extend(batch)
-        self._round = max(self._round, batch[0].round)
+        self.start(batch)
         return batch
+
+    def start(self, tickets: Sequence[Ticket[P]]) -> None:
+        """Move waiting ``tickets`` (in run order) to running."""
+        for ticket in tickets:
+            self.waiting.remove(ticket)
+            self.running.append(ticket)
+            self._round = max(self._round, ticket.round)
 
     def finish(self, batch: Sequence[Ticket[P]]) -> None:
         for ticket in batch:
@@ -171,38 +189,16 @@ def _fill(order: Sequence[Ticket[P]], max_rows: int) -> list[Ticket[P]]:
     return batch
 
 
-PARALLEL_KINDS = frozenset({"text"})
-
-
-@dataclass
-class Throughput:
-    """Moving averages of seconds per unit, per kind of job, for wait estimates."""
-
-    seconds_per_unit: dict[str, float] = field(default_factory=dict)
-    default_s: float = 0.05
-    weight: float = 0.3
-
-    @staticmethod
-    def batch_units(batch: Sequence[Ticket[Any]]) -> float:
-        units = [t.units for t in batch] or [0.0]
-        return max(units) if batch and batch[0].kind in PARALLEL_KINDS else sum(units)
-
-    def observe(self, batch: Sequence[Ticket[Any]], seconds: float) -> None:
-        units = self.batch_units(batch)
-        if not batch or units <= 0:
-            return
-        kind, rate = batch[0].kind, seconds / units
-        old = self.seconds_per_unit.get(kind)
-        self.seconds_per_unit[kind] = rate if old is None else old + self.weight * (rate - old)
-
-    def estimate_s(self, batch: Sequence[Ticket[Any]]) -> float:
-        if not batch:
-            return 0.0
-        rate = self.seconds_per_unit.get(batch[0].kind, self.default_s)
-        return rate * self.batch_units(batch)
-
-
 Execute = Callable[[list[Ticket[P]], threading.Event], Awaitable[Sequence[R]]]
+
+
+class SessionRunner(Protocol[P]):
+    """Runs some batches itself, e.g. as a continuous batch that later jobs join
+    (``generators.continuous``); it settles every job it runs through the queue."""
+
+    def takes(self, batch: Sequence[Ticket[P]]) -> bool: ...
+
+    async def run(self, queue: JobQueue[P, Any], batch: list[Ticket[P]]) -> None: ...
 
 
 class JobQueue(Generic[P, R]):
@@ -217,7 +213,9 @@ class JobQueue(Generic[P, R]):
         max_batch_rows: int,
         job_timeout_s: float,
         throughput: Throughput | None = None,
+        runner: SessionRunner[P] | None = None,
     ) -> None:
+        self.runner = runner
         self.state: QueueState[P] = QueueState(
             max_depth=max_depth, per_user=per_user, max_batch_rows=max_batch_rows
         )
@@ -228,7 +226,7 @@ class JobQueue(Generic[P, R]):
         self.batches_run = 0
         self._cancelled: set[str] = set()
         self._running_cancel: threading.Event | None = None
-        self._running_since = 0.0
+        self.running_since = 0.0
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -274,7 +272,7 @@ class JobQueue(Generic[P, R]):
         A running batch is stopped (its cancel event set) once every job in it is cancelled.
         """
         if self.state.remove(job_id) is not None:
-            self._settle(job_id, JobCancelled(job_id))
+            self.settle(job_id, JobCancelled(job_id))
             return True
         running = {t.job_id for t in self.state.running}
         if job_id not in running:
@@ -290,7 +288,7 @@ class JobQueue(Generic[P, R]):
     def wait_s(self, job_id: str) -> float | None:
         """Estimated seconds until ``job_id`` is done, from measured throughput."""
         running = self.state.running
-        elapsed = asyncio.get_running_loop().time() - self._running_since
+        elapsed = asyncio.get_running_loop().time() - self.running_since
         left = max(0.0, self.throughput.estimate_s(running) - elapsed) if running else 0.0
         if any(t.job_id == job_id for t in running):
             return left
@@ -315,7 +313,7 @@ class JobQueue(Generic[P, R]):
                 await asyncio.gather(self._task, return_exceptions=True)
         for ticket in list(self.state.waiting):
             self.state.remove(ticket.job_id)
-            self._settle(ticket.job_id, Overloaded("closed", 0))
+            self.settle(ticket.job_id, Overloaded("closed", 0))
 
     async def _loop(self) -> None:
         while True:
@@ -328,7 +326,22 @@ class JobQueue(Generic[P, R]):
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            await self._run_batch(batch)
+            if self.runner is not None and self.runner.takes(batch):
+                await self.runner.run(self, batch)
+            else:
+                await self._run_batch(batch)
+
+    def is_live(self, job_id: str) -> bool:
+        """False once the job's requester stopped waiting for it (its future is done)."""
+        future = self._futures.get(job_id)
+        return future is not None and not future.done()
+
+    def take_cancelled(self, job_id: str) -> bool:
+        """True (once) if the running job ``job_id`` was cancelled."""
+        if job_id in self._cancelled:
+            self._cancelled.discard(job_id)
+            return True
+        return False
 
     def _live(self, batch: list[Ticket[P]]) -> list[Ticket[P]]:
         """The tickets whose requesters still wait; forget those who went away before we started."""
@@ -345,7 +358,7 @@ class JobQueue(Generic[P, R]):
             return
         cancel = threading.Event()
         started = asyncio.get_running_loop().time()
-        self._running_cancel, self._running_since = cancel, started
+        self._running_cancel, self.running_since = cancel, started
         self.batches_run += 1
         context = current_jobs.set(",".join(t.job_id for t in live))
         outcomes: Sequence[Any]
@@ -372,9 +385,10 @@ class JobQueue(Generic[P, R]):
             if ticket.job_id in self._cancelled:
                 self._cancelled.discard(ticket.job_id)
                 outcome = JobCancelled(ticket.job_id)
-            self._settle(ticket.job_id, outcome)
+            self.settle(ticket.job_id, outcome)
 
-    def _settle(self, job_id: str, outcome: Any) -> None:
+    def settle(self, job_id: str, outcome: Any) -> None:
+        """Give the job's requester its result, or its error if ``outcome`` is an exception."""
         future = self._futures.pop(job_id, None)
         if future is None or future.done():
             return

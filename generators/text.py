@@ -25,8 +25,10 @@ from transformers import (
 )
 
 from generators.backend import ModelLoadError, load_hint
+from generators.decode import DecodeBatch, supports_stepping
 from generators.quant import plan_quantization, quantize_on_cpu
 from generators.samples import ChatMessage, SamplingParams, TextPrompt, TextSample
+from generators.sampling import RowParams, sample_rows
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +59,8 @@ def default_dtype(device: torch.device) -> torch.dtype:
 
 
 class RowSampler(LogitsProcessor):
-    """Draws one token per row with that row's generator, temperature, top-k and top-p."""
+    """Draws one token per row with that row's generator (``sample_rows``); a row past its
+    own token limit gets the end-of-text token instead."""
 
     def __init__(
         self, params: Sequence[SamplingParams], prompt_len: int, eos_id: int, device: torch.device
@@ -65,28 +68,13 @@ class RowSampler(LogitsProcessor):
         self.prompt_len = prompt_len
         self.eos_id = eos_id
         self.max_new = [p.max_new_tokens for p in params]
-        self.temps = torch.tensor([p.temperature for p in params], device=device)
-        self.top_ps = torch.tensor([p.top_p for p in params], device=device)
-        self.top_ks = torch.tensor([p.top_k for p in params], device=device)
-        self.generators = [torch.Generator(device=device).manual_seed(p.seed) for p in params]
+        self.rows = RowParams(params, device)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         step = input_ids.shape[1] - self.prompt_len
-        k = min(int(self.top_ks.max()), scores.shape[-1])
-        values, indices = (scores.float() / self.temps[:, None]).topk(k, dim=-1)
-        columns = torch.arange(k, device=scores.device)
-        values = values.masked_fill(columns[None, :] >= self.top_ks[:, None], float("-inf"))
-        probs = values.softmax(dim=-1)
-        before = probs.cumsum(dim=-1) - probs
-        probs = probs.masked_fill(before > self.top_ps[:, None], 0.0)
         chosen = scores.new_full(scores.shape, float("-inf"))
-        for row, generator in enumerate(self.generators):
-            if step >= self.max_new[row]:
-                token = self.eos_id
-            else:
-                pick = torch.multinomial(probs[row], 1, generator=generator)
-                token = int(indices[row, pick])
-            chosen[row, token] = 0.0
+        for row, token in enumerate(sample_rows(scores, self.rows)):
+            chosen[row, self.eos_id if step >= self.max_new[row] else token] = 0.0
         return chosen  # type: ignore[return-value]
 
 
@@ -126,6 +114,7 @@ class TransformersTextBackend:
         specials = set(getattr(tokenizer, "all_special_tokens", []) or [])
         specials |= {str(t) for t in added.values() if getattr(t, "special", False)}
         self._special_tokens = sorted((t for t in specials if len(t) > 1), key=len, reverse=True)
+        self.can_step = supports_stepping(model)  # continuous batching (generators.decode)
 
     @property
     def model_id(self) -> str:
@@ -220,6 +209,10 @@ class TransformersTextBackend:
             self._sample(output[row, prompt_len:], p, int(prompt_tokens[row]), cancel)
             for row, p in enumerate(prompts)
         ]
+
+    def open_batch(self) -> DecodeBatch:
+        """A continuous batch on this model: rows join and leave between decoding steps."""
+        return DecodeBatch(self)
 
     def _sample(
         self, new_ids: torch.Tensor, prompt: TextPrompt, prompt_tokens: int, cancel: threading.Event

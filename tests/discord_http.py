@@ -14,6 +14,7 @@ import datetime as dt
 import itertools
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -298,3 +299,19 @@ def _decode_body(data: Any) -> tuple[Any, list[str]]:
         elif "filename" in options:
             files.append(options["filename"])
     return body, files
+
+
+class TimedHTTP(RecordingHTTP):
+    """Also notes when each call arrived."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.times: list[float] = []
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        self.times.append(time.monotonic())
+        return super().request(method, url, **kwargs)
+
+    def clear(self) -> None:
+        super().clear()
+        self.times.clear()

@@ -19,26 +19,10 @@ from generators.options import ImageSize
 from generators.samples import DrawRow, ImageSample
 from tests.conftest import ServiceFactory
 from tests.discord_harness import Harness
-from tests.discord_http import RecordingHTTP
+from tests.discord_http import TimedHTTP
 from tests.discord_payloads import APP_ID, USER_ID, custom_ids
 
 OTHER_USER = USER_ID + 100
-
-
-class TimedHTTP(RecordingHTTP):
-    """Also notes when each call arrived."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.times: list[float] = []
-
-    def request(self, method: str, url: str, **kwargs: Any) -> Any:
-        self.times.append(time.monotonic())
-        return super().request(method, url, **kwargs)
-
-    def clear(self) -> None:
-        super().clear()
-        self.times.clear()
 
 
 class PacedPipeline:
@@ -75,7 +59,7 @@ async def drawing_bot(
     make_service: ServiceFactory, backend: Any, image_filter: Any, **kw: Any
 ) -> MuseBot:
     service = await make_service(image_backend=backend, image_filter=image_filter, **kw)
-    return MuseBot(service, service.settings)
+    return MuseBot(service, service.settings, min_edit_interval_s=0)  # fast edits for tests
 
 
 async def test_draw_is_registered_with_presets_and_the_configured_step_limit(

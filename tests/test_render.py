@@ -42,6 +42,17 @@ def test_progress_lines() -> None:
     assert progress_text(running, "draw") == "🎨 Drawing… step 7/20 · about 10 s left"
 
 
+def test_progress_shows_the_text_written_so_far_laid_out_like_the_result() -> None:
+    poem = Progress(0, 2.2, partial=("The moon\nrises",))
+    assert progress_text(poem, "poem") == "✍️ Writing… about 2 s left\n\nThe moon\nrises"
+    slogans = Progress(0, 1.0, partial=("Fresh", "", "Bold"))
+    assert progress_text(slogans, "slogan").endswith("\n\n**1.** Fresh\n**3.** Bold")
+    versions = progress_text(Progress(0, 1.0, partial=("one", "two")), "poem")
+    assert versions.endswith("\n\n**1**\none\n\n**2**\ntwo")
+    long = progress_text(Progress(0, 1.0, partial=("x" * 5000,)), "poem")
+    assert len(long) <= 2000 and long.endswith("… (cut)")
+
+
 def test_draw_body_lists_each_image_seed() -> None:
     out = (ShownOutput(1, 0, "", Tally(), 41, "a.png"), ShownOutput(2, 1, "", Tally(), 42, "b.png"))
     embed = result_embed(delivery("draw", [], outputs=out))

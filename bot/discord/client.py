@@ -23,7 +23,7 @@ from bot.discord.feedback_ui import (
     PickButton,
     PrivacyCommands,
 )
-from bot.discord.flow import Presenters, attachments, parse_reply_handle
+from bot.discord.flow import MIN_EDIT_INTERVAL_S, Presenters, attachments, parse_reply_handle
 from bot.discord.i18n import MuseTranslator
 from bot.discord.mod_commands import ModerationCommands
 from bot.discord.render import result_embed
@@ -58,7 +58,14 @@ def intents() -> discord.Intents:
 class MuseBot(commands.Bot):
     """Holds the service and settings that commands and buttons reach through ``client``."""
 
-    def __init__(self, service: MuseService, settings: Settings, *, sync: bool = True) -> None:
+    def __init__(
+        self,
+        service: MuseService,
+        settings: Settings,
+        *,
+        sync: bool = True,
+        min_edit_interval_s: float = MIN_EDIT_INTERVAL_S,
+    ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents(),
@@ -68,7 +75,14 @@ class MuseBot(commands.Bot):
         )
         self.service = service
         self.settings = settings
-        self.presenters = Presenters(result_view, cancel_view, send_to_review)
+        self.presenters = Presenters(result_view, cancel_view, send_to_review, min_edit_interval_s)
+        if settings.progress_interval_s < min_edit_interval_s:
+            log.warning(
+                "progress interval %.2f s is below Discord's edit rate (about 5 edits per 5 s "
+                "per message); the placeholder is edited every %.1f s instead",
+                settings.progress_interval_s,
+                min_edit_interval_s,
+            )
         self._resuming: set[asyncio.Task[None]] = set()
         self.sync_commands = sync
         self.review_sync = ReviewSync(self, service)

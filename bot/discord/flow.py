@@ -25,13 +25,25 @@ from generators.queue import current_jobs
 log = logging.getLogger(__name__)
 
 
+# Discord lets a bot edit one message about 5 times per 5 s; progress and streamed text edits
+# of the placeholder are never closer together than this, whatever MUSE_PROGRESS_INTERVAL_S says.
+MIN_EDIT_INTERVAL_S = 1.0
+
+
 @dataclass(frozen=True)
 class Presenters:
-    """How results look and where held ones go; supplied by the client (breaks import cycles)."""
+    """How results look and where held ones go; supplied by the client (breaks import cycles).
+    ``min_edit_interval_s`` is the floor of the placeholder's edit interval."""
 
     result_view: Callable[[Delivery], discord.ui.View]
     cancel_view: Callable[[str], discord.ui.View]
     send_to_review: Callable[[discord.Client, MuseService, Delivery], Awaitable[None]]
+    min_edit_interval_s: float = MIN_EDIT_INTERVAL_S
+
+
+def edit_interval_s(progress_interval_s: float, floor_s: float = MIN_EDIT_INTERVAL_S) -> float:
+    """Seconds between edits of a placeholder: the configured interval, at least ``floor_s``."""
+    return max(progress_interval_s, floor_s)
 
 
 async def run_job(
@@ -45,9 +57,10 @@ async def run_job(
     """Acknowledge at once (unless the caller already deferred, with ``callback``), then
     deliver the admitted job's result in place of the placeholder."""
     context = current_jobs.set(pending.record.id)  # every log line below names the job
+    interval_s = edit_interval_s(progress_interval_s, show.min_edit_interval_s)
     try:
         async with service.delivering():
-            await _run_job(interaction, service, pending, progress_interval_s, show, callback)
+            await _run_job(interaction, service, pending, interval_s, show, callback)
     finally:
         current_jobs.reset(context)
 
@@ -117,7 +130,8 @@ async def _await_with_progress(
     interval_s: float,
     waiting_view: discord.ui.View,
 ) -> Delivery:
-    """Wait for the job, editing the placeholder when its position or progress changes."""
+    """Wait for the job, editing the placeholder at most once per ``interval_s`` when its
+    position, progress or streamed text changes."""
     task = asyncio.ensure_future(service.finish(pending))
     shown = ""
     while True:

@@ -9,6 +9,7 @@ import discord
 from bot.service.types import Delivery, Progress, ShownOutput
 
 EMBED_TEXT_MAX = 4000  # Discord allows 4096 in a description; keep room for the marker
+STREAM_TEXT_MAX = 1900  # a message's content holds 2000; keep room for the progress line
 _TITLES = {"poem": "📜 Poem", "slogan": "📣 Slogans", "draw": "🎨 Drawing"}
 _COLOUR = discord.Colour.from_rgb(124, 92, 255)
 
@@ -85,4 +86,15 @@ def progress_text(progress: Progress, kind: str) -> str:
     if progress.steps:
         return f"🎨 Drawing… step {progress.step}/{progress.steps} · {eta} left"
     verb = "🎨 Drawing…" if kind == "draw" else "✍️ Writing…"
+    if progress.partial:
+        return f"{verb} {eta} left\n\n{_fit(streamed(progress.partial, kind), STREAM_TEXT_MAX)}"
     return f"{verb} {eta} left"
+
+
+def streamed(texts: tuple[str, ...], kind: str) -> str:
+    """The text written so far (already past the filter), laid out like the result will be."""
+    if kind == "slogan":
+        return "\n".join(f"**{i + 1}.** {text}" for i, text in enumerate(texts) if text)
+    if len(texts) == 1:
+        return texts[0]
+    return "\n\n".join(f"**{i + 1}**\n{text}" for i, text in enumerate(texts) if text)

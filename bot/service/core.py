@@ -30,6 +30,7 @@ from bot.service.delivery import build_delivery
 from bot.service.execution import Executor, ticket
 from bot.service.feedback import FeedbackStore, RateLimiter
 from bot.service.pictures import Pictures
+from bot.service.streaming import StreamFilter
 from bot.service.types import Delivery, Origin, PendingJob, Progress, Result, Rows, VoteResult
 from bot.service.work import draw_rows, job_record, text_outputs, text_rows
 from bot.store.records import JobRecord, NewOutput, OutputRecord
@@ -99,7 +100,7 @@ class MuseService:
         self.executor = Executor(
             settings=settings, storage=storage, worker=worker, backend=backend,
             image_backend=image_backend, image_filter=image_filter, clock=clock,
-            metrics=self.metrics,
+            metrics=self.metrics, streams=StreamFilter(self.judge_text, self.strictness),
         )  # fmt: skip
         self.queue: JobQueue[Rows, Result] = JobQueue(
             self.executor.execute,
@@ -108,6 +109,7 @@ class MuseService:
             max_batch_rows=settings.batch_max_rows,
             job_timeout_s=settings.job_timeout_s,
             throughput=throughput,
+            runner=self.executor.text_runner(),
         )
 
     @property
@@ -217,7 +219,9 @@ class MuseService:
         if position == 0 and steps is not None and steps.steps:
             left = steps.left_s()
             return Progress(0, wait_s if left is None else left, steps.step, steps.steps)
-        return Progress(position, wait_s)
+        texts = self.executor.text_steps.partial(job_id) if position == 0 else None
+        partial = self.executor.streams.shown(pending.record, texts) if texts is not None else ()
+        return Progress(position, wait_s, partial=partial)
 
     async def finish(self, pending: PendingJob) -> Delivery:
         """Await the model, moderate and store each sample; raise a ``UserError`` on failure."""

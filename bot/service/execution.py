@@ -13,11 +13,13 @@ from typing import Any
 
 from bot.config import Settings
 from bot.ops.metrics import Metrics
+from bot.service.streaming import StreamFilter
 from bot.service.types import Result, Rows
 from bot.service.work import image_outputs, image_path
 from bot.store.records import JobRecord, NewOutput
 from bot.store.storage import Storage
-from generators.backend import ImageBackend, TextBackend
+from generators.backend import ImageBackend, TextBackend, steppable
+from generators.continuous import ContinuousRunner, TextSteps
 from generators.queue import Ticket
 from generators.samples import DrawRow, ImageResult, TextResult
 from generators.worker import ModelWorker
@@ -61,7 +63,8 @@ class StepProgress:
 
 
 class Executor:
-    """Runs batches for the job queue; ``steps`` holds the progress of running image jobs."""
+    """Runs batches for the job queue; ``steps`` holds the progress of running image jobs,
+    ``text_steps`` the text written so far by running text jobs."""
 
     def __init__(
         self,
@@ -74,6 +77,7 @@ class Executor:
         image_filter: ImageFilter | None,
         clock: Callable[[], float],
         metrics: Metrics,
+        streams: StreamFilter,
     ) -> None:
         self.settings = settings
         self.storage = storage
@@ -84,6 +88,25 @@ class Executor:
         self.clock = clock
         self.metrics = metrics
         self.steps: dict[str, StepProgress] = {}
+        self.streams = streams  # which streamed text of running text jobs may be shown
+        self.text_steps = TextSteps(worker, backend, self._count_step, self._mark_running)  # type: ignore[arg-type]
+
+    def text_runner(self) -> ContinuousRunner | None:
+        """Text batches as a continuous batch (or static ones, per MUSE_TEXT_BATCHING) on the
+        step loop, when the back-end can step; else None: whole ``generate`` calls."""
+        if not steppable(self.backend):
+            return None
+        continuous = self.settings.text_batching == "continuous"
+        return ContinuousRunner(
+            self.text_steps, continuous=continuous, slots=self.settings.text_slots
+        )
+
+    async def _mark_running(self, job_ids: list[str]) -> None:
+        await self.storage.mark_running(job_ids, self.clock())
+
+    def _count_step(self, seconds: float, tokens: int) -> None:
+        self.metrics.generation_seconds.labels("text").inc(seconds)
+        self.metrics.tokens.inc(tokens)
 
     async def execute(self, batch: list[Ticket[Rows]], cancel: threading.Event) -> list[Result]:
         """Run one batch on the worker thread: one model call for every row of every job."""

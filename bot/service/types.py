@@ -36,12 +36,14 @@ class PendingJob:
 
 @dataclass(frozen=True)
 class Progress:
-    """Where a job is: queue position (0 = running), seconds left, and steps for images."""
+    """Where a job is: queue position (0 = running), seconds left, steps for images, and for
+    text the words written so far (one string per row, already past the output filter)."""
 
     position: int
     wait_s: float
     step: int = 0
     steps: int = 0
+    partial: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
