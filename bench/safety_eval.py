@@ -10,7 +10,9 @@ the false-positive rate (benign items given that category); recall on obfuscated
 language; the false-positive rate on benign creative texts; median and p99 milliseconds per
 check. A flagged item is one whose decision is not ``allow``. It prints PASS or FAIL for the
 three targets and exits 1 when one fails. The copyright guard's recall and false-positive rate
-on ``tests/data/copyright_eval.jsonl`` follow (``bench.copyright_eval``), with their targets.
+follow (``bench.copyright_eval``): on ``tests/data/copyright_eval.jsonl`` (the dev set its
+patterns were tuned on) beside ``tests/data/copyright_heldout.jsonl`` (held-out requests, never
+tuned on), with the dev targets and the held-out floors.
 """
 
 from __future__ import annotations
@@ -255,14 +257,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _copyright_figures(repeats: int) -> bool:
-    """The copyright guard's recall and false positives, beside the text filter's."""
-    from bench import copyright_eval
+    """The copyright guard's recall and false positives, beside the text filter's: the dev set
+    (tuned on) and the held-out requests (not tuned on) side by side, then both sets' targets."""
+    from bench import copyright_eval as ce
 
-    lines, passed = copyright_eval.report(
-        copyright_eval.eval_guard(), copyright_eval.load_items(), repeats
-    )
-    print("\n" + "\n".join(lines))
-    return passed
+    guard = ce.eval_guard()
+    dev_items, heldout_items = ce.load_items(), ce.load_items(ce.HELDOUT)
+    dev, heldout = ce.run(guard, dev_items), ce.run(guard, heldout_items)
+    dev_lines, dev_ok = ce.target_lines(dev, name="dev")
+    heldout_lines, heldout_ok = ce.heldout_lines(heldout)
+    print(f"\ncopyright guard: {guard.name}")
+    print("\n".join([*ce.side_by_side(dev, heldout), *dev_lines, *heldout_lines]))
+    print(ce.latency_line(guard, [*dev_items, *heldout_items], repeats))
+    return dev_ok and heldout_ok
 
 
 if __name__ == "__main__":

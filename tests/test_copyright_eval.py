@@ -8,14 +8,18 @@ import pytest
 
 from bench.copyright_eval import (
     FPR_MAX,
+    HELDOUT,
+    HELDOUT_FLOORS,
     RECALL_MIN,
     SPLITS,
     Outcome,
     eval_guard,
+    heldout_lines,
     load_items,
     rate,
     run,
     select,
+    side_by_side,
     target_lines,
 )
 
@@ -23,6 +27,11 @@ from bench.copyright_eval import (
 @pytest.fixture(scope="module")
 def outcomes() -> list[Outcome]:
     return run(eval_guard(), load_items())
+
+
+@pytest.fixture(scope="module")
+def heldout() -> list[Outcome]:
+    return run(eval_guard(), load_items(HELDOUT))
 
 
 def test_the_set_is_large_varied_and_well_formed() -> None:
@@ -79,3 +88,59 @@ def test_the_text_filter_eval_set_raises_no_copyright_flag() -> None:
     assert len(texts) > 600
     assert [t for t in texts if not guard.check_request(t).allowed] == []
     assert [t for t in texts if not guard.check(t).allowed] == []
+
+
+def test_the_heldout_set_is_new_varied_and_well_formed() -> None:
+    """Requests only, EN and ZH, positives and hard negatives, none copied from the dev set."""
+    items = load_items(HELDOUT)
+    assert len(items) >= 200
+    assert {i.kind for i in items} == {"request"} and {i.split for i in items} == {"heldout"}
+    assert len({i.text for i in items}) == len(items), "duplicate texts"
+    assert not {i.text.casefold() for i in items} & {i.text.casefold() for i in load_items()}
+    counts = collections.Counter((i.lang, i.label) for i in items)
+    assert (
+        min(counts[(lang, label)] for lang in ("en", "zh") for label in ("copyright", "benign"))
+        >= 50
+    )
+    groups = {i.group for i in items}
+    hard = {"style", "about", "short-quote", "public-domain", "topic", "summary", "negation"}
+    assert hard | {"lyrics", "poem", "slogan", "translation", "lyrics:mixed"} <= groups
+
+
+@pytest.mark.parametrize("scope", sorted(HELDOUT_FLOORS))
+def test_heldout_floors_hold(heldout: list[Outcome], scope: str) -> None:
+    """Measured once before the floors were set; a drop below them is a regression."""
+    scoped = heldout if scope == "all" else select(heldout, lang=scope)
+    recall_min, fpr_max = HELDOUT_FLOORS[scope]
+    missed = [o.item.text for o in scoped if o.item.label == "copyright" and not o.flagged]
+    flagged = [o.item.text for o in scoped if o.item.label == "benign" and o.flagged]
+    assert rate(scoped, "copyright") >= recall_min, missed
+    assert rate(scoped, "benign") <= fpr_max, flagged
+
+
+def test_summaries_are_allowed_and_translations_of_lyrics_refused(heldout: list[Outcome]) -> None:
+    """The held-out set's policy: a summary is Muse's own words, a full translation is a copy."""
+    summaries = [o for o in heldout if o.item.group == "summary"]
+    translations = [o for o in heldout if o.item.group.startswith("translation")]
+    assert summaries and not any(o.flagged for o in summaries)
+    assert all(o.flagged == (o.item.label == "copyright") for o in translations)
+
+
+def test_the_bench_prints_dev_and_heldout_side_by_side(
+    outcomes: list[Outcome], heldout: list[Outcome]
+) -> None:
+    lines = side_by_side(outcomes, heldout)
+    assert "dev" in lines[0] and "held-out" in lines[0]
+    requests = next(line for line in lines if line.startswith("requests"))
+    assert requests.split()[1:] == [
+        str(len(select(outcomes, kind="request", label="copyright"))),
+        f"{rate(select(outcomes, kind='request'), 'copyright'):.3f}",
+        str(len(select(outcomes, kind="request", label="benign"))),
+        f"{rate(select(outcomes, kind='request'), 'benign'):.3f}",
+        str(len(select(heldout, label="copyright"))),
+        f"{rate(heldout, 'copyright'):.3f}",
+        str(len(select(heldout, label="benign"))),
+        f"{rate(heldout, 'benign'):.3f}",
+    ]
+    verdicts, passed = heldout_lines(heldout)
+    assert passed and len(verdicts) == 2 * len(HELDOUT_FLOORS)
