@@ -91,17 +91,17 @@ class MuseService:
         self.pictures = Pictures(settings, image_filter, self._dimensions)
         self.vote_limit = RateLimiter(settings.votes_per_minute)
         self.executor = Executor(
-            settings=settings, storage=storage, worker=worker, backend=backend,
-            image_backend=image_backend, image_filter=image_filter, clock=clock,
-            metrics=self.metrics, streams=StreamFilter(self.judge_text, self.strictness),
-        )  # fmt: skip
-        self.queue: JobQueue[Rows, Result] = JobQueue(
-            self.executor.execute, max_depth=settings.queue_max_depth,
-            per_user=settings.queue_per_user, max_batch_rows=settings.batch_max_rows,
-            job_timeout_s=settings.job_timeout_s, throughput=throughput,
-            runner=self.executor.text_runner(),
-            lane_limits={"remote": settings.remote_concurrency},
-        )  # fmt: skip
+            settings=settings,
+            storage=storage,
+            worker=worker,
+            backend=backend,
+            image_backend=image_backend,
+            image_filter=image_filter,
+            clock=clock,
+            metrics=self.metrics,
+            streams=StreamFilter(self.judge_text, self.strictness),
+        )
+        self.queue = _job_queue(settings, self.executor, throughput)
 
     @property
     def model_id(self) -> str:
@@ -378,3 +378,19 @@ class MuseService:
 def _has_content(out: NewOutput) -> bool:
     """Something to show or to review (a flagged empty text still counts)."""
     return bool(out.text or out.image_path or out.decision != Decision.ALLOW)
+
+
+def _job_queue(
+    settings: Settings, executor: Executor, throughput: Throughput | None
+) -> JobQueue[Rows, Result]:
+    """The bounded queue: the local lane runs one batch at a time, the remote lane several."""
+    return JobQueue(
+        executor.execute,
+        max_depth=settings.queue_max_depth,
+        per_user=settings.queue_per_user,
+        max_batch_rows=settings.batch_max_rows,
+        job_timeout_s=settings.job_timeout_s,
+        throughput=throughput,
+        runner=executor.text_runner(),
+        lane_limits={"remote": settings.remote_concurrency},
+    )
