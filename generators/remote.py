@@ -5,7 +5,8 @@ settings; the rows of a call run concurrently and the server batches them itself
 on the event loop and never occupy the local model worker thread. Timeouts, lost connections,
 429 and 5xx answers are retried with exponential backoff (``Retry-After`` honoured); then the row
 fails with ``RemoteGenerationError``, whose message is safe to show a member. The API key is
-never logged and never part of an error message.
+never logged and never part of an error message. Every request's outcome is recorded in
+``health`` (``generators.remote_health``) for ``/healthz`` and ``/metrics``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from generators.backend import ModelLoadError, TokenCallback
+from generators.remote_health import OK, ServerHealth, outcome_of
 from generators.samples import ChatMessage, SamplingParams, TextPrompt, TextSample
 
 log = logging.getLogger(__name__)
@@ -101,6 +103,7 @@ class OpenAITextBackend:
         self.config = config
         self._model_id = config.model  # replaced by the model the server says it ran
         self._top_k = True  # dropped for good if the server refuses the field (OpenAI's API)
+        self.health = ServerHealth()
 
     def __repr__(self) -> str:
         return f"<OpenAITextBackend {self.config.base_url} model={self._model_id!r}>"
@@ -108,6 +111,11 @@ class OpenAITextBackend:
     @property
     def model_id(self) -> str:
         return self._model_id
+
+    def problem(self) -> str | None:
+        """Why the server counts as failing, for ``/healthz`` (one line), or None."""
+        problem = self.health.problem()
+        return None if problem is None else f"the text server at {self.config.base_url}: {problem}"
 
     @classmethod
     def connect(cls, config: RemoteConfig) -> OpenAITextBackend:
@@ -168,13 +176,18 @@ class OpenAITextBackend:
             if cancel.is_set():
                 return TextSample("", prompt.sampling.seed, 0, 0, "cancelled")
             try:
-                return await self._stream(index, prompt, cancel, on_token)
+                sample = await self._stream(index, prompt, cancel, on_token)
             except Exception as err:
                 error = err  # raised on below, outside this block: no chained context with
                 # the server's text (a 401 body may echo the key)
+            else:
+                self.health.record(OK)
+                return sample
+            self.health.record(outcome_of(error), self._describe(error))
             floor_s = retry_floor_s(error)
             if floor_s is None or attempt == self.config.retries:
                 raise self._give_up(error, attempt)
+            self.health.record_retry()
             delay_s = min(
                 max(floor_s, self.config.backoff_s * 2**attempt), self.config.max_backoff_s
             )

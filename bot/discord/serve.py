@@ -18,8 +18,8 @@ from aiohttp import web
 from bot.config import Settings
 from bot.discord.shards import make_bot
 from bot.errors import BotError, ConfigError
-from bot.ops.metrics import Health, start_metrics_server
-from bot.ops.runtime import open_service
+from bot.ops.metrics import start_metrics_server
+from bot.ops.runtime import open_service, service_health
 from bot.service.core import MuseService
 from bot.web.app import start_web_server
 
@@ -52,7 +52,7 @@ def serve(settings: Settings, *, metrics_host: str, metrics_port: int | None) ->
 async def _run(settings: Settings, metrics_host: str, metrics_port: int | None) -> int:
     settings.require_token()
     async with open_service(settings) as service, contextlib.AsyncExitStack() as servers:
-        metrics = await _metrics(service, settings, metrics_host, metrics_port)
+        metrics = await _metrics(service, metrics_host, metrics_port)
         if metrics is not None:
             servers.push_async_callback(metrics.cleanup)
         if settings.web_port is not None:  # the moderators' web view, over the same review desk
@@ -66,14 +66,10 @@ async def _run(settings: Settings, metrics_host: str, metrics_port: int | None) 
     return 0
 
 
-async def _metrics(
-    service: MuseService, settings: Settings, host: str, port: int | None
-) -> web.AppRunner | None:
+async def _metrics(service: MuseService, host: str, port: int | None) -> web.AppRunner | None:
     if port is None:
         return None
-    worker = service.worker
-    health = Health(worker.is_alive, lambda: worker.busy_since, settings.job_timeout_s + 60)
-    return await start_metrics_server(service.metrics, health, host, port)
+    return await start_metrics_server(service.metrics, service_health(service), host, port)
 
 
 async def _serve(bot: _Client, service: MuseService, settings: Settings) -> None:

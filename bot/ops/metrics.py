@@ -1,19 +1,24 @@
 """Prometheus metrics and a health check, served by ``muse run --metrics-port N`` (off by default).
 
 Each service owns its own registry (no module-level state). ``/healthz`` fails when the model
-worker thread is dead or has been busy with one call for longer than a job may take.
+worker thread is dead or has been busy with one call for longer than a job may take, and, with
+``MUSE_TEXT_BACKEND=openai``, while the text server fails its requests
+(``generators.remote_health``), whose outcomes ``/metrics`` also counts.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from generators.remote_health import OUTCOMES, ServerHealth
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +51,47 @@ class Metrics:
             registry=r,
         )  # fmt: skip
 
+    def watch_text_server(self, health: ServerHealth) -> None:
+        """Export the remote text server's request outcomes, retries and failure run."""
+        self.registry.register(_TextServerCollector(health))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
 
+class _TextServerCollector:
+    """Reads ``ServerHealth`` at scrape time (the backend keeps the counts)."""
+
+    def __init__(self, health: ServerHealth) -> None:
+        self.health = health
+
+    def collect(self) -> Iterator[Metric]:
+        health = self.health
+        requests = CounterMetricFamily(
+            "muse_text_server_requests", "Requests to the text server, by outcome",
+            labels=["outcome"],
+        )  # fmt: skip
+        for outcome in sorted({*OUTCOMES, *health.requests}):
+            requests.add_metric([outcome], health.requests[outcome])
+        yield requests
+        yield CounterMetricFamily(
+            "muse_text_server_retries", "Requests to the text server retried", health.retries
+        )
+        yield GaugeMetricFamily(
+            "muse_text_server_failures_in_a_row", "Failed requests since the last answered one",
+            health.failures_in_a_row,
+        )  # fmt: skip
+
+
 @dataclass
 class Health:
-    """Healthy while the worker thread lives and no call has run longer than ``stuck_after_s``."""
+    """Healthy while the worker thread lives, no call has run longer than ``stuck_after_s``,
+    and ``text_server`` (the remote text back-end's check, when there is one) finds nothing."""
 
     worker_alive: Callable[[], bool]
     busy_since: Callable[[], float | None]
     stuck_after_s: float
+    text_server: Callable[[], str | None] | None = None
 
     def problem(self) -> str | None:
         if not self.worker_alive():
@@ -64,7 +99,7 @@ class Health:
         since = self.busy_since()
         if since is not None and time.monotonic() - since > self.stuck_after_s:
             return f"the model worker has been busy for over {self.stuck_after_s:.0f} s"
-        return None
+        return None if self.text_server is None else self.text_server()
 
 
 def metrics_app(metrics: Metrics, health: Health) -> web.Application:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.config import Settings
+from bot.ops.metrics import Health
 from bot.service.core import MuseService
 from bot.store.connection import StorageError
 from bot.store.storage import Storage
@@ -191,6 +192,8 @@ async def open_service(
             image_filter=image_filter if models.image is not None else None,
             throughput=Throughput(seconds_per_unit={k: v for k, v in rates.items() if v > 0}),
         )
+        if remote is not None:
+            service.metrics.watch_text_server(remote.health)
         freeze_startup_objects()
         async with service:
             yield service
@@ -199,3 +202,17 @@ async def open_service(
             await remote.close()
         await worker.close()
         await storage.close()
+
+
+def service_health(service: MuseService) -> Health:
+    """``/healthz``'s checks: the worker thread, and the text server when it is remote."""
+    from generators.remote import OpenAITextBackend  # no openai import: that stays lazy
+
+    worker = service.worker
+    remote = service.backend if isinstance(service.backend, OpenAITextBackend) else None
+    return Health(
+        worker.is_alive,
+        lambda: worker.busy_since,
+        service.settings.job_timeout_s + 60,
+        text_server=None if remote is None else remote.problem,
+    )
