@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import mimetypes
 import os
 import signal
 import sys
@@ -22,6 +23,7 @@ from bot.datasets.stats import format_stats, rater_stats
 from bot.errors import BotError, ConfigError, UserError
 from bot.ops.logs import configure_logging
 from bot.ops.runtime import open_service
+from bot.service.pictures import check_upload
 from bot.service.privacy import delete_user_data
 from bot.service.types import Origin
 from bot.store.connection import StorageError
@@ -33,6 +35,8 @@ from generators.options import ImageSize, Language, Mood, PoemForm, Tone
 from generators.requests import (
     DRAW_MAX_COUNT,
     SLOGAN_MAX_COUNT,
+    STRENGTH_MAX,
+    STRENGTH_MIN,
     DrawRequest,
     PoemRequest,
     Request,
@@ -88,6 +92,23 @@ def _add_try(try_: argparse.ArgumentParser) -> None:
     draw.add_argument("--steps", type=int)
     draw.add_argument("--count", type=int, default=1, choices=range(1, DRAW_MAX_COUNT + 1))
     draw.add_argument("--seed", type=int)
+    draw.add_argument("--image", type=Path, help="a PNG, JPEG or WebP picture to restyle")
+    draw.add_argument(
+        "--strength", type=_strength, help="with --image: how much may change, 0.1 to 1.0"
+    )
+
+
+def _strength(text: str) -> float:
+    """``--strength``, refused by argparse (one line) when it is no number in range."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not STRENGTH_MIN <= value <= STRENGTH_MAX:
+        raise argparse.ArgumentTypeError(
+            f"must be a number from {STRENGTH_MIN} to {STRENGTH_MAX}, got {text!r}"
+        )
+    return value
 
 
 def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -132,6 +153,8 @@ def _add_maintenance(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 def _request(args: argparse.Namespace, settings: Settings) -> Request:
     if args.kind == "draw":
+        if args.strength is not None and args.image is None:
+            raise UserError("--strength applies to a picture: give one with --image")
         return DrawRequest(
             prompt=args.prompt,
             negative=args.negative,
@@ -140,6 +163,7 @@ def _request(args: argparse.Namespace, settings: Settings) -> Request:
             steps=settings.image_default_steps if args.steps is None else args.steps,
             count=args.count,
             seed=args.seed,
+            strength=args.strength,
         )
     if args.kind == "poem":
         return PoemRequest(
@@ -160,8 +184,27 @@ def _request(args: argparse.Namespace, settings: Settings) -> Request:
     )
 
 
-async def _try(settings: Settings, request: Request) -> int:
+def _picture(path: Path | None, max_bytes: int) -> bytes | None:
+    """The ``--image`` file, checked as /draw checks an upload before downloading it (its type
+    from its name, its size), then read (at most one byte past the limit, which ``accept``
+    refuses, so a file that grows meanwhile is never read whole)."""
+    if path is None:
+        return None
+    try:
+        with path.open("rb") as file:
+            size_bytes = os.fstat(file.fileno()).st_size
+            check_upload(mimetypes.guess_type(path.name)[0], size_bytes, max_bytes)
+            return file.read(max_bytes + 1)
+    except OSError as err:
+        raise UserError(f"cannot read --image {path}: {err.strerror or err}") from err
+
+
+async def _try(settings: Settings, request: Request, picture: bytes | None = None) -> int:
+    """Generate once as the CLI user; a picture goes through the same checks, image filter
+    and storage as one attached to /draw."""
     async with open_service(settings) as service:
+        if picture is not None and isinstance(request, DrawRequest):
+            request = await service.pictures.accept(picture, request, service.strictness(None))
         pending = service.prepare(request, Origin(CLI_USER_ID))
         await service.start(pending)
         try:
@@ -287,7 +330,9 @@ def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_try(settings: Settings, args: argparse.Namespace) -> int:
-    return asyncio.run(_try(settings, _request(args, settings)))
+    request = _request(args, settings)
+    picture = _picture(getattr(args, "image", None), settings.image_input_max_bytes)
+    return asyncio.run(_try(settings, request, picture))
 
 
 def _cmd_export(settings: Settings, args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ import pytest
 
 from bot.cli import main
 from bot.store.storage import Storage
+from tests.test_image_to_image import picture, png_header_only
 
 
 @pytest.fixture
@@ -205,3 +206,72 @@ def test_the_token_never_reaches_the_output_or_logs(
     assert "cannot reach Discord" in captured.err
     for text in (captured.out, captured.err, caplog.text):
         assert token not in text and "secret-token-value" not in text
+
+
+@pytest.fixture
+def drawing(env: Path, tmp_path: Path, tiny_sd_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The CLI with the tiny image model on; returns the picture folder."""
+    monkeypatch.setenv("MUSE_IMAGE_MODEL", str(tiny_sd_dir))
+    monkeypatch.setenv("MUSE_IMAGE_DIR", str(tmp_path / "pictures"))
+    return tmp_path / "pictures"
+
+
+def test_try_draw_restyles_a_picture_like_draw_does(
+    drawing: Path, env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(picture(fmt="JPEG"))
+    args = ["try", "draw", "--prompt", "a kite", "--steps", "4", "--seed", "3"]
+    code = main([*args, "--image", str(photo), "--strength", "0.5"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "verdict allow" in out
+    [kept] = (drawing / "inputs").rglob("*.png")  # checked, sized and stored, as from Discord
+    with sqlite3.connect(env) as raw:
+        [(options,)] = raw.execute("SELECT options FROM jobs").fetchall()
+    assert json.loads(options)["picture"] == kept.stem
+    assert json.loads(options)["strength"] == "0.5"
+
+
+def test_try_draw_refuses_a_bad_picture_in_one_line(
+    drawing: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    def refused(path: Path, *extra: str) -> str:
+        assert main(["try", "draw", "--prompt", "a kite", "--image", str(path), *extra]) == 2
+        err = capsys.readouterr().err  # the log lines of loading the models come first
+        assert err.endswith("\n") and err.count("muse: error: ") == 1, err
+        assert "Traceback" not in err
+        return err.splitlines()[-1]
+
+    assert "cannot read --image" in refused(tmp_path / "missing.png")
+    assert "cannot read --image" in refused(tmp_path)  # a folder
+    (tmp_path / "anim.gif").write_bytes(picture(fmt="GIF"))
+    assert "must be a PNG, JPEG or WebP picture, got image/gif" in refused(tmp_path / "anim.gif")
+    (tmp_path / "bomb.png").write_bytes(png_header_only(5_000, 5_000))
+    assert "5000×5000 pixels; the limit is" in refused(
+        tmp_path / "bomb.png"
+    )  # read from the header
+    (tmp_path / "broken.png").write_bytes(b"%PDF-1.7 not an image")
+    assert "not a PNG, JPEG or WebP picture" in refused(tmp_path / "broken.png")
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(picture((300, 300)))
+    assert photo.stat().st_size > 1024
+    monkeypatch.setenv("MUSE_IMAGE_INPUT_MAX_BYTES", "1024")
+    assert "the limit is" in refused(photo)
+    monkeypatch.delenv("MUSE_IMAGE_INPUT_MAX_BYTES")
+    monkeypatch.setenv("MUSE_IMAGE_REVIEW_AT", "0")  # every picture scores at least 0
+    monkeypatch.setenv("MUSE_IMAGE_BLOCK_AT", "0")
+    assert "refused by the safety filter" in refused(photo)
+    assert list(drawing.rglob("*.png")) == []  # nothing refused was kept
+
+
+def test_try_draw_strength_needs_a_picture_and_a_range(
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["try", "draw", "--prompt", "a kite", "--strength", "0.5"]) == 2
+    assert "--strength applies to a picture: give one with --image" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as caught:
+        main(["try", "draw", "--prompt", "a kite", "--image", "x.png", "--strength", "2"])
+    assert caught.value.code == 2
+    assert "must be a number from 0.1 to 1.0, got '2'" in capsys.readouterr().err

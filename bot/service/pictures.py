@@ -1,11 +1,13 @@
 """A member's picture for /draw: checked, judged by the image filter, and kept for rerolls.
 
 The adapter calls ``check_attachment`` with what the upload declares before downloading it,
-then ``accept`` with the bytes. ``accept`` refuses anything ``generators.init_image`` refuses,
-and anything the image filter does not allow, as a private ``UserError``; otherwise it stores
-the picture (at the model's size, as PNG) under ``MUSE_IMAGE_DIR/inputs`` and returns the
-request with the picture's key, which is stored with the job so 🔁 and restarts can use it
-again. ``/forget-me`` deletes the pictures only that member's requests use.
+then ``accept`` with the bytes (``muse try draw --image`` does the same with a file, through
+``check_upload`` before the models load). ``accept`` refuses anything
+``generators.init_image`` refuses, and anything the image filter does not allow, as a private
+``UserError``; otherwise it stores the picture (at the model's size, as PNG) under
+``MUSE_IMAGE_DIR/inputs`` and returns the request with the picture's key, which is stored with
+the job so 🔁 and restarts can use it again. ``/forget-me`` deletes the pictures only that
+member's requests use.
 """
 
 from __future__ import annotations
@@ -23,6 +25,14 @@ from moderation.base import ImageFilter
 from moderation.policy import Strictness, apply_image_policy
 
 PICTURE_DIR = "inputs"
+
+
+def check_upload(content_type: str | None, size_bytes: int, max_bytes: int) -> None:
+    """Refuse a non-image or oversized upload (from what it declares) before it is read."""
+    try:
+        check_attachment(content_type, size_bytes, max_bytes)
+    except InvalidImage as err:
+        raise UserError(f"That picture cannot be used: {err}.") from err
 
 
 def picture_path(image_dir: Path, key: str) -> Path:
@@ -45,10 +55,7 @@ class Pictures:
 
     def check_attachment(self, content_type: str | None, size_bytes: int) -> None:
         """Refuse a non-image or oversized upload before it is downloaded."""
-        try:
-            check_attachment(content_type, size_bytes, self.settings.image_input_max_bytes)
-        except InvalidImage as err:
-            raise UserError(f"That picture cannot be used: {err}.") from err
+        check_upload(content_type, size_bytes, self.settings.image_input_max_bytes)
 
     async def accept(
         self, data: bytes, request: DrawRequest, strictness: Strictness
