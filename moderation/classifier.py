@@ -43,7 +43,6 @@ DEFAULT_DECISIONS: Mapping[Category, Decision] = {
     Category.ILLICIT: Decision.BLOCK,
     Category.OTHER: Decision.REVIEW,
 }
-_ORDER = {Decision.ALLOW: 0, Decision.REVIEW: 1, Decision.BLOCK: 2}
 
 # --- alt-profanity-check ---------------------------------------------------------------------
 

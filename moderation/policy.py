@@ -37,8 +37,6 @@ PRESETS: Mapping[Strictness, Mapping[Category, Decision]] = {
     },
 }  # fmt: skip
 
-_ORDER = {A: 0, R: 1, B: 2}
-
 
 def apply_policy(verdict: Verdict, strictness: Strictness) -> Verdict:
     """The verdict with its decision set by the guild's preset for its categories.
@@ -49,7 +47,7 @@ def apply_policy(verdict: Verdict, strictness: Strictness) -> Verdict:
     if not verdict.categories:
         return verdict
     actions = PRESETS[strictness]
-    decision = max((actions[c] for c in verdict.categories), key=_ORDER.__getitem__)
+    decision = max((actions[c] for c in verdict.categories), key=lambda d: d.severity)
     return Verdict(decision, verdict.categories, verdict.scores, verdict.matched,
                    verdict.components)  # fmt: skip
 
