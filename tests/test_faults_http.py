@@ -243,3 +243,34 @@ async def test_a_deleted_placeholder_sends_the_result_to_the_channel(launch: Lau
     final = next(c for c in live.server.calls_to("PATCH", ORIGINAL) if has_embed(c))
     assert final.status == 404  # 10008 Unknown Message
     assert live.errors() == []
+
+
+async def test_an_error_reaches_the_member_when_its_placeholder_was_deleted(
+    launch: Launcher,
+) -> None:
+    """Deleting the public "thinking" message fails (10008): the private notice still goes."""
+    live = await launch(ScriptedBackend(delay_s=0.5, fail=True))
+    token = await live.send(live.slash())
+    await first_call(live, "PATCH", ORIGINAL, token)  # the first progress edit
+    live.server.delete_original(token)
+    [job] = await live.settle(jobs=1)
+    assert job["status"] == "failed"
+    assert [c.status for c in live.server.calls_to("DELETE", ORIGINAL)] == [404]
+    [notice] = live.server.calls_to("POST", FOLLOWUP)
+    assert notice.status == 200 and notice.json["content"].startswith("⚠️")
+    assert notice.json["flags"] == 64
+
+
+async def test_an_error_goes_to_the_channel_when_the_token_expired_mid_job(
+    launch: Launcher,
+) -> None:
+    """Discord says 50027 although discord.py thinks the token valid: the notice is posted."""
+    live = await launch(ScriptedBackend(delay_s=0.5, fail=True))
+    token = await live.send(live.slash())
+    await first_call(live, "PATCH", ORIGINAL, token)
+    live.server.expire_token(token)
+    [job] = await live.settle(jobs=1)
+    assert job["status"] == "failed"
+    [notice] = live.server.calls_to("POST", CHANNEL_MESSAGES)
+    assert notice.status == 200 and notice.json["content"].startswith(f"<@{USER_ID}> ⚠️")
+    assert notice.json["allowed_mentions"] == {"parse": []}

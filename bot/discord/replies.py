@@ -60,20 +60,35 @@ def _is_gone(err: discord.HTTPException) -> bool:
 
 
 async def send_ephemeral(interaction: discord.Interaction[Any], text: str) -> None:
-    """A private notice: initial response, or followup (replacing a "thinking" placeholder)."""
+    """A private notice: initial response, or followup (replacing a "thinking" placeholder);
+    in the channel when the interaction's token can no longer be used."""
     try:
         if not interaction.response.is_done():
             await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
             return
-        if interaction.is_expired():
+        if interaction.is_expired() or not await _followup(interaction, text):
             await _to_channel(interaction, f"<@{interaction.user.id}> {text}")
-            return
-        if interaction.response.type == discord.InteractionResponseType.deferred_channel_message:
-            await interaction.delete_original_response()  # drop the public "thinking" message
-        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
     except discord.HTTPException as err:
         _count(interaction, f"http_{err.code or err.status}")
         log.warning("could not deliver notice to user %s: %s", interaction.user.id, err)
+
+
+async def _followup(interaction: discord.Interaction[Any], text: str) -> bool:
+    """Drop the public "thinking" placeholder (if it is one; a member may have deleted it
+    already) and send ``text`` privately; False when Discord says the token is gone."""
+    try:
+        if interaction.response.type == discord.InteractionResponseType.deferred_channel_message:
+            await interaction.delete_original_response()
+    except discord.HTTPException as err:
+        log.info("could not delete the placeholder (%s); sending the notice anyway", err)
+    try:
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+    except discord.HTTPException as err:
+        if not _is_gone(err):
+            raise
+        _count(interaction, f"http_{err.code or err.status}")
+        return False
+    return True
 
 
 async def show_progress(
