@@ -302,6 +302,15 @@ async def test_the_server_binds_where_it_is_told(desk: ReviewDesk) -> None:
         await runner.cleanup()
 
 
+async def test_a_port_in_use_is_a_clear_error(desk: ReviewDesk) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{port}"):
+            await start_web_server(desk, TOKEN, "127.0.0.1", port)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

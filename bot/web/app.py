@@ -24,7 +24,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.errors import UserError
+from bot.errors import ConfigError, UserError
 from bot.review.items import WEB_ACTOR_ID
 from bot.review.reviews import ReviewDesk
 from bot.store.storage import Storage
@@ -251,11 +251,19 @@ class WebView:
 async def start_web_server(
     desk: ReviewDesk, token: str, host: str, port: int, clock: Callable[[], float] = time.time
 ) -> web.AppRunner:
-    """Serve the web view; the caller cleans the runner up. A bad token is a ConfigError."""
+    """Serve the web view; the caller cleans the runner up. A bad token, or an address that
+    cannot be listened on (a port in use), is a ConfigError."""
     view = WebView(desk, Guard(token, clock), clock)
     runner = web.AppRunner(view.app(), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as err:
+        await runner.cleanup()
+        raise ConfigError(
+            f"the web view cannot listen on {host}:{port}: {err.strerror or err}; "
+            "pick another MUSE_WEB_PORT (or --port) or MUSE_WEB_HOST"
+        ) from err
     log.info("moderators' web view on http://%s:%d/", host, port)
     if host not in ("127.0.0.1", "::1", "localhost"):
         log.warning(
