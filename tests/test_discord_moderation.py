@@ -241,3 +241,28 @@ async def test_admins_change_settings_and_they_apply(make_service: ServiceFactor
     service: MuseService = bot.service
     entries = await service.reviews.audit_log(GUILD_ID, 5)
     assert entries[0].action == "settings" and "strictness=relaxed" in entries[0].reason
+
+
+FORGED_IDS = [
+    "muse:mod:1:ok:l",  # a list button without its page
+    "muse:reviews:99999999999999999999",  # a page past SQLite's integers
+    "muse:vote:99999999999999999999999:up",  # an output id past SQLite's integers
+    "muse:mod:١:ok:c",  # non-ASCII digits
+]
+
+
+async def test_buttons_with_malformed_custom_ids_are_ignored(make_service: ServiceFactory) -> None:
+    """custom_ids are untrusted: one no Muse message can carry matches no button (no crash)."""
+    bot = await bot_with(make_service, ["what the fuck, moon"])
+    async with Harness(bot) as h:
+        await held_poem(h)
+        card = stored_message(h, MOD_CHANNEL)
+        buttons = [{"type": 2, "style": 2, "label": "x", "custom_id": c} for c in FORGED_IDS]
+        forged = {**card, "components": [{"type": 1, "components": buttons}]}
+        h.http.clear()
+        for custom_id in FORGED_IDS:
+            await h.run(h.click(custom_id, forged, user_id=MODERATOR))
+        assert h.errors == []
+        assert h.http.interaction_responses() == []
+    item = await bot.service.reviews.item(1)
+    assert item is not None and item.status == "pending"

@@ -12,7 +12,11 @@ from bot.discord.replies import report_error
 
 class MuseButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"muse:base:(?!)"):
     """Subclasses set a ``template``, rebuild themselves in ``from_match`` and act in ``run``;
-    anything ``run`` raises reaches the member through ``report_error``."""
+    anything ``run`` raises reaches the member through ``report_error``.
+
+    A custom_id is untrusted input, and discord.py only logs what ``from_match`` raises (the
+    member sees "interaction failed"): templates accept ASCII digits of bounded length (ids
+    of at most 18 digits fit SQLite's integers), so every match converts cleanly."""
 
     @classmethod
     def from_match(cls, match: re.Match[str]) -> Self:

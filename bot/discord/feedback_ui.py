@@ -24,11 +24,11 @@ from bot.errors import NotAllowed, UserError
 from bot.service.privacy import delete_user_data
 from bot.service.types import Delivery
 
-PICK_TEMPLATE = r"muse:pick:(?P<output_id>\d+)"
+PICK_TEMPLATE = r"muse:pick:(?P<output_id>[0-9]{1,18})"
 AB_TEMPLATE = r"muse:ab:(?P<job_id>[0-9a-f]{16}):(?P<choice>a|b|tie)"
 EDIT_TEMPLATE = r"muse:edit:(?P<job_id>[0-9a-f]{16})"
 CONSENT_TEMPLATE = r"muse:consent:(?P<choice>in|out)"
-FORGET_TEMPLATE = r"muse:forget:(?P<user_id>\d+)"
+FORGET_TEMPLATE = r"muse:forget:(?P<user_id>[0-9]{1,20})"
 EDIT_MAX_CHARS = 4000
 
 

@@ -25,8 +25,8 @@ from bot.service.core import MuseService
 
 log = logging.getLogger(__name__)
 
-MOD_TEMPLATE = r"muse:mod:(?P<review_id>\d+):(?P<action>ok|no):(?P<where>c|l)(?P<page>\d*)"
-PAGE_TEMPLATE = r"muse:reviews:(?P<page>\d+)"
+MOD_TEMPLATE = r"muse:mod:(?P<review_id>[0-9]{1,18}):(?P<action>ok|no):(?P<where>c|l[0-9]{1,6})"
+PAGE_TEMPLATE = r"muse:reviews:(?P<page>[0-9]{1,6})"
 PER_PAGE = 4
 HIDDEN_TEXT = "🚫 Hidden after reports from several members, pending moderator review."
 
@@ -190,7 +190,7 @@ class ModButton(MuseButton, template=MOD_TEMPLATE):
 
     @classmethod
     def from_match(cls, match: re.Match[str]) -> ModButton:
-        where = match["where"] + match["page"]
+        where = match["where"]
         return cls(int(match["review_id"]), approve=match["action"] == "ok", where=where)
 
     async def run(self, interaction: discord.Interaction[Any]) -> None:

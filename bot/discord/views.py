@@ -21,7 +21,7 @@ from bot.discord.render import label
 from bot.discord.reports import ReportButton
 from bot.service.types import Delivery
 
-VOTE_TEMPLATE = r"muse:vote:(?P<output_id>\d+):(?P<value>up|down)"
+VOTE_TEMPLATE = r"muse:vote:(?P<output_id>[0-9]{1,18}):(?P<value>up|down)"
 REGEN_TEMPLATE = r"muse:regen:(?P<job_id>[0-9a-f]{16})"
 CANCEL_TEMPLATE = r"muse:cancel:(?P<job_id>[0-9a-f]{16})"
 
