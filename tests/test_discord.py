@@ -214,6 +214,24 @@ async def test_invalid_webhook_token_falls_back_to_the_channel(
         assert h.http.calls_to("POST", rf"/channels/{CHANNEL_ID}/messages$")
 
 
+async def test_a_shown_result_stays_when_recording_its_message_fails(
+    make_service: ServiceFactory,
+) -> None:
+    """The database refuses to note where the result went (a real SQLite fault, by trigger):
+    the member keeps the result; the error only reaches the log."""
+    service = await make_service()
+    await service.storage.db.execute(
+        "CREATE TRIGGER refuse_post BEFORE UPDATE OF message_id ON jobs"
+        " BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+    )
+    async with Harness(bot_for(service)) as h:
+        payload = h.slash("poem", {"topic": "moon"})
+        await h.run(payload)
+        assert h.http.calls_to("DELETE", r"/@original$") == []
+        assert h.http.calls_to("POST", rf"/webhooks/{APP_ID}/{payload['token']}$") == []
+        assert final_embed(h, payload["token"])["title"] == "📜 Poem"
+
+
 async def test_unknown_interaction_on_defer_drops_the_job(make_service: ServiceFactory) -> None:
     service = await make_service()
     async with Harness(bot_for(service)) as h:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,7 +97,16 @@ async def _run_job(
     embed, view = result_embed(delivery), show.result_view(delivery)
     message = await send_result(interaction, embed=embed, view=view, attachments=files)
     if message is not None:
-        await service.reviews.record_post(delivery.job_id, message.channel.id, message.id)
+        await _record_post(service, delivery.job_id, message)
+
+
+async def _record_post(service: MuseService, job_id: str, message: discord.Message) -> None:
+    """Note where the result is shown (for reports). The member already has the result, so a
+    failure here is only logged: reporting it would replace the shown result with an error."""
+    try:
+        await service.reviews.record_post(job_id, message.channel.id, message.id)
+    except sqlite3.Error:
+        log.exception("result of job %s is shown but its message was not recorded", job_id)
 
 
 def reply_handle(interaction: discord.Interaction[Any], callback: Any) -> str | None:
