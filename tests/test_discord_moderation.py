@@ -266,3 +266,20 @@ async def test_buttons_with_malformed_custom_ids_are_ignored(make_service: Servi
         assert h.http.interaction_responses() == []
     item = await bot.service.reviews.item(1)
     assert item is not None and item.status == "pending"
+
+
+async def test_approval_posts_anew_when_the_hidden_post_was_deleted(
+    make_service: ServiceFactory,
+) -> None:
+    """The result's message (hidden after reports, say) is gone: approving posts it again."""
+    bot = await bot_with(make_service, ["what the fuck, moon"])
+    async with Harness(bot) as h:
+        await held_poem(h)
+        item = await bot.service.reviews.item(1)
+        assert item is not None
+        await bot.service.reviews.record_post(item.job_id, CHANNEL_ID, 424242)  # never existed
+        card = stored_message(h, MOD_CHANNEL)
+        await h.run(h.click("muse:mod:1:ok:c", card, user_id=MODERATOR, channel_id=MOD_CHANNEL))
+        [post] = posts(h)
+    assert post["embeds"][0]["description"] == "what the fuck, moon"
+    assert await bot.service.reviews.post_of(item.job_id) != (CHANNEL_ID, 424242)

@@ -108,7 +108,8 @@ async def post_card(client: discord.Client, service: MuseService, item: ReviewIt
 
 
 async def publish(client: discord.Client, service: MuseService, item: ReviewItem) -> None:
-    """After approval: show the job's visible outputs where it was requested."""
+    """After approval: show the job's visible outputs where it was requested (in its earlier
+    message, when that one still exists, else in a new one)."""
     job = await service.storage.get_job(item.job_id)
     if job is None or job.channel_id is None:
         return
@@ -120,8 +121,11 @@ async def publish(client: discord.Client, service: MuseService, item: ReviewItem
     channel = client.get_partial_messageable(job.channel_id)
     if post is not None:
         message = client.get_partial_messageable(post[0]).get_partial_message(post[1])
-        await message.edit(content=None, embed=embed, view=view, attachments=files_of(files))
-        return
+        try:
+            await message.edit(content=None, embed=embed, view=view, attachments=files_of(files))
+            return
+        except discord.NotFound:
+            log.info("the post of job %s was deleted; posting the approved result anew", job.id)
     sent = await channel.send(
         content=f"<@{job.user_id}>", embed=embed, view=view, files=files_of(files),
         allowed_mentions=NO_PINGS,
