@@ -96,7 +96,7 @@ async def test_delete_user_data_removes_their_jobs_outputs_and_votes(storage: St
     [theirs] = await storage.add_outputs("theirs", [output()], 1.0)
     await storage.toggle_vote(theirs, 1, 1, 1.0)  # user 1 voted on someone else's output
     await storage.toggle_vote(mine, 2, 1, 1.0)  # someone voted on user 1's output
-    counts = await storage.delete_user_data(1)
+    counts = (await storage.delete_user_data(1)).counts
     assert counts == {"votes": 1, "reports": 0, "edits": 0, "picks": 0, "outputs": 1, "jobs": 1}
     assert await storage.get_job("mine") is None
     assert await storage.get_output(mine) is None
