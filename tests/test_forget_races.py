@@ -89,7 +89,8 @@ async def test_forgetting_a_member_while_their_poem_waits_answers_clearly(
     with pytest.raises(UserError, match="deleted"):
         await service.finish(pending)
     async with service.storage.db.execute("SELECT COUNT(*) FROM outputs") as cur:
-        assert (await cur.fetchone())[0] == 0
+        row = await cur.fetchone()
+    assert row is not None and row[0] == 0
 
 
 async def test_a_picture_whose_request_is_refused_is_not_kept(
@@ -120,6 +121,8 @@ async def test_a_picture_is_stored_once_its_request_is_recorded(
     assert kept == picture_path(service.settings.image_dir, request.picture)
     await service.finish(pending)
     again = await service.regenerate(pending.record.id, ALICE)  # 🔁 reads the stored picture
-    assert again.rows[0].init_png == pending.rows[0].init_png
+    first, before = again.rows[0], pending.rows[0]
+    assert isinstance(first, DrawRow) and isinstance(before, DrawRow)
+    assert first.init_png is not None and first.init_png == before.init_png
     await service.start(again)
     await service.finish(again)
