@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -120,6 +121,9 @@ class _Reader:
             value = parse(raw)
         except ValueError:
             self.problems.append(f"{key} must be a number, got {raw!r}")
+            return default
+        if isinstance(value, float) and not math.isfinite(value):
+            self.problems.append(f"{key} must be a finite number, got {raw!r}")
             return default
         if value < low:  # type: ignore[operator]
             self.problems.append(f"{key} must be at least {low:g}, got {raw}")

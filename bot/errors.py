@@ -6,6 +6,7 @@ BotError                 anything Muse raises on purpose
 │   ├── Refused          the safety filter refused a prompt
 │   ├── NotAllowed       a button or command that is not this member's to use
 │   ├── GenerationFailed generation failed or timed out; the job is recorded as failed
+│   ├── Cancelled        the job was cancelled (❌, or its member was forgotten meanwhile)
 │   └── Withheld         the output was held back by the safety filter
 └── ConfigError          bad settings at startup; printed without a traceback
 """

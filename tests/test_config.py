@@ -78,3 +78,17 @@ def test_text_quant_is_parsed_and_validated() -> None:
     assert load_settings({"MUSE_TEXT_QUANT": " 8BIT "}).text_quant == "8bit"
     with pytest.raises(ConfigError, match="MUSE_TEXT_QUANT must be none, 8bit or 4bit, got '2bit'"):
         load_settings({"MUSE_TEXT_QUANT": "2bit"})
+
+
+def test_a_number_that_is_not_finite_is_refused() -> None:
+    env = {
+        "MUSE_JOB_TIMEOUT_S": "nan",
+        "MUSE_SHUTDOWN_GRACE_S": "inf",
+        "MUSE_IMAGE_BLOCK_AT": "NaN",
+    }
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    message = str(caught.value)
+    assert "MUSE_JOB_TIMEOUT_S must be a finite number, got 'nan'" in message
+    assert "MUSE_SHUTDOWN_GRACE_S must be a finite number, got 'inf'" in message
+    assert "MUSE_IMAGE_BLOCK_AT must be a finite number" in message

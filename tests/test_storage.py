@@ -96,7 +96,7 @@ async def test_delete_user_data_removes_their_jobs_outputs_and_votes(storage: St
     [theirs] = await storage.add_outputs("theirs", [output()], 1.0)
     await storage.toggle_vote(theirs, 1, 1, 1.0)  # user 1 voted on someone else's output
     await storage.toggle_vote(mine, 2, 1, 1.0)  # someone voted on user 1's output
-    counts = await storage.delete_user_data(1)
+    counts = (await storage.delete_user_data(1)).counts
     assert counts == {"votes": 1, "reports": 0, "edits": 0, "picks": 0, "outputs": 1, "jobs": 1}
     assert await storage.get_job("mine") is None
     assert await storage.get_output(mine) is None
@@ -109,3 +109,33 @@ async def test_delete_user_data_removes_their_jobs_outputs_and_votes(storage: St
             (mine,),
         ).fetchall()
     assert leftovers == [(0,), (0,)]
+
+
+async def test_a_v5_file_migrates_to_the_newest_schema_without_reannouncing_decisions(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as raw:
+        for number, script in enumerate(MIGRATIONS[:5], start=1):
+            raw.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+        raw.execute(
+            "INSERT INTO jobs (id, group_id, kind, user_id, options, prompt, seed, status,"
+            " created_at) VALUES ('a', 'a', 'poem', 1, '{}', 'p', 1, 'done', 1.0)"
+        )
+        for candidate in (0, 1):
+            raw.execute(
+                "INSERT INTO outputs (job_id, candidate, text, model_id, seed, decision, verdict,"
+                " timings, created_at) VALUES ('a', ?, 't', 'm', 1, 'review', '{}', '{}', 1.0)",
+                (candidate,),
+            )
+        raw.execute(
+            "INSERT INTO reviews (output_id, source, status, created_at, decided_at, decided_by)"
+            " VALUES (1, 'filter', 'approved', 2.0, 3.0, 9), (2, 'filter', 'pending', 2.0, NULL,"
+            " NULL)"
+        )
+    async with await Storage.open(path) as db:
+        assert await db.schema_version() == len(MIGRATIONS)
+        async with db.db.execute("SELECT id, announced_at FROM reviews ORDER BY id") as cur:
+            rows = [tuple(row) for row in await cur.fetchall()]
+        assert await db.get_job("a") is not None
+    assert rows == [(1, 3.0), (2, None)]  # decided before v6: announced already

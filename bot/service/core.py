@@ -31,6 +31,7 @@ from bot.service.execution import Executor, ticket
 from bot.service.feedback import FeedbackStore, RateLimiter
 from bot.service.messages import busy_message, failure_message
 from bot.service.pictures import Pictures
+from bot.service.privacy import store_outputs
 from bot.service.streaming import StreamFilter
 from bot.service.types import Delivery, Origin, PendingJob, Progress, Result, Rows, VoteResult
 from bot.service.work import draw_rows, job_record, text_outputs, text_rows
@@ -172,6 +173,7 @@ class MuseService:
             pending.future.cancel()
             self.queue.cancel(pending.record.id)
             raise
+        await self.pictures.keep(pending.request, pending.rows)  # now /forget-me can find it
         self.queue.release(pending.record.id)
 
     def resume(self, job: JobRecord) -> PendingJob:
@@ -238,7 +240,7 @@ class MuseService:
         if not any(_has_content(out) for out in outputs):
             await self.storage.finish_job(job_id, "failed", self.clock(), "empty output")
             raise GenerationFailed("The model returned an empty text. Try 🔁 or a new topic.")
-        ids = await self.storage.add_outputs(job_id, outputs, self.clock())
+        ids = await store_outputs(self.storage, job_id, outputs, self.clock())
         self._count_finished(pending, outputs)
         held = [oid for oid, out in zip(ids, outputs, strict=True) if out.decision == "review"]
         await self.reviews.hold(held)

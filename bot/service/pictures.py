@@ -6,8 +6,9 @@ then ``accept`` with the bytes (``muse try draw --image`` does the same with a f
 ``generators.init_image`` refuses, and anything the image filter does not allow, as a private
 ``UserError``; otherwise it stores the picture (at the model's size, as PNG) under
 ``MUSE_IMAGE_DIR/inputs`` and returns the request with the picture's key, which is stored with
-the job so 🔁 and restarts can use it again. ``/forget-me`` deletes the pictures only that
-member's requests use.
+the job so 🔁 and restarts can use it again. The file is written only once the job is recorded
+(``keep``, from ``MuseService.start``): a request refused before then leaves no picture that no
+job refers to. ``/forget-me`` deletes the pictures only that member's requests use.
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.errors import Refused, UserError
+from bot.service.types import Rows
 from generators.init_image import InvalidImage, check_attachment, load_init_image
-from generators.requests import DrawRequest
+from generators.requests import DrawRequest, Request
+from generators.samples import DrawRow
 from moderation.base import ImageFilter
 from moderation.policy import Strictness, apply_image_policy
 
 PICTURE_DIR = "inputs"
+FRESH_KEPT = 8  # accepted pictures whose request was not prepared yet (refused ones drop out)
 
 
 def check_upload(content_type: str | None, size_bytes: int, max_bytes: int) -> None:
@@ -52,6 +56,7 @@ class Pictures:
         self.settings = settings
         self.image_filter = image_filter
         self.dimensions = dimensions
+        self._fresh: dict[str, bytes] = {}  # accepted, not yet read by ``prepare``
 
     def check_attachment(self, content_type: str | None, size_bytes: int) -> None:
         """Refuse a non-image or oversized upload before it is downloaded."""
@@ -78,17 +83,30 @@ class Pictures:
         if not verdict.allowed:
             raise Refused("Your picture was refused by the safety filter, so Muse did not use it.")
         key = f"{picture.source_sha256}-{width}x{height}"
-        await asyncio.to_thread(_keep, picture_path(self.settings.image_dir, key), picture.png)
+        self._fresh[key] = picture.png
+        while len(self._fresh) > FRESH_KEPT:
+            del self._fresh[next(iter(self._fresh))]
         return dataclasses.replace(request, picture=key)
 
     def read(self, key: str) -> bytes:
-        """The stored picture's PNG bytes (a small file, read when a job's rows are built)."""
+        """The picture's PNG bytes: just accepted, or stored (a small file, read when a job's
+        rows are built)."""
+        if (fresh := self._fresh.pop(key, None)) is not None:
+            return fresh
         try:
             return picture_path(self.settings.image_dir, key).read_bytes()
         except OSError as err:
             raise UserError(
                 "The picture for this request is no longer stored; attach it again."
             ) from err
+
+    async def keep(self, request: Request, rows: Rows) -> None:
+        """Store a recorded job's picture (from its rows) for rerolls and restarts."""
+        first = rows[0]
+        if isinstance(request, DrawRequest) and request.picture and isinstance(first, DrawRow):
+            if first.init_png is not None:
+                path = picture_path(self.settings.image_dir, request.picture)
+                await asyncio.to_thread(_keep, path, first.init_png)
 
 
 def _keep(path: Path, png: bytes) -> None:

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
+from bot.errors import Cancelled
 from bot.service.pictures import picture_path
+from bot.store.connection import JobGone
+from bot.store.records import NewOutput
 from bot.store.storage import Storage
+
+FORGOTTEN = "🗑️ Your data was deleted while this request ran, so none of its results were kept."
 
 
 async def delete_user_data(
@@ -14,14 +20,24 @@ async def delete_user_data(
 ) -> dict[str, int]:
     """Remove a member's jobs, outputs, votes and image files, and (with ``image_dir``) the
     pictures they gave /draw that nobody else's job uses; returns what was deleted."""
-    paths = [Path(name) for name in await storage.user_image_paths(user_id)]
-    pictures = await storage.user_only_pictures(user_id) if image_dir else []
-    counts = await storage.delete_user_data(user_id)
-    images = await _unlink(paths)
+    gone = await storage.delete_user_data(user_id)
+    images = await _unlink([Path(name) for name in gone.image_paths])
     if image_dir is None:
-        return {**counts, "images": images}
-    kept = await _unlink([picture_path(image_dir, key) for key in pictures])
-    return {**counts, "images": images, "pictures": kept}
+        return {**gone.counts, "images": images}
+    kept = await _unlink([picture_path(image_dir, key) for key in gone.pictures])
+    return {**gone.counts, "images": images, "pictures": kept}
+
+
+async def store_outputs(
+    storage: Storage, job_id: str, outputs: Sequence[NewOutput], now: float
+) -> list[int]:
+    """Store a finished job's outputs; when its member was forgotten while it ran, delete the
+    image files it wrote and tell them (``Cancelled``) instead."""
+    try:
+        return await storage.add_outputs(job_id, outputs, now)
+    except JobGone as err:
+        await _unlink([Path(out.image_path) for out in outputs if out.image_path])
+        raise Cancelled(FORGOTTEN) from err
 
 
 async def _unlink(paths: list[Path]) -> int:

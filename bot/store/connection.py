@@ -25,6 +25,10 @@ class StorageError(RuntimeError):
     """The database file cannot be opened or migrated; the message says which and why."""
 
 
+class JobGone(LookupError):
+    """The job was deleted (``/forget-me``) while it ran; nothing of it may be stored."""
+
+
 async def _join_worker(connection: aiosqlite.Connection) -> None:
     """Wait for the worker thread of a connection that failed to open.
 

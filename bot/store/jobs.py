@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import aiosqlite
 
-from bot.store.connection import StoreBase
+from bot.store.connection import JobGone, StoreBase
 from bot.store.records import JobRecord, NewOutput, OutputRecord
 
 
@@ -77,26 +77,38 @@ class JobQueries(StoreBase):
         )
 
     async def add_outputs(self, job_id: str, outputs: Sequence[NewOutput], now: float) -> list[int]:
-        """Store a job's outputs and mark it done, in one transaction; returns output ids."""
-        ids: list[int] = []
+        """Store a job's outputs and mark it done, in one transaction; returns output ids.
+        Raises ``JobGone`` when the job was deleted meanwhile (its member was forgotten)."""
         async with self._write_lock:
-            for out in outputs:
-                cursor = await self._db.execute(
-                    "INSERT INTO outputs (job_id, candidate, text, model_id, seed, decision,"
-                    " verdict, timings, created_at, image_path) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        job_id, out.candidate, out.text, out.model_id, out.seed, out.decision,
-                        json.dumps(out.verdict, ensure_ascii=False), json.dumps(out.timings), now,
-                        out.image_path,
-                    ),
-                )  # fmt: skip
-                ids.append(int(cursor.lastrowid or 0))
-            await self._db.execute(
-                "UPDATE jobs SET status = 'done', finished_at = ?, reply_handle = NULL"
-                " WHERE id = ?",
-                (now, job_id),
-            )
+            try:
+                ids = await self._insert_outputs(job_id, outputs, now)
+            except BaseException:
+                await self._db.rollback()
+                raise
             await self._db.commit()
+        return ids
+
+    async def _insert_outputs(
+        self, job_id: str, outputs: Sequence[NewOutput], now: float
+    ) -> list[int]:
+        changed = await self._db.execute(
+            "UPDATE jobs SET status = 'done', finished_at = ?, reply_handle = NULL WHERE id = ?",
+            (now, job_id),
+        )
+        if changed.rowcount == 0:
+            raise JobGone(job_id)
+        ids: list[int] = []
+        for out in outputs:
+            cursor = await self._db.execute(
+                "INSERT INTO outputs (job_id, candidate, text, model_id, seed, decision,"
+                " verdict, timings, created_at, image_path) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    job_id, out.candidate, out.text, out.model_id, out.seed, out.decision,
+                    json.dumps(out.verdict, ensure_ascii=False), json.dumps(out.timings), now,
+                    out.image_path,
+                ),
+            )  # fmt: skip
+            ids.append(int(cursor.lastrowid or 0))
         return ids
 
     async def unfinished_jobs(self) -> list[JobRecord]:

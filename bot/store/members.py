@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.store.connection import StoreBase
+from bot.store.records import Forgotten
 
 
 class MemberQueries(StoreBase):
@@ -28,10 +29,15 @@ class MemberQueries(StoreBase):
         async with self._db.execute(sql, (user_id,)) as cur:
             return [row[0] for row in await cur.fetchall()]
 
-    async def delete_user_data(self, user_id: int) -> dict[str, int]:
+    async def delete_user_data(self, user_id: int) -> Forgotten:
         """Remove a member's jobs, outputs, votes, edits, picks and reports (what others did
-        on their outputs goes with the outputs); returns what was deleted."""
+        on their outputs goes with the outputs); returns what was deleted, with the files found
+        in the same transaction, so an output stored meanwhile cannot leave its image behind."""
         async with self._write_lock:
+            paths, pictures = (
+                await self.user_image_paths(user_id),
+                await self.user_only_pictures(user_id),
+            )
             counts = {}
             for name, sql in (
                 ("votes", "DELETE FROM votes WHERE user_id = ?"),
@@ -47,4 +53,4 @@ class MemberQueries(StoreBase):
                 cursor = await self._db.execute(sql, (user_id,))
                 counts[name] = cursor.rowcount
             await self._db.commit()
-        return counts
+        return Forgotten(counts, paths, pictures)

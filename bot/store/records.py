@@ -58,3 +58,13 @@ class OutputRecord:
 class Tally:
     up: int = 0
     down: int = 0
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """What deleting a member removed: row counts per table, and the files to delete (their
+    outputs' images, and the keys of pictures they gave that no other member's job uses)."""
+
+    counts: dict[str, int]
+    image_paths: list[str]
+    pictures: list[str]
