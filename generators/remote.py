@@ -307,7 +307,7 @@ def retry_delay_s(floor_s: float, attempt: int, config: RemoteConfig) -> float:
     """The pause before retry ``attempt + 1``: our backoff (doubling from ``backoff_s``, capped
     at ``max_backoff_s``), or the server's ``Retry-After`` (``floor_s``) when that is longer.
     The cap is on our own backoff only: retrying before ``Retry-After`` would just be refused."""
-    return max(floor_s, min(config.backoff_s * 2**attempt, config.max_backoff_s))
+    return max(floor_s, min(config.backoff_s * 2.0**attempt, config.max_backoff_s))
 
 
 def _retry_after_s(headers: Any) -> float:
