@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from bench.common import build_models, load_backend, parameters, real_service
+from bot.errors import UserError
 from bot.service.types import Origin
 from generators.requests import PoemRequest
 
@@ -22,9 +24,12 @@ REQUESTS = 16
 MAX_NEW_TOKENS = 32
 
 
-async def throughput(backend: Any, batch_rows: int) -> tuple[float, int]:
-    """(requests per second, model calls) for REQUESTS concurrent poems; model calls are the
-    decoding steps of the continuous batch (prefills included), or ``generate`` calls."""
+async def throughput(backend: Any, batch_rows: int) -> tuple[float, int, str]:
+    """(requests per second, model calls, outcomes) for REQUESTS concurrent poems; model calls
+    are the decoding steps of the continuous batch (prefills included), or ``generate`` calls.
+    A request the service refused to deliver (a random model's text held by the filter, or
+    empty) still ran, so it counts, and the outcomes say how many; any other error stops the
+    bench, since a request that crashed early would inflate the rate."""
     async with real_service(
         backend,
         batch_max_rows=batch_rows,
@@ -40,11 +45,17 @@ async def throughput(backend: Any, batch_rows: int) -> tuple[float, int]:
         ]
         for job in pending:
             await service.start(job)
-        await asyncio.gather(*(service.finish(job) for job in pending), return_exceptions=True)
+        results = await asyncio.gather(
+            *(service.finish(job) for job in pending), return_exceptions=True
+        )
         elapsed = time.perf_counter() - started
         runner: Any = service.queue.runner
         calls = runner.steps_run if runner is not None else service.queue.batches_run
-    return REQUESTS / elapsed, calls
+    crashed = [r for r in results if isinstance(r, BaseException) and not isinstance(r, UserError)]
+    if crashed:
+        raise RuntimeError(f"{len(crashed)} of {REQUESTS} requests failed") from crashed[0]
+    outcomes = Counter(type(r).__name__ if isinstance(r, UserError) else "done" for r in results)
+    return REQUESTS / elapsed, calls, ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items()))
 
 
 async def main() -> None:
@@ -53,13 +64,13 @@ async def main() -> None:
         ratios = {}
         for name in ("tiny", "realistic"):
             backend = load_backend(models[name])
-            one_rps, one_batches = await throughput(backend, batch_rows=1)
-            batch_rps, batches = await throughput(backend, batch_rows=8)
+            one_rps, one_batches, one_outcomes = await throughput(backend, batch_rows=1)
+            batch_rps, batches, outcomes = await throughput(backend, batch_rows=8)
             ratios[name] = batch_rps / one_rps
             print(
                 f"[{name}: {parameters(backend) / 1e6:.1f}M params] one by one "
-                f"{one_rps:.2f} req/s ({one_batches} model calls); batched "
-                f"{batch_rps:.2f} req/s ({batches} calls); ratio {ratios[name]:.2f}x"
+                f"{one_rps:.2f} req/s ({one_batches} model calls; {one_outcomes}); batched "
+                f"{batch_rps:.2f} req/s ({batches} calls; {outcomes}); ratio {ratios[name]:.2f}x"
             )
     verdict = "PASS" if ratios["realistic"] >= 2 else "FAIL"
     print(

@@ -5,10 +5,11 @@ Checks, each refusing with ``InvalidImage`` (a message safe to show):
 1. before downloading: the declared content type is PNG, JPEG or WebP and the declared size is
    within the byte limit (``check_attachment``);
 2. after downloading: the bytes are within the limit, Pillow recognises a PNG, JPEG or WebP
-   file, it is a single still frame, and its header's width × height is at most
-   ``INPUT_MAX_PIXELS``, all read from the header **before** the pixels are decoded, so a small
-   file that would expand to gigabytes (a decompression bomb) is never decoded; Pillow's own
-   ``DecompressionBombError`` / warning are refused the same way;
+   file, it is a single still frame (of a multi-picture JPEG, the primary picture is used),
+   and its header's width × height is at most ``INPUT_MAX_PIXELS``, all read from the header
+   **before** the pixels are decoded, so a small file that would expand to gigabytes (a
+   decompression bomb) is never decoded; Pillow's own ``DecompressionBombError`` / warning
+   are refused the same way;
 3. decoding: a truncated or damaged file is refused.
 
 The picture is then turned upright (EXIF orientation), flattened onto white if it has
@@ -81,7 +82,9 @@ def _open(data: bytes) -> Image.Image:
         raise InvalidImage(
             f"the image is {width}×{height} pixels; the limit is {INPUT_MAX_PIXELS:,} pixels"
         )
-    if getattr(image, "n_frames", 1) > 1:
+    # A multi-picture JPEG (MPO: stereo cameras, phones' depth maps) is a still photo whose
+    # first picture is the primary one; only that frame is decoded.
+    if getattr(image, "n_frames", 1) > 1 and image.format != "MPO":
         raise InvalidImage("animated images are not supported; send a still picture")
     return image
 

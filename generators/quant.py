@@ -93,6 +93,15 @@ def bnb_config(mode: str) -> Any:
     )
 
 
+def bnb_hint(mode: str, err: Exception) -> str:
+    """Why bitsandbytes could not load the model (installed, but too old for transformers, or
+    built without support for this GPU), in words an operator can act on."""
+    return (
+        f"cannot load the text model with MUSE_TEXT_QUANT={mode} through bitsandbytes: {err}. "
+        f"Check that bitsandbytes supports this GPU ({BNB_INSTALL}), or set MUSE_TEXT_QUANT=none"
+    )
+
+
 def _require_int_mm() -> None:
     import torch
 

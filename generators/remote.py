@@ -59,7 +59,8 @@ class RemoteConfig:
     timeout_s: float = 60.0  # per request: connecting, and the wait for each next token
     retries: int = 3  # extra attempts after a retryable failure
     backoff_s: float = 0.5  # first pause; doubles each retry
-    max_backoff_s: float = 8.0
+    max_backoff_s: float = 8.0  # cap of that doubling; a longer Retry-After is still waited
+    # for, up to timeout_s: a 429 asking for more gives up at once ("overloaded")
 
 
 def defuse(text: str) -> str:
@@ -185,12 +186,11 @@ class OpenAITextBackend:
                 return sample
             self.health.record(outcome_of(error), self._describe(error))
             floor_s = retry_floor_s(error)
-            if floor_s is None or attempt == self.config.retries:
+            last = attempt == self.config.retries
+            if floor_s is None or last or floor_s > self.config.timeout_s:
                 raise self._give_up(error, attempt)
             self.health.record_retry()
-            delay_s = min(
-                max(floor_s, self.config.backoff_s * 2**attempt), self.config.max_backoff_s
-            )
+            delay_s = retry_delay_s(floor_s, attempt, self.config)
             log.warning(
                 "text server: %s; retry %d/%d in %.1f s",
                 self._describe(error),
@@ -301,6 +301,13 @@ def retry_floor_s(err: Exception) -> float | None:
     if isinstance(err, openai.APIStatusError) and err.status_code >= 500:
         return 0.0
     return None
+
+
+def retry_delay_s(floor_s: float, attempt: int, config: RemoteConfig) -> float:
+    """The pause before retry ``attempt + 1``: our backoff (doubling from ``backoff_s``, capped
+    at ``max_backoff_s``), or the server's ``Retry-After`` (``floor_s``) when that is longer.
+    The cap is on our own backoff only: retrying before ``Retry-After`` would just be refused."""
+    return max(floor_s, min(config.backoff_s * 2.0**attempt, config.max_backoff_s))
 
 
 def _retry_after_s(headers: Any) -> float:

@@ -26,7 +26,7 @@ from transformers import (
 
 from generators.backend import ModelLoadError, load_hint
 from generators.decode import DecodeBatch, supports_stepping
-from generators.quant import plan_quantization, quantize_on_cpu
+from generators.quant import bnb_hint, plan_quantization, quantize_on_cpu
 from generators.samples import ChatMessage, SamplingParams, TextPrompt, TextSample
 from generators.sampling import RowParams, sample_rows
 
@@ -135,6 +135,10 @@ class TransformersTextBackend:
             )
         except (OSError, ValueError) as err:
             raise ModelLoadError(load_hint("text model", model_id, "MUSE_TEXT_MODEL", err)) from err
+        except (ImportError, RuntimeError) as err:
+            if not plan.places_model:
+                raise
+            raise ModelLoadError(bnb_hint(quant, err)) from err
         if not plan.places_model:
             model.to(target)
         model.eval()

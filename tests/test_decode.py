@@ -124,3 +124,18 @@ def test_an_int8_model_steps_to_its_generate_text(tiny_lm_dir: Path) -> None:
     alone = [int8.generate([row], threading.Event())[0].text for row in rows]
     samples, _ = run(int8, rows, [0, 4])
     assert [s.text for s in samples] == alone
+
+
+def test_rows_left_after_others_are_dropped_still_give_their_text_alone(backend: Any) -> None:
+    """Cancelled rows leave mid-batch (their cache rows and padding columns are cut); the rows
+    that stay go on exactly as they would alone."""
+    rows = {str(seed): poem(seed) for seed in (1, 2, 3, 4)}
+    alone = {key: backend.generate([row], threading.Event())[0].text for key, row in rows.items()}
+    batch, done, cancel = backend.open_batch(), {}, threading.Event()
+    plan = {0: (["1", "2"], []), 3: (["3", "4"], []), 5: ([], ["1"]), 8: ([], ["4"])}
+    for step in range(40):
+        joining, leaving = plan.get(step, ([], []))
+        updates = batch.step([(key, rows[key]) for key in joining], leaving, cancel)
+        done.update({u.key: u.done.text for u in updates if u.done is not None})
+    assert set(done) == {"2", "3"} and batch.rows == []
+    assert done == {key: alone[key] for key in ("2", "3")}

@@ -112,6 +112,16 @@ def test_an_animation_is_refused() -> None:
         load_init_image(buffer.getvalue(), width=8, height=8, max_bytes=MB)
 
 
+def test_a_multi_picture_jpeg_is_a_still_photo_and_its_primary_picture_is_used() -> None:
+    """Stereo cameras and some phones save MPO (JPEG with extra pictures): not an animation."""
+    primary, extra = Image.new("RGB", (40, 40), "red"), Image.new("RGB", (40, 40), "blue")
+    buffer = io.BytesIO()
+    primary.save(buffer, format="MPO", save_all=True, append_images=[extra])
+    init = load_init_image(buffer.getvalue(), width=8, height=8, max_bytes=MB)
+    r, g, b = Image.open(io.BytesIO(init.png)).convert("RGB").getpixel((4, 4))  # type: ignore[misc]
+    assert r > 200 and g < 50 and b < 50
+
+
 @pytest.fixture(scope="module")
 def backend(tiny_sd_dir: Path) -> Any:
     from generators.image import DiffusersImageBackend

@@ -134,3 +134,30 @@ def test_int8_linear_is_close_to_float_and_each_row_is_independent() -> None:
     assert rel < 0.03
     assert torch.equal(alone[0, 0], got[2, 1])
     assert layer.weight_t.dtype == torch.int8
+
+
+def test_a_bitsandbytes_that_cannot_load_is_a_clear_error(
+    tiny_lm_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """transformers refuses a bitsandbytes it cannot use (missing, too old, or without a backend
+    for this GPU) with ImportError or RuntimeError; startup must say so in one clear line.
+    Here bitsandbytes is absent, so transformers' own check refuses the CUDA plan's config."""
+    from transformers import BitsAndBytesConfig
+
+    import generators.text
+    from generators.quant import QuantPlan
+    from generators.text import TransformersTextBackend
+
+    if importlib.util.find_spec("bitsandbytes") is not None:
+        pytest.skip("bitsandbytes is installed: transformers would accept it")
+    plan = QuantPlan(
+        "8bit",
+        label="bnb-int8",
+        load_kwargs={
+            "quantization_config": BitsAndBytesConfig(load_in_8bit=True),  # type: ignore[no-untyped-call]
+            "device_map": {"": "cpu"},
+        },
+    )
+    monkeypatch.setattr(generators.text, "plan_quantization", lambda mode, device: plan)
+    with pytest.raises(ModelLoadError, match=r"MUSE_TEXT_QUANT=8bit through bitsandbytes.*none"):
+        TransformersTextBackend.load(str(tiny_lm_dir), device="cpu", quant="8bit")

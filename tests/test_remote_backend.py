@@ -194,3 +194,29 @@ async def test_the_api_key_never_reaches_logs_or_errors(
 def test_scrub_masks_the_key_and_its_tail() -> None:
     assert scrub(f"key {KEY} and ...{KEY[-8:]}", KEY) == "key *** and ...***"
     assert scrub("nothing", "") == "nothing"
+
+
+async def test_a_retry_after_longer_than_the_backoff_cap_is_still_waited_for() -> None:
+    """max_backoff_s caps Muse's own doubling, not the server's Retry-After: retrying earlier
+    would only be refused again."""
+    script = [Step(status=429, headers={"Retry-After": "0.4"}), Step()]
+    async with ScriptedOpenAI(script) as server:
+        remote = backend(server.url, max_backoff_s=0.05)
+        started = time.monotonic()
+        [sample] = await remote.generate([prompt()], threading.Event())
+        waited_s = time.monotonic() - started
+        await remote.close()
+    assert sample.text == "moon over water" and len(server.requests) == 2
+    assert waited_s >= 0.4
+
+
+async def test_a_retry_after_beyond_the_timeout_gives_up_at_once() -> None:
+    script = [Step(status=429, headers={"Retry-After": "120"}), Step()]
+    async with ScriptedOpenAI(script) as server:
+        remote = backend(server.url, timeout_s=5.0)
+        started = time.monotonic()
+        with pytest.raises(RemoteGenerationError, match="overloaded"):
+            await remote.generate([prompt()], threading.Event())
+        waited_s = time.monotonic() - started
+        await remote.close()
+    assert len(server.requests) == 1 and waited_s < 5.0
