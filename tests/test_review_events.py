@@ -8,6 +8,7 @@ import sqlite3
 
 import pytest
 
+from bot.errors import UserError
 from bot.review.events import Decided
 from bot.review.reviews import ReviewDesk
 from bot.store.storage import Storage
@@ -86,3 +87,48 @@ async def test_two_listening_processes_announce_a_decision_once(storage: Storage
     await first.decide(1, 9, GUILD, approve=True)
     await asyncio.gather(first.events.settled(), second.announce_missed())
     assert len(ears_first.heard) + len(ears_second.heard) == 1
+
+
+async def test_racing_decisions_one_wins_and_a_rejected_output_stays_hidden(
+    storage: Storage,
+) -> None:
+    """A moderator rejects on Discord while another approves in ``muse web`` (another process,
+    its own connection): exactly one decision is stored, audited and announced."""
+    async with await Storage.open(storage.path) as elsewhere:
+        bot, web = ReviewDesk(storage, Clock()), ReviewDesk(elsewhere, Clock())
+        await held(bot, "moon", "damn")
+        ears = Ears()
+        bot.events.subscribe(ears)
+        outcomes = await asyncio.gather(
+            bot.decide(1, 9, GUILD, approve=False),
+            web.decide(1, 0, GUILD, approve=True, via="web"),
+            return_exceptions=True,
+        )
+        await bot.events.settled()
+    won = [o for o in outcomes if not isinstance(o, BaseException)]
+    lost = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(won) == 1 and len(lost) == 1
+    assert isinstance(lost[0], UserError) and "already" in str(lost[0])
+    with sqlite3.connect(storage.path) as raw:
+        status = raw.execute("SELECT status FROM reviews WHERE id = 1").fetchone()[0]
+        hidden, decision = raw.execute("SELECT hidden, decision FROM outputs").fetchone()
+        audits = raw.execute("SELECT COUNT(*) FROM audit WHERE action != 'settings'").fetchone()
+    assert status == won[0].status
+    assert (status == "approved") == (hidden == 0 and decision == "allow")
+    assert audits[0] == 1
+
+
+async def test_two_moderators_in_one_process_decide_once(storage: Storage) -> None:
+    desk = ReviewDesk(storage, Clock())
+    await held(desk, "moon", "damn")
+    outcomes = await asyncio.gather(
+        desk.decide(1, 9, GUILD, approve=False),
+        desk.decide(1, 8, GUILD, approve=True),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(o, UserError) for o in outcomes) == 1
+    with sqlite3.connect(storage.path) as raw:
+        status, decided_by = raw.execute("SELECT status, decided_by FROM reviews").fetchone()
+        decision = raw.execute("SELECT decision FROM outputs").fetchone()[0]
+    assert (status, decision) in {("approved", "allow"), ("rejected", "review")}  # never both
+    assert decided_by == (9 if status == "rejected" else 8)

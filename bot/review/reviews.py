@@ -158,11 +158,14 @@ class ReviewDesk:
             raise UserError(f"That item was already {item.status}.")
         status = "approved" if approve else "rejected"
         async with self.storage.write_lock:
-            await self.storage.db.execute(
+            claimed = await self.storage.db.execute(
                 "UPDATE reviews SET status = ?, decided_at = ?, decided_by = ?, note = ?"
                 " WHERE id = ? AND status = 'pending'",
                 (status, self.clock(), actor_id, note, review_id),
             )
+            if claimed.rowcount != 1:  # another moderator (or process) decided it meanwhile
+                await self.storage.db.rollback()
+                raise UserError(await self._already_decided(review_id))
             if approve:
                 await self.storage.db.execute(
                     "UPDATE outputs SET decision = 'allow', hidden = 0 WHERE id = ?",
@@ -173,6 +176,10 @@ class ReviewDesk:
         decided = replace(item, status=status, decided_by=actor_id)
         self.events.tell(Decided(decided, via))
         return decided
+
+    async def _already_decided(self, review_id: int) -> str:
+        item = await self.item(review_id)
+        return f"That item was already {item.status if item else 'removed'}."
 
     async def announce_missed(self) -> int:
         """Announce decisions that no listener has heard of yet (stored by another process,
