@@ -86,3 +86,21 @@ async def test_nothing_of_a_forgotten_member_survives(
     assert row["text"] == "bob's poem" and row["votes_up"] == 0  # alice's vote is gone too
     assert pseudonym(SECRET, "user", alice.user_id) not in after and "alice" not in after
     assert str(alice.user_id) not in after and str(USER_ID) not in after
+
+
+async def test_an_opt_out_outlives_forget_me(make_service: ServiceFactory, tmp_path: Path) -> None:
+    """/forget-me keeps exactly one row, the member's dataset choice, so what they make after
+    forgetting still stays out of datasets."""
+    service = await make_service(ScriptedBackend(texts=["before", "after"]), export_secret=SECRET)
+    alice = Origin(1001, 10, 20)
+    await service.feedback.set_consent(alice.user_id, "out")
+    pending = service.prepare(PoemRequest(topic="moon"), alice)
+    await service.start(pending)
+    await service.finish(pending)
+    await delete_user_data(service.storage, alice.user_id)
+    with sqlite3.connect(service.storage.path) as raw:
+        assert raw.execute("SELECT user_id, choice FROM consent").fetchall() == [(1001, "out")]
+    pending = service.prepare(PoemRequest(topic="sun"), alice)
+    await service.start(pending)
+    await service.finish(pending)
+    assert await _everything(service, tmp_path / "after.jsonl") == ""

@@ -150,7 +150,8 @@ def privacy_text(summary: Any) -> str:
         f"edits: {summary.edits} · picks and A/B choices: {summary.picks} · "
         f"reports: {summary.reports}\n"
         f"Your data is **{state}** training datasets (this server exports {mode}). Datasets "
-        "never contain your Discord id, only a keyed hash. `/forget-me` deletes everything."
+        "never contain your Discord id, only a keyed hash. `/forget-me` deletes everything you "
+        "made here; only your dataset choice is kept, so an opt-out still holds."
     )
 
 
@@ -225,13 +226,16 @@ class PrivacyCommands(commands.Cog):
             privacy_text(summary), view=consent_view(), ephemeral=True, allowed_mentions=NO_PINGS
         )
 
-    @app_commands.command(name="forget-me", description="Delete everything Muse stores about you")
+    @app_commands.command(
+        name="forget-me", description="Delete your requests, results, votes and reports"
+    )
     async def forget_me(self, interaction: discord.Interaction[Any]) -> None:
         view = discord.ui.View(timeout=None)
         view.add_item(ForgetButton(interaction.user.id))
         await interaction.response.send_message(
             "This deletes your requests, their outputs and images, your votes, edits, picks and "
-            "reports. It cannot be undone.",
+            "reports. It cannot be undone. Your dataset choice (opt in or out) is kept so that it "
+            "keeps being honoured.",
             view=view,
             ephemeral=True,
             allowed_mentions=NO_PINGS,

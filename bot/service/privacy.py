@@ -1,4 +1,4 @@
-"""A member's right to be forgotten: delete everything Muse stored about them."""
+"""A member's right to be forgotten: delete what Muse stored (their dataset choice stays)."""
 
 from __future__ import annotations
 
