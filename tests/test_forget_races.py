@@ -15,7 +15,7 @@ from PIL import Image
 
 from bot.errors import Refused, UserError
 from bot.service.pictures import picture_path
-from bot.service.privacy import delete_user_data
+from bot.service.privacy import delete_user_data, forget_member
 from bot.service.types import Origin
 from generators.options import ImageSize
 from generators.requests import DrawRequest, PoemRequest
@@ -126,3 +126,29 @@ async def test_a_picture_is_stored_once_its_request_is_recorded(
     assert first.init_png is not None and first.init_png == before.init_png
     await service.start(again)
     await service.finish(again)
+
+
+async def test_forget_me_stops_a_waiting_request_before_it_runs(
+    make_service: ServiceFactory,
+) -> None:
+    """The running bot's /forget-me cancels what the member still has queued: the model never
+    sees it, and the member is told why."""
+    backend = GatedImageBackend()
+    service = await make_service(image_backend=backend, image_filter=DisabledFilter())
+    bob = Origin(user_id=2, guild_id=10, channel_id=20)
+    running = service.prepare(DrawRequest(prompt="a harbour", steps=2), bob)
+    await service.start(running)
+    assert await asyncio.to_thread(backend.started.wait, 10)
+    waiting = service.prepare(DrawRequest(prompt="a lighthouse", steps=2), ALICE)
+    await service.start(waiting)
+    assert service.queue.position(waiting.record.id) == 1
+    counts = await forget_member(
+        service.storage, service.queue, ALICE.user_id, service.settings.image_dir
+    )
+    assert counts["stopped requests"] == 1 and counts["jobs"] == 1
+    with pytest.raises(UserError, match="deleted"):
+        await service.finish(waiting)
+    assert service.queue.position(waiting.record.id) is None
+    backend.gate.set()
+    await service.finish(running)  # bob's request is untouched
+    assert await service.storage.live_job_ids(ALICE.user_id) == []

@@ -21,7 +21,7 @@ from bot.discord.context import app_of
 from bot.discord.render import label, result_embed
 from bot.discord.replies import NO_PINGS, report_error
 from bot.errors import NotAllowed, UserError
-from bot.service.privacy import delete_user_data
+from bot.service.privacy import forget_member
 from bot.service.types import Delivery
 
 PICK_TEMPLATE = r"muse:pick:(?P<output_id>[0-9]{1,18})"
@@ -209,7 +209,9 @@ class ForgetButton(MuseButton, template=FORGET_TEMPLATE):
         if interaction.user.id != self.user_id:
             raise NotAllowed("This confirmation belongs to another member.")
         service = app_of(interaction).service
-        counts = await delete_user_data(service.storage, self.user_id, service.settings.image_dir)
+        counts = await forget_member(
+            service.storage, service.queue, self.user_id, service.settings.image_dir
+        )
         done = ", ".join(f"{n} {name}" for name, n in counts.items())
         await interaction.response.edit_message(content=f"🗑️ Deleted: {done}.", view=None)
 

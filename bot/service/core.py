@@ -31,7 +31,7 @@ from bot.service.execution import Executor, ticket
 from bot.service.feedback import FeedbackStore, RateLimiter
 from bot.service.messages import busy_message, failure_message
 from bot.service.pictures import Pictures
-from bot.service.privacy import store_outputs
+from bot.service.privacy import cancelled_notice, store_outputs
 from bot.service.streaming import StreamFilter
 from bot.service.types import Delivery, Origin, PendingJob, Progress, Result, Rows, VoteResult
 from bot.service.work import draw_rows, job_record, text_outputs, text_rows
@@ -224,7 +224,7 @@ class MuseService:
         except (JobCancelled, GenerationCancelled) as err:
             await self.storage.finish_job(job_id, "cancelled", self.clock(), None)
             self.metrics.jobs.labels(pending.record.kind, "cancelled").inc()
-            raise Cancelled("❌ Cancelled.") from err
+            raise Cancelled(await cancelled_notice(self.storage, job_id)) from err
         except Exception as err:
             await self.storage.finish_job(job_id, "failed", self.clock(), repr(err))
             self.metrics.jobs.labels(pending.record.kind, "failed").inc()

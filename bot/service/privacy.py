@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 from bot.errors import Cancelled
 from bot.service.pictures import picture_path
@@ -26,6 +27,27 @@ async def delete_user_data(
         return {**gone.counts, "images": images}
     kept = await _unlink([picture_path(image_dir, key) for key in gone.pictures])
     return {**gone.counts, "images": images, "pictures": kept}
+
+
+class Cancels(Protocol):
+    """What forgetting needs of the queue: stop one waiting or running job."""
+
+    def cancel(self, job_id: str) -> bool: ...
+
+
+async def forget_member(
+    storage: Storage, queue: Cancels, user_id: int, image_dir: Path | None = None
+) -> dict[str, int]:
+    """/forget-me in the running bot: stop the member's waiting and running requests (no compute
+    is spent on them), then delete their data; returns what was stopped and deleted."""
+    stopped = sum(queue.cancel(job_id) for job_id in await storage.live_job_ids(user_id))
+    counts = await delete_user_data(storage, user_id, image_dir)
+    return {"stopped requests": stopped, **counts} if stopped else counts
+
+
+async def cancelled_notice(storage: Storage, job_id: str) -> str:
+    """What a member whose job was cancelled is told (forgetting them cancels it too)."""
+    return "❌ Cancelled." if await storage.get_job(job_id) is not None else FORGOTTEN
 
 
 async def store_outputs(

@@ -29,6 +29,12 @@ class MemberQueries(StoreBase):
         async with self._db.execute(sql, (user_id,)) as cur:
             return [row[0] for row in await cur.fetchall()]
 
+    async def live_job_ids(self, user_id: int) -> list[str]:
+        """A member's jobs that are still waiting or running."""
+        sql = "SELECT id FROM jobs WHERE user_id = ? AND status IN ('queued', 'running')"
+        async with self._db.execute(sql, (user_id,)) as cur:
+            return [row[0] for row in await cur.fetchall()]
+
     async def delete_user_data(self, user_id: int) -> Forgotten:
         """Remove a member's jobs, outputs, votes, edits, picks and reports (what others did
         on their outputs goes with the outputs); returns what was deleted, with the files found
