@@ -34,6 +34,7 @@ from bot.discord.review_sync import ReviewSync
 from bot.discord.views import CancelButton, RegenerateButton, VoteButton, cancel_view, result_view
 from bot.errors import UserError, Withheld
 from bot.service.core import MuseService
+from bot.service.types import Delivery
 from bot.store.records import JobRecord
 
 log = logging.getLogger(__name__)
@@ -126,37 +127,67 @@ class MuseBot(commands.Bot):
         app_id, token, message_id = parse_reply_handle(job.reply_handle or "")
         webhook = discord.Webhook.partial(app_id, token, client=self)
         try:
-            pending = self.service.resume(job)
-            await webhook.edit_message(
-                message_id, content="⏳ Muse restarted; finishing your request…"
+            pending = await self.service.resume(job)
+            await self._edit_quietly(
+                webhook, message_id, "⏳ Muse restarted; finishing your request…"
             )
             delivery = await self.service.finish(pending)
             if delivery.held_ids:
                 await send_to_review(self, self.service, delivery)
             if delivery.withheld:
                 raise Withheld(delivery.withheld)
-            files = await asyncio.to_thread(attachments, delivery)
-            message = await webhook.edit_message(
-                message_id, content=None, embed=result_embed(delivery),
-                view=result_view(delivery), attachments=files_of(files), allowed_mentions=NO_PINGS,
-            )  # fmt: skip
-            await self.service.reviews.record_post(job.id, message.channel.id, message.id)
+            message = await self._post_resumed(webhook, message_id, job, delivery)
+            if message is not None:
+                await self.service.reviews.record_post(job.id, message.channel.id, message.id)
         except UserError as err:
             await self._resume_notice(webhook, message_id, job, f"⚠️ {err}")
+
+    async def _edit_quietly(self, webhook: discord.Webhook, message_id: int, text: str) -> None:
+        try:
+            await webhook.edit_message(message_id, content=text)
+        except discord.HTTPException as err:  # the job still runs; the result finds its way
+            log.info("could not mark message %s as resuming: %s", message_id, err)
+
+    async def _post_resumed(
+        self, webhook: discord.Webhook, message_id: int, job: JobRecord, delivery: Delivery
+    ) -> discord.Message | None:
+        """The result in its placeholder, or in the channel (mentioning the member) when the
+        placeholder or its token is gone; it was stored either way."""
+        files = await asyncio.to_thread(attachments, delivery)
+        embed, view = result_embed(delivery), result_view(delivery)
+        try:
+            return await webhook.edit_message(
+                message_id, content=None, embed=embed, view=view, attachments=files_of(files),
+                allowed_mentions=NO_PINGS,
+            )  # fmt: skip
         except discord.HTTPException as err:
             log.warning("could not resume job %s in place: %s", job.id, err)
-            await self._resume_notice(webhook, message_id, job, "⚠️ Muse restarted; please retry.")
+        if job.channel_id is None:
+            return None
+        try:
+            return await self.get_partial_messageable(job.channel_id).send(
+                f"<@{job.user_id}>", embed=embed, view=view, files=files_of(files),
+                allowed_mentions=NO_PINGS,
+            )  # fmt: skip
+        except discord.HTTPException as err:
+            log.warning("could not post resumed job %s: %s", job.id, err)
+            return None
 
     async def _resume_notice(
         self, webhook: discord.Webhook, message_id: int, job: JobRecord, text: str
     ) -> None:
         try:
             await webhook.edit_message(message_id, content=text, view=None)
+            return
         except discord.HTTPException:
+            pass
+        try:
             if job.channel_id is not None:
                 await self.get_partial_messageable(job.channel_id).send(
                     f"<@{job.user_id}> {text}", allowed_mentions=NO_PINGS
                 )
+        except discord.HTTPException as err:
+            log.warning("could not tell %s about job %s: %s", job.user_id, job.id, err)
 
     async def _tell_interrupted(self) -> None:
         """Jobs a restart cut short get a channel message with a 🔁 Retry button, never silence."""

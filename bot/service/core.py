@@ -176,13 +176,14 @@ class MuseService:
         await self.pictures.keep(pending.request, pending.rows)  # now /forget-me can find it
         self.queue.release(pending.record.id)
 
-    def resume(self, job: JobRecord) -> PendingJob:
+    async def resume(self, job: JobRecord) -> PendingJob:
         """Run a job a restart cut short again: same options, same seed, same job id."""
         request = dataclasses.replace(request_from_fields(job.kind, job.options), seed=job.seed)
         rows = self._rows(request)
         try:
             future = self.queue.submit(ticket(job, rows, remote=self.executor.remote))
         except Overloaded as err:
+            await self.storage.finish_job(job.id, "failed", self.clock(), "not resumed: busy")
             raise Busy(busy_message(err)) from err
         self.queue.release(job.id)
         return PendingJob(job, request, rows, future, time.perf_counter())
