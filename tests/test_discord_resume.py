@@ -7,6 +7,8 @@ import asyncio
 import sqlite3
 from typing import Any
 
+import pytest
+
 from bot.discord.client import MuseBot
 from bot.service.core import MuseService
 from bot.service.types import Origin
@@ -92,10 +94,14 @@ async def test_a_resumed_job_whose_placeholder_is_gone_is_posted_in_the_channel(
         ]
 
 
+@pytest.mark.parametrize("placeholder_gone", [False, True])
 async def test_a_job_that_cannot_be_resumed_is_closed_and_explained(
-    make_service: ServiceFactory,
+    make_service: ServiceFactory, placeholder_gone: bool
 ) -> None:
-    h, _payload, placeholder = await _cut_short(make_service)
+    h, payload, placeholder = await _cut_short(make_service)
+    route = rf"/webhooks/{APP_ID}/.+/messages/{placeholder['id']}$"
+    if placeholder_gone:
+        h.http.fail_next("PATCH", route, 404, 10008, "Unknown Message", times=3)
     second = await make_service(ScriptedBackend(delay_s=1.0), queue_max_depth=1)
     await second.start(second.prepare(PoemRequest(topic="sun"), Origin(OTHER_USER)))
     for _ in range(100):
@@ -104,15 +110,18 @@ async def test_a_job_that_cannot_be_resumed_is_closed_and_explained(
         await asyncio.sleep(0.01)
     await second.start(second.prepare(PoemRequest(topic="sea"), Origin(OTHER_USER + 1)))
     assert len(second.queue.state.waiting) == 1  # one running, one waiting: the queue is full
+    channel = rf"/channels/{payload['channel_id']}/messages$"
     async with h.restarted(bot_for(second)) as h2:
         h2.http.clear()
-        route = rf"/webhooks/{APP_ID}/.+/messages/{placeholder['id']}$"
         for _ in range(300):
-            if edits := h2.http.calls_to("PATCH", route):
+            if answers := h2.http.calls_to("POST" if placeholder_gone else "PATCH",
+                                           channel if placeholder_gone else route):  # fmt: skip
                 break
             await asyncio.sleep(0.01)
         assert h2.errors == []
-    assert edits[-1].json["content"].startswith("⚠️")
+    notice = answers[-1].json["content"]
+    assert notice.startswith(f"<@{USER_ID}> ⚠️" if placeholder_gone else "⚠️"), notice
+    assert "busy" in notice
     with sqlite3.connect(second.storage.path) as raw:
         row = raw.execute("SELECT status, error FROM jobs WHERE id = ?", (first_job(raw),))
         assert row.fetchone() == ("failed", "not resumed: busy")

@@ -27,7 +27,7 @@ from bot.discord.flow import MIN_EDIT_INTERVAL_S, Presenters, attachments, parse
 from bot.discord.i18n import MuseTranslator
 from bot.discord.mod_commands import ModerationCommands
 from bot.discord.render import result_embed
-from bot.discord.replies import NO_PINGS, files_of, report_error
+from bot.discord.replies import NO_PINGS, Attachment, files_of, report_error
 from bot.discord.reports import ReportButton, report_message
 from bot.discord.review_cards import ModButton, PageButton, send_to_review
 from bot.discord.review_sync import ReviewSync
@@ -136,11 +136,11 @@ class MuseBot(commands.Bot):
                 await send_to_review(self, self.service, delivery)
             if delivery.withheld:
                 raise Withheld(delivery.withheld)
-            message = await self._post_resumed(webhook, message_id, job, delivery)
+            message = await self._answer_resumed(webhook, message_id, job, delivery)
             if message is not None:
                 await self.service.reviews.record_post(job.id, message.channel.id, message.id)
         except UserError as err:
-            await self._resume_notice(webhook, message_id, job, f"⚠️ {err}")
+            await self._answer_resumed(webhook, message_id, job, f"⚠️ {err}")
 
     async def _edit_quietly(self, webhook: discord.Webhook, message_id: int, text: str) -> None:
         try:
@@ -148,46 +148,35 @@ class MuseBot(commands.Bot):
         except discord.HTTPException as err:  # the job still runs; the result finds its way
             log.info("could not mark message %s as resuming: %s", message_id, err)
 
-    async def _post_resumed(
-        self, webhook: discord.Webhook, message_id: int, job: JobRecord, delivery: Delivery
+    async def _answer_resumed(
+        self, webhook: discord.Webhook, message_id: int, job: JobRecord, answer: Delivery | str
     ) -> discord.Message | None:
-        """The result in its placeholder, or in the channel (mentioning the member) when the
-        placeholder or its token is gone; it was stored either way."""
-        files = await asyncio.to_thread(attachments, delivery)
-        embed, view = result_embed(delivery), result_view(delivery)
+        """Show the result (or a notice) in the job's placeholder, or in its channel, mentioning
+        the member, when the placeholder or its token is gone; None when neither works."""
+        text = answer if isinstance(answer, str) else None
+        shown: dict[str, Any] = {}  # a result's embed and buttons; a notice clears the ❌
+        files: list[Attachment] = []
+        if isinstance(answer, Delivery):
+            shown = {"embed": result_embed(answer), "view": result_view(answer)}
+            files = await asyncio.to_thread(attachments, answer)
         try:
             return await webhook.edit_message(
-                message_id, content=None, embed=embed, view=view, attachments=files_of(files),
-                allowed_mentions=NO_PINGS,
+                message_id, content=text, attachments=files_of(files), allowed_mentions=NO_PINGS,
+                **({"view": None} | shown),
             )  # fmt: skip
         except discord.HTTPException as err:
-            log.warning("could not resume job %s in place: %s", job.id, err)
+            log.warning("could not answer resumed job %s in place: %s", job.id, err)
         if job.channel_id is None:
             return None
+        mention = f"<@{job.user_id}>"
         try:
             return await self.get_partial_messageable(job.channel_id).send(
-                f"<@{job.user_id}>", embed=embed, view=view, files=files_of(files),
-                allowed_mentions=NO_PINGS,
+                f"{mention} {text}" if text else mention, files=files_of(files),
+                allowed_mentions=NO_PINGS, **shown,
             )  # fmt: skip
         except discord.HTTPException as err:
-            log.warning("could not post resumed job %s: %s", job.id, err)
+            log.warning("could not answer resumed job %s in its channel: %s", job.id, err)
             return None
-
-    async def _resume_notice(
-        self, webhook: discord.Webhook, message_id: int, job: JobRecord, text: str
-    ) -> None:
-        try:
-            await webhook.edit_message(message_id, content=text, view=None)
-            return
-        except discord.HTTPException:
-            pass
-        try:
-            if job.channel_id is not None:
-                await self.get_partial_messageable(job.channel_id).send(
-                    f"<@{job.user_id}> {text}", allowed_mentions=NO_PINGS
-                )
-        except discord.HTTPException as err:
-            log.warning("could not tell %s about job %s: %s", job.user_id, job.id, err)
 
     async def _tell_interrupted(self) -> None:
         """Jobs a restart cut short get a channel message with a 🔁 Retry button, never silence."""
