@@ -23,7 +23,13 @@ from bot.discord.feedback_ui import (
     PickButton,
     PrivacyCommands,
 )
-from bot.discord.flow import MIN_EDIT_INTERVAL_S, Presenters, attachments, parse_reply_handle
+from bot.discord.flow import (
+    MIN_EDIT_INTERVAL_S,
+    Presenters,
+    attachments,
+    parse_reply_handle,
+    record_shown_post,
+)
 from bot.discord.i18n import MuseTranslator
 from bot.discord.mod_commands import ModerationCommands
 from bot.discord.render import result_embed
@@ -138,7 +144,7 @@ class MuseBot(commands.Bot):
                 raise Withheld(delivery.withheld)
             message = await self._answer_resumed(webhook, message_id, job, delivery)
             if message is not None:
-                await self.service.reviews.record_post(job.id, message.channel.id, message.id)
+                await record_shown_post(self.service, job.id, message)
         except UserError as err:
             await self._answer_resumed(webhook, message_id, job, f"⚠️ {err}")
 

@@ -97,10 +97,10 @@ async def _run_job(
     embed, view = result_embed(delivery), show.result_view(delivery)
     message = await send_result(interaction, embed=embed, view=view, attachments=files)
     if message is not None:
-        await _record_post(service, delivery.job_id, message)
+        await record_shown_post(service, delivery.job_id, message)
 
 
-async def _record_post(service: MuseService, job_id: str, message: discord.Message) -> None:
+async def record_shown_post(service: MuseService, job_id: str, message: discord.Message) -> None:
     """Note where the result is shown (for reports). The member already has the result, so a
     failure here is only logged: reporting it would replace the shown result with an error."""
     try:
