@@ -15,6 +15,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from bot.app import open_service
 from bot.config import DEFAULT_WEB_PORT, Settings, load_settings
 from bot.datasets.export import export
 from bot.datasets.filters import KINDS, ExportFilters
@@ -22,7 +23,6 @@ from bot.datasets.formats import FORMATS
 from bot.datasets.stats import format_stats, rater_stats
 from bot.errors import BotError, ConfigError, UserError
 from bot.ops.logs import configure_logging
-from bot.ops.runtime import open_service
 from bot.service.pictures import check_upload
 from bot.service.privacy import delete_user_data
 from bot.service.types import Origin
