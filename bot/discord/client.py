@@ -32,6 +32,7 @@ from bot.discord.flow import (
 )
 from bot.discord.i18n import MuseTranslator
 from bot.discord.mod_commands import ModerationCommands
+from bot.discord.options import check_option_types
 from bot.discord.render import result_embed
 from bot.discord.replies import NO_PINGS, Attachment, files_of, report_error
 from bot.discord.reports import ReportButton, report_message
@@ -48,6 +49,10 @@ log = logging.getLogger(__name__)
 
 class MuseTree(app_commands.CommandTree[Any]):
     """Routes every slash-command error to the one reporting helper."""
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        check_option_types(interaction)  # a wrong-typed value never reaches a command
+        return True
 
     async def on_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
