@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import aiosqlite
 
 from bot.store.connection import JobGone, StoreBase
-from bot.store.records import JobRecord, NewOutput, OutputRecord
+from bot.store.records import JobRecord, NewOutput, OutputRecord, clean_text
 
 
 def _job(row: aiosqlite.Row) -> JobRecord:
@@ -56,7 +56,8 @@ class JobQueries(StoreBase):
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 job.id, job.group_id, job.parent_id, job.kind, job.user_id, job.guild_id,
-                job.channel_id, json.dumps(job.options, ensure_ascii=False), job.prompt, job.seed,
+                job.channel_id, clean_text(json.dumps(job.options, ensure_ascii=False)),
+                clean_text(job.prompt), job.seed,
                 job.status, job.created_at, int(job.compare), job.reply_handle,
             ),
         )  # fmt: skip
@@ -103,8 +104,9 @@ class JobQueries(StoreBase):
                 "INSERT INTO outputs (job_id, candidate, text, model_id, seed, decision,"
                 " verdict, timings, created_at, image_path) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
-                    job_id, out.candidate, out.text, out.model_id, out.seed, out.decision,
-                    json.dumps(out.verdict, ensure_ascii=False), json.dumps(out.timings), now,
+                    job_id, out.candidate, clean_text(out.text), out.model_id, out.seed,
+                    out.decision, clean_text(json.dumps(out.verdict, ensure_ascii=False)),
+                    json.dumps(out.timings), now,
                     out.image_path,
                 ),
             )  # fmt: skip
