@@ -92,8 +92,8 @@ class JobQueries(StoreBase):
     async def _insert_outputs(
         self, job_id: str, outputs: Sequence[NewOutput], now: float
     ) -> list[int]:
-        changed = await self._db.execute(
-            "UPDATE jobs SET status = 'done', finished_at = ?, reply_handle = NULL WHERE id = ?",
+        changed = await self._db.execute(  # the reply handle stays until it is delivered
+            "UPDATE jobs SET status = 'done', finished_at = ?, delivered_at = NULL WHERE id = ?",
             (now, job_id),
         )
         if changed.rowcount == 0:
@@ -112,6 +112,21 @@ class JobQueries(StoreBase):
             )  # fmt: skip
             ids.append(int(cursor.lastrowid or 0))
         return ids
+
+    async def mark_delivered(self, job_id: str, now: float) -> None:
+        """The member has the result (Discord accepted it); nothing is left to answer."""
+        await self.write(
+            "UPDATE jobs SET delivered_at = ?, reply_handle = NULL WHERE id = ?", (now, job_id)
+        )
+
+    async def undelivered_results(self) -> list[JobRecord]:
+        """Done jobs whose result never reached Discord, oldest first (those with a place to
+        answer: jobs from the command line have neither a reply handle nor a channel)."""
+        async with self._db.execute(
+            "SELECT * FROM jobs WHERE status = 'done' AND delivered_at IS NULL"
+            " AND (reply_handle IS NOT NULL OR channel_id IS NOT NULL) ORDER BY created_at"
+        ) as cur:
+            return [_job(row) for row in await cur.fetchall()]
 
     async def unfinished_jobs(self) -> list[JobRecord]:
         """Jobs a previous process left queued or running, oldest first."""

@@ -32,7 +32,7 @@ class JobRecord:
     created_at: float
     error: str | None = None
     compare: bool = False
-    reply_handle: str | None = None  # how the adapter answers this job; cleared when done
+    reply_handle: str | None = None  # how the adapter answers this job; cleared once delivered
 
 
 @dataclass(frozen=True)
