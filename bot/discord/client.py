@@ -121,6 +121,10 @@ class MuseBot(commands.Bot):
             await self._sync()
         await self._tell_interrupted()
         await self.review_sync.start()
+        if self.service.undelivered:
+            log.info(
+                "delivering %d result(s) stored before a restart", len(self.service.undelivered)
+            )
         for job in self.service.undelivered:  # stored before a restart, never shown
             self._spawn(self._show_resumed(job, await self.service.delivery(job)), job)
         for job in self.service.resumable:
