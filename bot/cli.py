@@ -18,7 +18,7 @@ from dotenv import dotenv_values
 
 from bot.app import open_service
 from bot.config import DEFAULT_WEB_PORT, Settings, load_settings
-from bot.datasets.export import export
+from bot.datasets.export import InvalidExport, export
 from bot.datasets.filters import KINDS, ExportFilters
 from bot.datasets.formats import FORMATS
 from bot.datasets.stats import format_stats, rater_stats
@@ -379,7 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(settings, args)
     except (
         BotError, ModelLoadError, StorageError, ImageFilterError, TextFilterError, FinetuneError,
-        OSError, sqlite3.DatabaseError,
+        OSError, sqlite3.DatabaseError, InvalidExport,
     ) as err:  # fmt: skip
         print(f"muse: error: {operator_line(err, db_path)}", file=sys.stderr)
         return 2

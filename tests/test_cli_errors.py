@@ -112,3 +112,18 @@ def test_a_backup_under_a_regular_file_is_one_line(
     (tmp_path / "notes.txt").write_text("a regular file")
     assert main(["backup", str(tmp_path / "notes.txt" / "copy.sqlite3")]) == 2
     _one_line_error(capsys, "notes.txt", "Choose a path")
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--min-votes", "-1"], "min_votes must be at least 0"),
+        (["--kind", "draw", "--out", "{tmp}/pictures.parquet"], "images export to a folder"),
+    ],
+)
+def test_export_arguments_that_do_not_fit_are_one_line(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], says: str
+) -> None:
+    out = ["--out", str(tmp_path / "ratings.jsonl")] if "--out" not in args else []
+    assert main(["export", *out, *[a.format(tmp=tmp_path) for a in args]]) == 2
+    _one_line_error(capsys, says)

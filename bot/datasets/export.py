@@ -55,18 +55,22 @@ def _check_destination(out: Path, layout: str) -> None:
         raise IsADirectoryError(errno.EISDIR, "it is a folder; give a file name", str(out))
 
 
+class InvalidExport(ValueError):
+    """The export's arguments do not fit together; the message says what is wrong."""
+
+
 def _layout(out: Path, filters: ExportFilters) -> str:
-    """The layout for these arguments, or ValueError saying what is wrong."""
+    """The layout for these arguments, or ``InvalidExport`` saying what is wrong."""
     if filters.kind is not None and filters.kind not in KINDS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {filters.kind!r}")
+        raise InvalidExport(f"kind must be one of {', '.join(KINDS)}, got {filters.kind!r}")
     if filters.min_votes < 0:
-        raise ValueError(f"min_votes must be at least 0, got {filters.min_votes}")
+        raise InvalidExport(f"min_votes must be at least 0, got {filters.min_votes}")
     if filters.kind != "draw":
         return "parquet" if out.suffix == ".parquet" else "jsonl"
     if out.suffix in (".parquet", ".jsonl", ".json"):
-        raise ValueError(f"images export to a folder (PNG files and metadata.jsonl), not {out}")
+        raise InvalidExport(f"images export to a folder (PNG files and metadata.jsonl), not {out}")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ValueError(f"{out} exists and is not an empty folder")
+        raise InvalidExport(f"{out} exists and is not an empty folder")
     return "imagefolder"
 
 
