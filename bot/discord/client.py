@@ -126,7 +126,7 @@ class MuseBot(commands.Bot):
                 "delivering %d result(s) stored before a restart", len(self.service.undelivered)
             )
         for job in self.service.undelivered:  # stored before a restart, never shown
-            self._spawn(self._show_resumed(job, await self.service.delivery(job)), job)
+            self._spawn(self._redeliver(job), job)
         for job in self.service.resumable:
             self._spawn(self._resume(job), job)
         self.service.undelivered.clear()
@@ -156,6 +156,10 @@ class MuseBot(commands.Bot):
             await self._show_resumed(job, delivery)
         except UserError as err:
             await self._answer_resumed(job, f"⚠️ {err}")
+
+    async def _redeliver(self, job: JobRecord) -> None:
+        """A result stored before a restart that Discord never accepted, shown now."""
+        await self._show_resumed(job, await self.service.delivery(job))
 
     async def _show_resumed(self, job: JobRecord, delivery: Delivery) -> None:
         """A stored result, shown once: marked as delivered once Discord accepted it."""
