@@ -13,8 +13,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from bot.app import Models, open_service
 from bot.config import Settings
-from bot.ops.runtime import Models, open_service
 from bot.service.core import MuseService
 
 

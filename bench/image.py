@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Ticker
+from bot.app import Models, open_service
 from bot.config import Settings
-from bot.ops.runtime import Models, open_service
 from bot.service.core import MuseService
 from bot.service.types import Origin
 from generators.requests import DrawRequest

@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bot.app import open_service
 from bot.config import Settings
-from bot.ops.runtime import open_service
 from bot.service.core import MuseService
 from bot.service.types import Origin
 from generators.prompts import poem_prompt

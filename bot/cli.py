@@ -8,6 +8,7 @@ import asyncio
 import mimetypes
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -15,14 +16,15 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from bot.app import open_service
 from bot.config import DEFAULT_WEB_PORT, Settings, load_settings
-from bot.datasets.export import export
+from bot.datasets.export import InvalidExport, export
 from bot.datasets.filters import KINDS, ExportFilters
 from bot.datasets.formats import FORMATS
 from bot.datasets.stats import format_stats, rater_stats
 from bot.errors import BotError, ConfigError, UserError
+from bot.ops.failures import operator_line
 from bot.ops.logs import configure_logging
-from bot.ops.runtime import open_service
 from bot.service.pictures import check_upload
 from bot.service.privacy import delete_user_data
 from bot.service.types import Origin
@@ -365,17 +367,21 @@ def _cmd_delete_user(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse, read the settings once, run the command; operator errors exit 2, untraced."""
+    """Parse, read the settings once, run the command; operator errors exit 2, untraced:
+    Muse's own, and any file (``OSError``) or database (``sqlite3.DatabaseError``) error."""
     args = _parser().parse_args(argv)
     handler: Callable[[Settings, argparse.Namespace], int] = args.handler
+    db_path: Path | None = None
     try:
         settings = load_settings(environment(args.env_file, os.environ))
+        db_path = settings.db_path
         configure_logging(settings.log_level, json_lines=settings.log_json)
         return handler(settings, args)
     except (
-        BotError, ModelLoadError, StorageError, ImageFilterError, TextFilterError, FinetuneError
+        BotError, ModelLoadError, StorageError, ImageFilterError, TextFilterError, FinetuneError,
+        OSError, sqlite3.DatabaseError, InvalidExport,
     ) as err:  # fmt: skip
-        print(f"muse: error: {err}", file=sys.stderr)
+        print(f"muse: error: {operator_line(err, db_path)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

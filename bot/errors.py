@@ -7,6 +7,7 @@ BotError                 anything Muse raises on purpose
 │   ├── NotAllowed       a button or command that is not this member's to use
 │   ├── GenerationFailed generation failed or timed out; the job is recorded as failed
 │   ├── Cancelled        the job was cancelled (❌, or its member was forgotten meanwhile)
+│   ├── Interrupted      Muse stopped before the job finished; it stays recorded to resume
 │   └── Withheld         the output was held back by the safety filter
 └── ConfigError          bad settings at startup; printed without a traceback
 """
@@ -39,6 +40,10 @@ class GenerationFailed(UserError):
 
 
 class Cancelled(UserError):
+    pass
+
+
+class Interrupted(UserError):
     pass
 
 

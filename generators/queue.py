@@ -180,14 +180,24 @@ class JobQueue(Generic[P, R]):
         """Wait until nothing is waiting or running (held jobs count as waiting)."""
         await self._idle.wait()
 
+    @property
+    def closed(self) -> bool:
+        """True once ``close`` began: no new jobs are admitted."""
+        return self._closing
+
     async def close(self, timeout_s: float = 30.0) -> None:
-        """Refuse new jobs, let runnable ones finish up to ``timeout_s``, fail the rest."""
+        """Refuse new jobs, let runnable ones finish up to ``timeout_s``, then stop the running
+        ones and fail them and the waiting ones with ``Overloaded("closed")``. Closing again
+        only fails what is left."""
         self._closing = True
         self._wake.set()
-        if self._task is not None:
+        if self._task is not None and not self._task.done():
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
             except TimeoutError:
+                log.warning("jobs still running after %g s; stopping them", timeout_s)
+                for running in self._running.values():
+                    running.cancel.set()  # a model on the worker thread stops at its next step
                 self._task.cancel()
                 await asyncio.gather(self._task, return_exceptions=True)
         for ticket in list(self.state.waiting):
@@ -274,6 +284,11 @@ class JobQueue(Generic[P, R]):
         except TimeoutError:
             cancel.set()
             outcomes = [JobTimeout(f"job took over {self.job_timeout_s:g} s")] * len(live)
+        except asyncio.CancelledError:  # the queue is closing and its grace time is over
+            cancel.set()
+            for ticket in live:
+                self.settle(ticket.job_id, Overloaded("closed", 0))
+            raise
         except Exception as err:
             if cancel.is_set():  # every job in it was cancelled: expected, not a failure
                 log.info("batch of %d job(s) stopped after cancel", len(live))
@@ -285,6 +300,10 @@ class JobQueue(Generic[P, R]):
             current_jobs.reset(context)
         if not cancel.is_set():
             self.throughput.observe(live, asyncio.get_running_loop().time() - started)
+        self._settle_batch(live, outcomes)
+
+    def _settle_batch(self, live: list[Ticket[P]], outcomes: Sequence[Any]) -> None:
+        """Each job's outcome; a job cancelled meanwhile settles as cancelled."""
         for ticket, outcome in zip(live, outcomes, strict=True):
             if ticket.job_id in self._cancelled:
                 self._cancelled.discard(ticket.job_id)

@@ -193,3 +193,19 @@ def test_generators_and_moderation_never_import_bot_in_the_graph() -> None:
     assert any(t.startswith("generators.") for t in graph["bot.service.core"]), (
         "the walk missed bot's imports"
     )
+
+
+def test_ops_sits_below_the_service_and_never_builds_it() -> None:
+    """The arrow points one way: the service imports ``bot.ops`` (metrics), so ``bot.ops``
+    never imports ``bot.service`` nor ``bot.app``, which builds the service."""
+    graph = _import_graph(ROOT, GRAPH_PACKAGES)
+    offenders = [
+        f"{name} -> {target}"
+        for name, targets in sorted(graph.items())
+        if name.startswith("bot.ops")
+        for target in sorted(targets)
+        if target.startswith(("bot.service", "bot.app", "bot.discord", "bot.cli"))
+    ]
+    assert offenders == []
+    assert "bot.ops.metrics" in graph["bot.service.core"], "the walk missed the service's import"
+    assert "bot.service.core" in graph["bot.app"], "bot.app no longer builds the service"

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from bench.copyright_eval import eval_guard
+from bot.app import load_text_filter
 from bot.config import load_settings
 from bot.errors import ConfigError, Refused
-from bot.ops.runtime import load_text_filter
 from bot.review.reviews import GuildSettings
 from bot.service.types import Origin
 from generators.requests import PoemRequest, SloganRequest

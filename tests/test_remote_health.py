@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.app import Models, open_service, service_health
 from bot.config import Settings
 from bot.errors import GenerationFailed
 from bot.ops.metrics import metrics_app
-from bot.ops.runtime import Models, open_service, service_health
 from generators.remote_health import ServerHealth
 from tests.fakes import ScriptedBackend
 from tests.openai_faults import Step

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from bot.app import open_service
 from bot.config import Settings
-from bot.ops.runtime import open_service
 from bot.service.types import Origin
 from generators.remote import OpenAITextBackend, RemoteConfig
 from generators.requests import PoemRequest

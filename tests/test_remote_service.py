@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from bot.app import open_service
 from bot.config import Settings
 from bot.errors import Busy, GenerationFailed
-from bot.ops.runtime import open_service
 from bot.service.core import MuseService
 from bot.service.types import Origin
 from generators.backend import ModelLoadError

@@ -9,6 +9,7 @@ number of rows. Members, guilds and channels appear only as keyed hashes (``pseu
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -34,24 +35,42 @@ async def export(
     names = Pseudonyms(secret)
     spec = format_named(fmt)
     layout = _layout(out, filters)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if layout == "imagefolder":
-        return await _export_folder(storage, out, spec, filters, names)
-    return await _export_file(storage, out, ExportRun(spec, filters, names, images=None), layout)
+    try:
+        _check_destination(out, layout)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if layout == "imagefolder":
+            return await _export_folder(storage, out, spec, filters, names)
+        run = ExportRun(spec, filters, names, images=None)
+        return await _export_file(storage, out, run, layout)
+    except OSError as err:  # name the path asked for, not the hidden partial file
+        raise OSError(err.errno, err.strerror or str(err), str(out)) from err
+
+
+def _check_destination(out: Path, layout: str) -> None:
+    """``out`` must not lie under a regular file, nor be a folder when a file is written."""
+    for parent in out.parents:
+        if parent.exists() and not parent.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, f"{parent} is a file, not a folder", str(out))
+    if layout != "imagefolder" and out.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "it is a folder; give a file name", str(out))
+
+
+class InvalidExport(ValueError):
+    """The export's arguments do not fit together; the message says what is wrong."""
 
 
 def _layout(out: Path, filters: ExportFilters) -> str:
-    """The layout for these arguments, or ValueError saying what is wrong."""
+    """The layout for these arguments, or ``InvalidExport`` saying what is wrong."""
     if filters.kind is not None and filters.kind not in KINDS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {filters.kind!r}")
+        raise InvalidExport(f"kind must be one of {', '.join(KINDS)}, got {filters.kind!r}")
     if filters.min_votes < 0:
-        raise ValueError(f"min_votes must be at least 0, got {filters.min_votes}")
+        raise InvalidExport(f"min_votes must be at least 0, got {filters.min_votes}")
     if filters.kind != "draw":
         return "parquet" if out.suffix == ".parquet" else "jsonl"
     if out.suffix in (".parquet", ".jsonl", ".json"):
-        raise ValueError(f"images export to a folder (PNG files and metadata.jsonl), not {out}")
+        raise InvalidExport(f"images export to a folder (PNG files and metadata.jsonl), not {out}")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ValueError(f"{out} exists and is not an empty folder")
+        raise InvalidExport(f"{out} exists and is not an empty folder")
     return "imagefolder"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,4 +57,9 @@ def filters_json(filters: ExportFilters, names: Pseudonyms) -> dict[str, Any]:
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """``data`` as indented UTF-8 JSON, the way every manifest is saved."""
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    pending = path.with_name(f".{path.name}.partial")  # never a half-written manifest
+    try:
+        pending.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        os.replace(pending, path)
+    finally:
+        pending.unlink(missing_ok=True)

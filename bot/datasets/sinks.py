@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any, Protocol
 
+from bot.store.records import clean_text
+
 PARQUET_ROW_GROUP = 2048
 Columns = tuple[tuple[str, str], ...]  # (name, "str" | "int" | "float" | "bool" | "chat" | ...)
 
@@ -20,6 +22,18 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
+def cleaned(value: Any) -> Any:
+    """``value`` with U+FFFD removed from every string in it (rows stored before Muse cleaned
+    text at the storage boundary may still hold it; no export ever does)."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {key: cleaned(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [cleaned(item) for item in value]
+    return value
+
+
 class JsonlSink:
     """One JSON object a line."""
 
@@ -27,7 +41,7 @@ class JsonlSink:
         self._file = path.open("w", encoding="utf-8")
 
     def write(self, row: dict[str, Any]) -> None:
-        self._file.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self._file.write(json.dumps(cleaned(row), ensure_ascii=False) + "\n")
 
     def close(self) -> None:
         self._file.close()
@@ -44,7 +58,7 @@ class ParquetSink:
         self._rows: list[dict[str, Any]] = []
 
     def write(self, row: dict[str, Any]) -> None:
-        self._rows.append(row)
+        self._rows.append(cleaned(row))
         if len(self._rows) >= PARQUET_ROW_GROUP:
             self._flush()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 import discord
@@ -27,11 +28,13 @@ from bot.discord.flow import (
     MIN_EDIT_INTERVAL_S,
     Presenters,
     attachments,
+    mark_delivered,
     parse_reply_handle,
     record_shown_post,
 )
 from bot.discord.i18n import MuseTranslator
 from bot.discord.mod_commands import ModerationCommands
+from bot.discord.options import check_option_types
 from bot.discord.render import result_embed
 from bot.discord.replies import NO_PINGS, Attachment, files_of, report_error
 from bot.discord.reports import ReportButton, report_message
@@ -48,6 +51,10 @@ log = logging.getLogger(__name__)
 
 class MuseTree(app_commands.CommandTree[Any]):
     """Routes every slash-command error to the one reporting helper."""
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        check_option_types(interaction)  # a wrong-typed value never reaches a command
+        return True
 
     async def on_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
@@ -114,11 +121,21 @@ class MuseBot(commands.Bot):
             await self._sync()
         await self._tell_interrupted()
         await self.review_sync.start()
+        if self.service.undelivered:
+            log.info(
+                "delivering %d result(s) stored before a restart", len(self.service.undelivered)
+            )
+        for job in self.service.undelivered:  # stored before a restart, never shown
+            self._spawn(self._redeliver(job), job)
         for job in self.service.resumable:
-            task = asyncio.create_task(self._resume(job), name=f"muse-resume-{job.id}")
-            self._resuming.add(task)
-            task.add_done_callback(self._resuming.discard)
+            self._spawn(self._resume(job), job)
+        self.service.undelivered.clear()
         self.service.resumable.clear()
+
+    def _spawn(self, work: Coroutine[Any, Any, None], job: JobRecord) -> None:
+        task = asyncio.create_task(work, name=f"muse-resume-{job.id}")
+        self._resuming.add(task)
+        task.add_done_callback(self._resuming.discard)
 
     async def close(self) -> None:
         """Stop resumptions still in flight and the review sync, then disconnect."""
@@ -130,32 +147,40 @@ class MuseBot(commands.Bot):
 
     async def _resume(self, job: JobRecord) -> None:
         """Answer a job that a restart cut short in its original placeholder (or the channel)."""
-        app_id, token, message_id = parse_reply_handle(job.reply_handle or "")
-        webhook = discord.Webhook.partial(app_id, token, client=self)
         try:
             pending = await self.service.resume(job)
-            await self._edit_quietly(
-                webhook, message_id, "⏳ Muse restarted; finishing your request…"
-            )
+            await self._edit_quietly(job, "⏳ Muse restarted; finishing your request…")
             delivery = await self.service.finish(pending)
             if delivery.held_ids:
                 await send_to_review(self, self.service, delivery)
-            if delivery.withheld:
-                raise Withheld(delivery.withheld)
-            message = await self._answer_resumed(webhook, message_id, job, delivery)
-            if message is not None:
-                await record_shown_post(self.service, job.id, message)
+            await self._show_resumed(job, delivery)
         except UserError as err:
-            await self._answer_resumed(webhook, message_id, job, f"⚠️ {err}")
+            await self._answer_resumed(job, f"⚠️ {err}")
 
-    async def _edit_quietly(self, webhook: discord.Webhook, message_id: int, text: str) -> None:
+    async def _redeliver(self, job: JobRecord) -> None:
+        """A result stored before a restart that Discord never accepted, shown now."""
+        await self._show_resumed(job, await self.service.delivery(job))
+
+    async def _show_resumed(self, job: JobRecord, delivery: Delivery) -> None:
+        """A stored result, shown once: marked as delivered once Discord accepted it."""
+        if delivery.withheld:
+            await self._answer_resumed(job, f"⚠️ {Withheld(delivery.withheld)}")
+            await mark_delivered(self.service, job.id)
+            return
+        message = await self._answer_resumed(job, delivery)
+        if message is not None:
+            await record_shown_post(self.service, job.id, message)
+
+    async def _edit_quietly(self, job: JobRecord, text: str) -> None:
+        app_id, token, message_id = parse_reply_handle(job.reply_handle or "")
         try:
+            webhook = discord.Webhook.partial(app_id, token, client=self)
             await webhook.edit_message(message_id, content=text)
         except discord.HTTPException as err:  # the job still runs; the result finds its way
             log.info("could not mark message %s as resuming: %s", message_id, err)
 
     async def _answer_resumed(
-        self, webhook: discord.Webhook, message_id: int, job: JobRecord, answer: Delivery | str
+        self, job: JobRecord, answer: Delivery | str
     ) -> discord.Message | None:
         """Show the result (or a notice) in the job's placeholder, or in its channel, mentioning
         the member, when the placeholder or its token is gone; None when neither works."""
@@ -166,10 +191,13 @@ class MuseBot(commands.Bot):
             shown = {"embed": result_embed(answer), "view": result_view(answer)}
             files = await asyncio.to_thread(attachments, answer)
         try:
-            return await webhook.edit_message(
-                message_id, content=text, attachments=files_of(files), allowed_mentions=NO_PINGS,
-                **({"view": None} | shown),
-            )  # fmt: skip
+            if job.reply_handle:
+                app_id, token, message_id = parse_reply_handle(job.reply_handle)
+                webhook = discord.Webhook.partial(app_id, token, client=self)
+                return await webhook.edit_message(
+                    message_id, content=text, attachments=files_of(files),
+                    allowed_mentions=NO_PINGS, **({"view": None} | shown),
+                )  # fmt: skip
         except discord.HTTPException as err:
             log.warning("could not answer resumed job %s in place: %s", job.id, err)
         if job.channel_id is None:

@@ -18,7 +18,7 @@ import discord
 
 from bot.discord.render import progress_text, result_embed
 from bot.discord.replies import Attachment, send_result, show_progress
-from bot.errors import Cancelled, Withheld
+from bot.errors import Cancelled, Interrupted, Withheld
 from bot.service.core import MuseService
 from bot.service.types import Delivery, PendingJob
 from generators.queue import current_jobs
@@ -86,12 +86,13 @@ async def _run_job(
         delivery = await _await_with_progress(
             interaction, service, pending, progress_interval_s, waiting_view
         )
-    except Cancelled as err:
+    except (Cancelled, Interrupted) as err:  # Interrupted: the next start resumes the job
         await show_progress(interaction, str(err), None)
         return
     if delivery.held_ids:
         await show.send_to_review(interaction.client, service, delivery)
     if delivery.withheld:
+        await mark_delivered(service, delivery.job_id)  # the notice is all there is to show
         raise Withheld(delivery.withheld)
     files = await asyncio.to_thread(attachments, delivery)
     embed, view = result_embed(delivery), show.result_view(delivery)
@@ -101,17 +102,27 @@ async def _run_job(
 
 
 async def record_shown_post(service: MuseService, job_id: str, message: discord.Message) -> None:
-    """Note where the result is shown (for reports). The member already has the result, so a
-    failure here is only logged: reporting it would replace the shown result with an error."""
+    """Note that Discord accepted the result (so no restart delivers it again) and where it is
+    shown (for reports). The member already has it, so a failure here is only logged:
+    reporting it would replace the shown result with an error."""
+    await asyncio.shield(mark_delivered(service, job_id))  # a stop now must not undo it
     try:
         await service.reviews.record_post(job_id, message.channel.id, message.id)
     except sqlite3.Error:
         log.exception("result of job %s is shown but its message was not recorded", job_id)
 
 
+async def mark_delivered(service: MuseService, job_id: str) -> None:
+    """The job's answer reached its member; a failure to note it is only logged."""
+    try:
+        await service.storage.mark_delivered(job_id, service.clock())
+    except sqlite3.Error:
+        log.exception("result of job %s is shown but not marked as delivered", job_id)
+
+
 def reply_handle(interaction: discord.Interaction[Any], callback: Any) -> str | None:
     """``app:token:message`` of the placeholder, so a restarted Muse can still answer there
-    (the token lives 15 minutes and is cleared from the database once the job is done)."""
+    (the token lives 15 minutes and is cleared from the database once the result is shown)."""
     message_id = getattr(callback, "message_id", None)
     if message_id is None:
         return None

@@ -16,6 +16,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.discord.options import WrongOptionType
 from bot.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,9 @@ def error_text(error: BaseException) -> str:
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
     if isinstance(error, UserError):
+        return str(error)
+    if isinstance(error, WrongOptionType):
+        log.warning("%s", error.log_line)
         return str(error)
     if isinstance(error, app_commands.CommandOnCooldown):
         return f"Slow down: try again in {error.retry_after:.0f} s."

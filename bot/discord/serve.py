@@ -15,11 +15,11 @@ import aiohttp
 import discord
 from aiohttp import web
 
+from bot.app import open_service, service_health
 from bot.config import Settings
 from bot.discord.shards import make_bot
 from bot.errors import BotError, ConfigError
 from bot.ops.metrics import start_metrics_server
-from bot.ops.runtime import open_service, service_health
 from bot.service.core import MuseService
 from bot.web.app import start_web_server
 

@@ -1,4 +1,5 @@
-"""Operations: opening and closing Muse's resources, logging, metrics and health.
+"""Operations: logging, metrics and health.
 
-May import the core and the back-ends; never ``discord`` or ``bot.discord``.
+Sits below the service: ``bot.service`` may import it, it never imports ``bot.service`` or
+``bot.app`` (what builds the service), nor ``discord`` or ``bot.discord``.
 """

@@ -22,24 +22,33 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from bot.config import Settings
-from bot.errors import Busy, Cancelled, GenerationFailed, NotAllowed, Refused, UserError
+from bot.errors import (
+    Busy,
+    Cancelled,
+    GenerationFailed,
+    Interrupted,
+    NotAllowed,
+    Refused,
+    UserError,
+)
 from bot.ops.metrics import Metrics
 from bot.review.reviews import ReviewDesk
 from bot.service.copyright import is_copyright, prompt_refusal, result_withheld
 from bot.service.delivery import build_delivery
-from bot.service.execution import Executor, ticket
+from bot.service.execution import Executor, job_queue, ticket
 from bot.service.feedback import FeedbackStore, RateLimiter
 from bot.service.messages import busy_message, failure_message
 from bot.service.pictures import Pictures
 from bot.service.privacy import cancelled_notice, store_outputs
+from bot.service.restart import sort_leftovers
 from bot.service.streaming import StreamFilter
-from bot.service.types import Delivery, Origin, PendingJob, Progress, Result, Rows, VoteResult
+from bot.service.types import Delivery, Origin, PendingJob, Progress, Rows, VoteResult
 from bot.service.work import draw_rows, job_record, text_outputs, text_rows
 from bot.store.records import JobRecord, NewOutput, OutputRecord
 from bot.store.storage import Storage
 from generators.backend import AsyncTextBackend, GenerationCancelled, ImageBackend, TextBackend
 from generators.options import InvalidRequest
-from generators.queue import JobCancelled, JobQueue, Overloaded, Throughput
+from generators.queue import JobCancelled, Overloaded, Throughput
 from generators.requests import SEED_MAX, DrawRequest, Request, request_from_fields
 from generators.samples import ImageResult
 from generators.worker import ModelWorker
@@ -49,7 +58,8 @@ from moderation.verdict import Decision, Verdict
 
 log = logging.getLogger(__name__)
 
-RESUME_WINDOW_S = 12 * 60  # interaction tokens last 15 minutes; leave time to generate
+NOTICE_S = 5.0  # after the grace, time to tell members whose jobs will finish after a restart
+INTERRUPTED_NOTICE = "⏳ Muse is restarting; your request will be finished after the restart."
 
 
 class MuseService:
@@ -85,6 +95,7 @@ class MuseService:
         self.reviews = ReviewDesk(storage, clock)
         self.interrupted: list[JobRecord] = []  # cut short by a restart; too old to resume
         self.resumable: list[JobRecord] = []  # cut short, but still answerable: run them again
+        self.undelivered: list[JobRecord] = []  # done, but the member never got the result
         self._deliveries = 0
         self._no_deliveries = asyncio.Event()
         self._no_deliveries.set()
@@ -102,7 +113,7 @@ class MuseService:
             metrics=self.metrics,
             streams=StreamFilter(self.judge_text, self.strictness),
         )
-        self.queue = _job_queue(settings, self.executor, throughput)
+        self.queue = job_queue(settings, self.executor, throughput)
 
     @property
     def model_id(self) -> str:
@@ -110,18 +121,18 @@ class MuseService:
 
     async def __aenter__(self) -> MuseService:
         await self.reviews.load()
-        now = self.clock()
-        for job in await self.storage.unfinished_jobs():
-            if job.reply_handle and now - job.created_at < RESUME_WINDOW_S:
-                self.resumable.append(job)
-            else:
-                await self.storage.finish_job(job.id, "failed", now, "interrupted by a restart")
-                self.interrupted.append(job)
+        left = await sort_leftovers(self.storage, self.clock())
+        self.resumable, self.interrupted, self.undelivered = (
+            left.resumable,
+            left.interrupted,
+            left.undelivered,
+        )
         self.queue.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.queue.close()
+        if not self.queue.closed:  # stop() closed it already
+            await self.queue.close()
 
     @contextlib.asynccontextmanager
     async def delivering(self) -> AsyncIterator[None]:
@@ -137,10 +148,11 @@ class MuseService:
 
     async def stop(self, grace_s: float) -> None:
         """Refuse new jobs, let queued and running ones finish and be delivered within
-        ``grace_s``; whatever is left fails with a "restarting" message, recorded."""
+        ``grace_s``; whatever is left stays recorded for the next start to resume, and its
+        member is told so (``Interrupted``), within ``NOTICE_S`` more."""
         started = time.monotonic()
         await self.queue.close(timeout_s=grace_s)
-        left_s = max(0.1, grace_s - (time.monotonic() - started))
+        left_s = max(NOTICE_S, grace_s - (time.monotonic() - started))
         try:
             await asyncio.wait_for(self._no_deliveries.wait(), left_s)
         except TimeoutError:
@@ -226,6 +238,8 @@ class MuseService:
             await self.storage.finish_job(job_id, "cancelled", self.clock(), None)
             self.metrics.jobs.labels(pending.record.kind, "cancelled").inc()
             raise Cancelled(await cancelled_notice(self.storage, job_id)) from err
+        except Overloaded as err:  # the queue closed: left as it is, for the next start
+            raise Interrupted(INTERRUPTED_NOTICE) from err
         except Exception as err:
             await self.storage.finish_job(job_id, "failed", self.clock(), repr(err))
             self.metrics.jobs.labels(pending.record.kind, "failed").inc()
@@ -381,19 +395,3 @@ class MuseService:
 def _has_content(out: NewOutput) -> bool:
     """Something to show or to review (a flagged empty text still counts)."""
     return bool(out.text or out.image_path or out.decision != Decision.ALLOW)
-
-
-def _job_queue(
-    settings: Settings, executor: Executor, throughput: Throughput | None
-) -> JobQueue[Rows, Result]:
-    """The bounded queue: the local lane runs one batch at a time, the remote lane several."""
-    return JobQueue(
-        executor.execute,
-        max_depth=settings.queue_max_depth,
-        per_user=settings.queue_per_user,
-        max_batch_rows=settings.batch_max_rows,
-        job_timeout_s=settings.job_timeout_s,
-        throughput=throughput,
-        runner=executor.text_runner(),
-        lane_limits={"remote": settings.remote_concurrency},
-    )

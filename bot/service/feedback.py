@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bot.store.records import clean_text
 from bot.store.storage import Storage
 
 COMPARE_CHOICES = ("a", "b", "tie")
@@ -67,7 +68,7 @@ class FeedbackStore:
     async def add_edit(self, output_id: int, user_id: int, text: str) -> None:
         await self.storage.write(
             "INSERT INTO edits (output_id, user_id, text, created_at) VALUES (?,?,?,?)",
-            (output_id, user_id, text, self.clock()),
+            (output_id, user_id, clean_text(text), self.clock()),
         )
 
     async def latest_edits(self, output_ids: list[int]) -> dict[int, str]:

@@ -9,6 +9,7 @@ caller acknowledges anything to a member. The query groups (``bot.store.jobs``, 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,20 @@ JOIN_TIMEOUT_S = 5.0
 
 class StorageError(RuntimeError):
     """The database file cannot be opened or migrated; the message says which and why."""
+
+
+def database_line(err: sqlite3.Error, path: Path | None) -> str:
+    """A database that cannot be used: which, why, and what to do (damaged, or otherwise)."""
+    name = path or "(MUSE_DB_PATH)"
+    if getattr(err, "sqlite_errorname", "") in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+        return (
+            f"cannot use database {name}: it is damaged ({err}); restore a backup with "
+            "`muse restore BACKUP`, or salvage it with `sqlite3 FILE .recover`"
+        )
+    return (
+        f"cannot use database {name}: {err}; check that the file is readable and writable "
+        "and that no other program holds it"
+    )
 
 
 class JobGone(LookupError):
@@ -82,7 +97,7 @@ class StoreBase:
             await storage._migrate()
         except aiosqlite.Error as err:
             await db.close()
-            raise StorageError(f"cannot use database {path}: {err}") from err
+            raise StorageError(database_line(err, path)) from err
         return storage
 
     async def __aenter__(self) -> Self:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import aiosqlite
 
 from bot.store.connection import JobGone, StoreBase
-from bot.store.records import JobRecord, NewOutput, OutputRecord
+from bot.store.records import JobRecord, NewOutput, OutputRecord, clean_text
 
 
 def _job(row: aiosqlite.Row) -> JobRecord:
@@ -56,7 +56,8 @@ class JobQueries(StoreBase):
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 job.id, job.group_id, job.parent_id, job.kind, job.user_id, job.guild_id,
-                job.channel_id, json.dumps(job.options, ensure_ascii=False), job.prompt, job.seed,
+                job.channel_id, clean_text(json.dumps(job.options, ensure_ascii=False)),
+                clean_text(job.prompt), job.seed,
                 job.status, job.created_at, int(job.compare), job.reply_handle,
             ),
         )  # fmt: skip
@@ -91,8 +92,8 @@ class JobQueries(StoreBase):
     async def _insert_outputs(
         self, job_id: str, outputs: Sequence[NewOutput], now: float
     ) -> list[int]:
-        changed = await self._db.execute(
-            "UPDATE jobs SET status = 'done', finished_at = ?, reply_handle = NULL WHERE id = ?",
+        changed = await self._db.execute(  # the reply handle stays until it is delivered
+            "UPDATE jobs SET status = 'done', finished_at = ?, delivered_at = NULL WHERE id = ?",
             (now, job_id),
         )
         if changed.rowcount == 0:
@@ -103,13 +104,29 @@ class JobQueries(StoreBase):
                 "INSERT INTO outputs (job_id, candidate, text, model_id, seed, decision,"
                 " verdict, timings, created_at, image_path) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
-                    job_id, out.candidate, out.text, out.model_id, out.seed, out.decision,
-                    json.dumps(out.verdict, ensure_ascii=False), json.dumps(out.timings), now,
+                    job_id, out.candidate, clean_text(out.text), out.model_id, out.seed,
+                    out.decision, clean_text(json.dumps(out.verdict, ensure_ascii=False)),
+                    json.dumps(out.timings), now,
                     out.image_path,
                 ),
             )  # fmt: skip
             ids.append(int(cursor.lastrowid or 0))
         return ids
+
+    async def mark_delivered(self, job_id: str, now: float) -> None:
+        """The member has the result (Discord accepted it); nothing is left to answer."""
+        await self.write(
+            "UPDATE jobs SET delivered_at = ?, reply_handle = NULL WHERE id = ?", (now, job_id)
+        )
+
+    async def undelivered_results(self) -> list[JobRecord]:
+        """Done jobs whose result never reached Discord, oldest first (those with a place to
+        answer: jobs from the command line have neither a reply handle nor a channel)."""
+        async with self._db.execute(
+            "SELECT * FROM jobs WHERE status = 'done' AND delivered_at IS NULL"
+            " AND (reply_handle IS NOT NULL OR channel_id IS NOT NULL) ORDER BY created_at"
+        ) as cur:
+            return [_job(row) for row in await cur.fetchall()]
 
     async def unfinished_jobs(self) -> list[JobRecord]:
         """Jobs a previous process left queued or running, oldest first."""

@@ -5,6 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+# What a decoder leaves for bytes it could not decode (a token cap cutting a multi-byte
+# character in two): it carries nothing, so it is never stored and never exported.
+REPLACEMENT_CHARACTER = "\ufffd"
+
+
+def clean_text(text: str) -> str:
+    """``text`` without U+FFFD, wherever it is; the rest is kept, so the member keeps their
+    text (a cut character is dropped rather than the whole text refused)."""
+    return text.replace(REPLACEMENT_CHARACTER, "")
+
 
 @dataclass(frozen=True)
 class JobRecord:
@@ -22,7 +32,7 @@ class JobRecord:
     created_at: float
     error: str | None = None
     compare: bool = False
-    reply_handle: str | None = None  # how the adapter answers this job; cleared when done
+    reply_handle: str | None = None  # how the adapter answers this job; cleared once delivered
 
 
 @dataclass(frozen=True)

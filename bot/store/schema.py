@@ -151,6 +151,20 @@ UPDATE reviews SET announced_at = decided_at WHERE status != 'pending';
 CREATE INDEX reviews_unannounced ON reviews (id) WHERE announced_at IS NULL AND status != 'pending';
 """
 
+# When a finished job's result reached its member (Discord accepted the edit, or the channel
+# post went out): a result stored but never shown is delivered at the next start, and the job
+# keeps its reply handle until then. Results finished before this column existed count as
+# delivered. U+FFFD (a character a token cap cut in two) is dropped from stored text.
+SCHEMA_V7 = """
+ALTER TABLE jobs ADD COLUMN delivered_at REAL;
+UPDATE jobs SET delivered_at = COALESCE(finished_at, created_at) WHERE status = 'done';
+CREATE INDEX jobs_undelivered ON jobs (created_at) WHERE status = 'done' AND delivered_at IS NULL;
+UPDATE outputs SET text = replace(text, char(65533), '') WHERE instr(text, char(65533)) > 0;
+UPDATE edits SET text = replace(text, char(65533), '') WHERE instr(text, char(65533)) > 0;
+UPDATE jobs SET prompt = replace(prompt, char(65533), ''),
+    options = replace(options, char(65533), '') WHERE instr(prompt || options, char(65533)) > 0;
+"""
+
 MIGRATIONS: tuple[str, ...] = (
-    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6,
+    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7,
 )  # fmt: skip

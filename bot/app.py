@@ -1,4 +1,5 @@
-"""Opening and closing Muse's resources in one visible place."""
+"""Opening and closing Muse's resources in one visible place: what builds the service,
+beside the CLI that runs it (``bot.ops`` stays below the service and never imports it)."""
 
 from __future__ import annotations
 
