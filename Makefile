@@ -32,6 +32,11 @@ check: install
 test: install
 	$(PY) -m pytest -q
 
+# every bench runs; `make bench` fails when any of them missed its target
 bench: install
-	for name in loop_lag ack_time batching continuous service_overhead image safety_eval export load quant; do $(PY) -m bench.$$name || exit 1; done
-	MUSE_LLAMA_SERVER=$$(PYTHON=$(PY) .ci/llama-server) $(PY) -m bench.remote
+	failed=""; \
+	for name in loop_lag ack_time batching continuous service_overhead image safety_eval export load quant; do \
+		$(PY) -m bench.$$name || failed="$$failed $$name"; \
+	done; \
+	MUSE_LLAMA_SERVER=$$(PYTHON=$(PY) .ci/llama-server) $(PY) -m bench.remote || failed="$$failed remote"; \
+	if [ -n "$$failed" ]; then echo "benchmarks that missed their target:$$failed"; exit 1; fi
