@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from generators.options import ImageSize
 from generators.samples import DrawRow, ImageSample, TextPrompt, TextSample
@@ -30,6 +30,15 @@ def load_hint(what: str, model_id: str, setting: str, err: Exception) -> str:
         f"is unreachable (or the id does not exist). Download it once while online, or point "
         f"{setting} at a local folder. Details: {err}"
     )
+
+
+def pretrained_source(model_id: str, local_files_only: bool = False) -> dict[str, Any]:
+    """``from_pretrained``'s arguments for a hub id or a folder, or for a GGUF file: its folder
+    and ``gguf_file`` (transformers dequantizes it into an ordinary model)."""
+    path = Path(model_id).expanduser()
+    if path.suffix == ".gguf" and path.is_file():
+        return {"pretrained_model_name_or_path": str(path.parent), "gguf_file": path.name}
+    return {"pretrained_model_name_or_path": model_id, "local_files_only": local_files_only}
 
 
 class GenerationCancelled(RuntimeError):

@@ -89,13 +89,16 @@ class DiffusersImageBackend:
         device: str = "auto",
         offload: bool = False,
         guidance: float = DEFAULT_GUIDANCE,
+        local_files_only: bool = False,
     ) -> DiffusersImageBackend:
-        """Load through ``AutoPipelineForText2Image.from_pretrained`` (hub id or folder)."""
+        """Load through ``AutoPipelineForText2Image.from_pretrained`` (hub id or folder);
+        ``local_files_only`` loads a hub id from the cache without asking the hub."""
         target = resolve_device(device)
         try:
-            extra: dict[str, Any] = {}
-            if "safety_checker" in DiffusionPipeline.load_config(model_id):
-                extra = {"safety_checker": None, "requires_safety_checker": False}  # ours runs
+            extra: dict[str, Any] = {"local_files_only": local_files_only}
+            config = DiffusionPipeline.load_config(model_id, local_files_only=local_files_only)
+            if "safety_checker" in config:
+                extra |= {"safety_checker": None, "requires_safety_checker": False}  # ours runs
             pipe = AutoPipelineForText2Image.from_pretrained(  # type: ignore[no-untyped-call]
                 model_id, dtype=default_dtype(target), **extra
             )

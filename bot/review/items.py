@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 WEB_ACTOR_ID = 0  # the actor of decisions made in the web view (it has no Discord identity)
+CLI_USER_ID = 0  # the requester of jobs from `muse try` (no guild, no channel)
 
 
 def actor_name(actor_id: int | None, mention: bool) -> str:
