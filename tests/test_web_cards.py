@@ -62,6 +62,8 @@ def test_where_a_request_came_from() -> None:
     assert "channel None" not in page and "user 0" not in page
     assert "direct message · channel 5 · user 1001" in page
     assert "guild 4242 · channel 77 · user 1001" in page
+    named = _item(guild_name="Poets <3", channel_name="haiku")
+    assert "guild Poets &lt;3 · #haiku · user 1001" in _page(named)
 
 
 def test_an_empty_chart_says_no_data_yet() -> None:

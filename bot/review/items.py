@@ -38,6 +38,8 @@ class ReviewItem:
     reports: tuple[tuple[int, str], ...] = ()
     card: tuple[int, int] | None = None
     decided_by: int | None = None
+    guild_name: str = ""  # '' where unknown (CLI, direct messages, jobs before names were kept)
+    channel_name: str = ""
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ class JobRecord:
     error: str | None = None
     compare: bool = False
     reply_handle: str | None = None  # how the adapter answers this job; cleared when done
+    guild_name: str = ""  # as Discord named them when the job was asked; '' where unknown
+    channel_name: str = ""
 
 
 @dataclass(frozen=True)

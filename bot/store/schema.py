@@ -151,6 +151,13 @@ UPDATE reviews SET announced_at = decided_at WHERE status != 'pending';
 CREATE INDEX reviews_unannounced ON reviews (id) WHERE announced_at IS NULL AND status != 'pending';
 """
 
+# Where a job was asked, by name as Discord showed it then ('' where unknown: before V12, CLI,
+# direct messages), so the web view can say "guild Poets · #haiku" instead of two snowflakes.
+SCHEMA_V12 = """
+ALTER TABLE jobs ADD COLUMN guild_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN channel_name TEXT NOT NULL DEFAULT '';
+"""
+
 MIGRATIONS: tuple[str, ...] = (
-    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6,
+    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V12,
 )  # fmt: skip

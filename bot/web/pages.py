@@ -120,8 +120,12 @@ def where(item: ReviewItem) -> str:
     """Where the request came from: "CLI" for ``muse try``, else guild, channel and member."""
     if item.guild_id is None and item.channel_id is None:
         return "CLI" if item.requester_id == CLI_USER_ID else f"user {item.requester_id}"
-    place = f"guild {item.guild_id}" if item.guild_id is not None else "direct message"
-    return f"{place} · channel {item.channel_id} · user {item.requester_id}"
+    if item.guild_id is None:
+        place = "direct message"
+    else:
+        place = f"guild {item.guild_name or item.guild_id}"
+    channel = f"#{item.channel_name}" if item.channel_name else f"channel {item.channel_id}"
+    return f"{place} · {channel} · user {item.requester_id}"
 
 
 def _item(item: ReviewItem, csrf: str) -> str:
