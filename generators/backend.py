@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import threading
 from collections.abc import Callable, Sequence
@@ -34,10 +35,17 @@ def load_hint(what: str, model_id: str, setting: str, err: Exception) -> str:
 
 def pretrained_source(model_id: str, local_files_only: bool = False) -> dict[str, Any]:
     """``from_pretrained``'s arguments for a hub id or a folder, or for a GGUF file: its folder
-    and ``gguf_file`` (transformers dequantizes it into an ordinary model)."""
+    and ``gguf_file`` (transformers dequantizes it into an ordinary model). With
+    ``local_files_only`` a hub id becomes its cached snapshot folder, so that no loader (nor
+    the optional files it looks for, such as a PEFT adapter's config) asks the hub."""
     path = Path(model_id).expanduser()
     if path.suffix == ".gguf" and path.is_file():
         return {"pretrained_model_name_or_path": str(path.parent), "gguf_file": path.name}
+    if local_files_only and not path.exists():
+        from huggingface_hub import snapshot_download
+
+        with contextlib.suppress(OSError, ValueError):  # not cached: the loader's message follows
+            model_id = snapshot_download(model_id, local_files_only=True)
     return {"pretrained_model_name_or_path": model_id, "local_files_only": local_files_only}
 
 

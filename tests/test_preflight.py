@@ -115,3 +115,15 @@ def test_muse_run_with_the_hub_unreachable_fails_at_once_and_quietly(tmp_path: P
     assert len(lines) == 4, output  # the heading and three problems
     assert "DISCORD_TOKEN" in lines[1]
     assert "MUSE_TEXT_MODEL" in lines[2] and "MUSE_IMAGE_MODEL" in lines[3]
+
+
+def test_a_cached_hub_id_loads_from_its_snapshot_folder_when_local_only(online_hub: Path) -> None:
+    """Loaders then never ask the hub, not even for optional files (a PEFT adapter's config)."""
+    from generators.backend import pretrained_source
+
+    _cache_model(online_hub, "muse-test/cached-lm", "config.json")
+    local = pretrained_source("muse-test/cached-lm", local_files_only=True)
+    folder = Path(local["pretrained_model_name_or_path"])
+    assert folder.is_dir() and (folder / "config.json").is_file()
+    online = pretrained_source("muse-test/cached-lm")
+    assert online["pretrained_model_name_or_path"] == "muse-test/cached-lm"
