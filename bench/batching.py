@@ -58,7 +58,8 @@ async def throughput(backend: Any, batch_rows: int) -> tuple[float, int, str]:
     return REQUESTS / elapsed, calls, ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items()))
 
 
-async def main() -> None:
+async def main() -> bool:
+    """Print the figures; True when the target is met."""
     with tempfile.TemporaryDirectory() as folder:
         models = build_models(Path(folder))
         ratios = {}
@@ -77,7 +78,8 @@ async def main() -> None:
         f"batching throughput ratio: tiny {ratios['tiny']:.2f}x, realistic "
         f"{ratios['realistic']:.2f}x (target >= 2x on realistic) {verdict}"
     )
+    return verdict == "PASS"
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    raise SystemExit(0 if asyncio.run(main()) else 1)

@@ -125,7 +125,8 @@ def verdict(static: Run, continuous: Run) -> str:
     return "PASS" if ttft_ratio >= 3 and tps_ratio >= 0.95 else "FAIL"
 
 
-async def main() -> None:
+async def main() -> bool:
+    """Print the figures; True when every target is met."""
     print(f"{REQUESTS} poems {GAP_S * 1000:.0f} ms apart, static against continuous batching")
     verdicts = []
     with tempfile.TemporaryDirectory() as folder:
@@ -142,7 +143,8 @@ async def main() -> None:
                 f"{verdict(default_static, default_continuous)}"
             )
     print("continuous batching:", ", ".join(verdicts))
+    return all(v.endswith("PASS") for v in verdicts)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    raise SystemExit(0 if asyncio.run(main()) else 1)

@@ -7,7 +7,8 @@ prompt group, realistic poem and slogan lengths, one to four votes each, some ow
 picks and A/B choices, a few held or blocked outputs and opted-out members), then runs each
 export (sft, dpo, kto, raw as JSONL, raw as Parquet) in a fresh child process and prints rows/s,
 the tracemalloc peak and the growth of peak RSS (``resource``) during the export. Flat memory
-from 10k to 100k rows is the point: the exporter streams.
+from 10k to 100k rows is the point: the exporter streams. Target: for every format, the peak at
+the largest size is at most 1.5 times the peak at the smallest; the script exits 1 otherwise.
 """
 
 from __future__ import annotations
@@ -225,7 +226,26 @@ def _cell(result: dict[str, Any]) -> str:
     )
 
 
-def main() -> None:
+FLAT_RATIO = 1.5  # the largest size's tracemalloc peak over the smallest's, at most
+
+
+def flat_memory(results: dict[int, list[dict[str, Any]]]) -> bool:
+    """Print the memory target's verdict per format; True when every format stays flat."""
+    low, high = min(results), max(results)
+    ok = True
+    for index, (_, name) in enumerate(CASES):
+        ratio = results[high][index]["peak"] / max(1, results[low][index]["peak"])
+        ok = ok and ratio <= FLAT_RATIO
+        verdict = "PASS" if ratio <= FLAT_RATIO else "FAIL"
+        print(
+            f"{name}: peak {ratio:.2f}x from {low:,} to {high:,} rows "
+            f"(target <= {FLAT_RATIO}x) {verdict}"
+        )
+    return ok
+
+
+def main() -> bool:
+    """Build, export and print; True when memory stays flat (or a child run was asked for)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--child", nargs=3, metavar=("DB", "FORMAT", "OUT"))
@@ -233,7 +253,7 @@ def main() -> None:
     if args.child:
         db, fmt, out = args.child
         child(Path(db), fmt, Path(out))
-        return
+        return True
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         results: dict[int, list[dict[str, Any]]] = {}
@@ -253,7 +273,8 @@ def main() -> None:
             print(f"{name:<12} | {cells}")
         print("tm peak: tracemalloc peak of Python allocations during the export;"
               " RSS +: growth of peak RSS from after imports to after the export")  # fmt: skip
+        return flat_memory(results)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(0 if main() else 1)

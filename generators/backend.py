@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from generators.options import ImageSize
 from generators.samples import DrawRow, ImageSample, TextPrompt, TextSample
@@ -30,6 +31,22 @@ def load_hint(what: str, model_id: str, setting: str, err: Exception) -> str:
         f"is unreachable (or the id does not exist). Download it once while online, or point "
         f"{setting} at a local folder. Details: {err}"
     )
+
+
+def pretrained_source(model_id: str, local_files_only: bool = False) -> dict[str, Any]:
+    """``from_pretrained``'s arguments for a hub id or a folder, or for a GGUF file: its folder
+    and ``gguf_file`` (transformers dequantizes it into an ordinary model). With
+    ``local_files_only`` a hub id becomes its cached snapshot folder, so that no loader (nor
+    the optional files it looks for, such as a PEFT adapter's config) asks the hub."""
+    path = Path(model_id).expanduser()
+    if path.suffix == ".gguf" and path.is_file():
+        return {"pretrained_model_name_or_path": str(path.parent), "gguf_file": path.name}
+    if local_files_only and not path.exists():
+        from huggingface_hub import snapshot_download
+
+        with contextlib.suppress(OSError, ValueError):  # not cached: the loader's message follows
+            model_id = snapshot_download(model_id, local_files_only=True)
+    return {"pretrained_model_name_or_path": model_id, "local_files_only": local_files_only}
 
 
 class GenerationCancelled(RuntimeError):

@@ -23,7 +23,13 @@ from diffusers import AutoPipelineForImage2Image, AutoPipelineForText2Image, Dif
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from generators.backend import GenerationCancelled, ModelLoadError, StepCallback, load_hint
+from generators.backend import (
+    GenerationCancelled,
+    ModelLoadError,
+    StepCallback,
+    load_hint,
+    pretrained_source,
+)
 from generators.options import ImageSize
 from generators.provenance import AI_FLAG_KEY, Provenance, marker_chunks
 from generators.samples import DrawRow, ImageSample
@@ -89,15 +95,18 @@ class DiffusersImageBackend:
         device: str = "auto",
         offload: bool = False,
         guidance: float = DEFAULT_GUIDANCE,
+        local_files_only: bool = False,
     ) -> DiffusersImageBackend:
-        """Load through ``AutoPipelineForText2Image.from_pretrained`` (hub id or folder)."""
+        """Load through ``AutoPipelineForText2Image.from_pretrained`` (hub id or folder);
+        ``local_files_only`` loads a hub id from the cache without asking the hub."""
         target = resolve_device(device)
         try:
-            extra: dict[str, Any] = {}
-            if "safety_checker" in DiffusionPipeline.load_config(model_id):
-                extra = {"safety_checker": None, "requires_safety_checker": False}  # ours runs
+            where = pretrained_source(model_id, local_files_only)["pretrained_model_name_or_path"]
+            extra: dict[str, Any] = {"local_files_only": local_files_only}
+            if "safety_checker" in DiffusionPipeline.load_config(where, **extra):
+                extra |= {"safety_checker": None, "requires_safety_checker": False}  # ours runs
             pipe = AutoPipelineForText2Image.from_pretrained(  # type: ignore[no-untyped-call]
-                model_id, dtype=default_dtype(target), **extra
+                where, dtype=default_dtype(target), **extra
             )
         except (OSError, ValueError) as err:
             raise ModelLoadError(

@@ -24,7 +24,7 @@ from transformers import (
     StoppingCriteriaList,
 )
 
-from generators.backend import ModelLoadError, load_hint
+from generators.backend import ModelLoadError, load_hint, pretrained_source
 from generators.decode import DecodeBatch, supports_stepping
 from generators.quant import bnb_hint, plan_quantization, quantize_on_cpu
 from generators.samples import ChatMessage, SamplingParams, TextPrompt, TextSample
@@ -122,16 +122,23 @@ class TransformersTextBackend:
 
     @classmethod
     def load(
-        cls, model_id: str, *, device: str = "auto", quant: str = "none"
+        cls,
+        model_id: str,
+        *,
+        device: str = "auto",
+        quant: str = "none",
+        local_files_only: bool = False,
     ) -> TransformersTextBackend:
-        """Load from a hub id or a local folder through ``from_pretrained``; ``quant`` is
-        ``MUSE_TEXT_QUANT`` (see generators.quant) and is recorded in the model id."""
+        """Load from a hub id, a local folder or a GGUF file through ``from_pretrained``;
+        ``quant`` is ``MUSE_TEXT_QUANT`` (see generators.quant) and is recorded in the model
+        id; ``local_files_only`` loads a hub id from the cache without asking the hub."""
         target = resolve_device(device)
         plan = plan_quantization(quant, target)
+        source = pretrained_source(model_id, local_files_only)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(model_id)
+            tokenizer = AutoTokenizer.from_pretrained(**source)
             model: Any = AutoModelForCausalLM.from_pretrained(
-                model_id, dtype=default_dtype(target), **plan.load_kwargs
+                **source, dtype=default_dtype(target), **plan.load_kwargs
             )
         except (OSError, ValueError) as err:
             raise ModelLoadError(load_hint("text model", model_id, "MUSE_TEXT_MODEL", err)) from err

@@ -342,5 +342,5 @@ def test_an_unwritable_image_folder_is_a_clear_startup_error(
     monkeypatch.setenv("MUSE_DB_PATH", str(env / "muse.sqlite3"))
     monkeypatch.setenv("MUSE_IMAGE_MODEL", str(tiny_sd_dir))
     monkeypatch.setenv("MUSE_IMAGE_DIR", str(blocker / "images"))
-    assert main(["try", "poem", "--topic", "moon"]) == 2
+    assert main(["try", "draw", "--prompt", "moon"]) == 2  # a poem loads no image model
     _one_line_error(capsys, "MUSE_IMAGE_DIR", str(blocker / "images"))

@@ -1,6 +1,7 @@
 """The web view in a real headless Chromium (Playwright driving Debian's /usr/bin/chromium):
 sign in, approve an item and watch it leave the list, see a decision made in Discord disappear
-without a reload, and have requests without the token refused.
+without a reload, have requests without the token refused, and fit a phone's 390 px and a
+laptop's 1280 px without anything sticking out sideways.
 
 Skipped, with the reason, where Chromium or Playwright is missing, except in CI (CI=true),
 where that is a failure: .ci/run installs both.
@@ -81,8 +82,25 @@ async def test_sign_in_approve_and_see_the_list_follow(storage: Storage, tmp_pat
         await runner.cleanup()
 
 
+# Elements wider than the window, outside a box that scrolls on its own (the log table's).
+OVERFLOW_JS = """() => [...document.querySelectorAll('body *')]
+  .filter(e => !e.parentElement.closest('.scroll'))
+  .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+  .map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : ''))"""
+WIDTHS = (390, 1280)
+
+
+async def fits(page: Any, width: int, shots: Path, name: str) -> None:
+    """At ``width`` px nothing overflows sideways; a full-page screenshot for a look."""
+    await page.set_viewport_size({"width": width, "height": 900})
+    assert await page.evaluate(OVERFLOW_JS) == []
+    scroll = await page.evaluate("document.documentElement.scrollWidth")
+    assert scroll <= width, f"the page is {scroll} px wide in a {width} px window"
+    await page.screenshot(path=str(shots_dir(shots) / f"{name}-{width}.png"), full_page=True)
+
+
 async def drive(browser: Any, base: str, desk: ReviewDesk, shots: Path) -> None:
-    page = await browser.new_page(viewport={"width": 1100, "height": 900})
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: dialogs.append(dialog.message))
     first = await page.goto(f"{base}/")
@@ -93,7 +111,9 @@ async def drive(browser: Any, base: str, desk: ReviewDesk, shots: Path) -> None:
     assert await page.locator("[data-review]").count() == 2
     prompt = await page.inner_text("#review-1 .prompt")
     assert prompt == "<script>alert('gotcha')</script> moon" and dialogs == []
-    await page.screenshot(path=str(shots_dir(shots) / "web-view.png"), full_page=True)
+    for width in WIDTHS:
+        await fits(page, width, shots, "web-view")
+    await page.set_viewport_size({"width": 1280, "height": 900})
 
     await page.click("#review-1 button.approve")
     await page.wait_for_selector("text=Review #1 approved.")
@@ -105,7 +125,8 @@ async def drive(browser: Any, base: str, desk: ReviewDesk, shots: Path) -> None:
     await desk.decide(2, 555, GUILD, approve=False, via="card")  # Discord's button
     await page.wait_for_selector("#review-2", state="detached", timeout=15_000)
     await page.wait_for_selector("#nothing-pending")
-    await page.screenshot(path=str(shots_dir(shots) / "web-view-after.png"), full_page=True)
+    for width in WIDTHS:
+        await fits(page, width, shots, "web-view-after")
 
     stranger = await browser.new_context()
     try:

@@ -39,6 +39,13 @@ class Clock:
         return self.now
 
 
+def _options(kind: str, typed: str) -> dict[str, str]:
+    """The options a member's request stores: what they typed under its own name."""
+    if kind == "poem":
+        return {"topic": typed, "form": "haiku"}
+    return {"prompt" if kind == "draw" else "product": typed}
+
+
 async def add_job(
     storage: Storage,
     prompt: str,
@@ -53,7 +60,7 @@ async def add_job(
     """One finished job with one output; returns the output id."""
     job = JobRecord(
         id=secrets.token_hex(8), group_id=secrets.token_hex(8), parent_id=None, kind=kind,
-        user_id=MEMBER, guild_id=guild_id, channel_id=CHANNEL, options={"form": "haiku"},
+        user_id=MEMBER, guild_id=guild_id, channel_id=CHANNEL, options=_options(kind, prompt),
         prompt=prompt, seed=7, status="queued", created_at=at,
     )  # fmt: skip
     await storage.insert_job(job)

@@ -24,4 +24,13 @@ def app_of(interaction: discord.Interaction[Any]) -> HasService:
 
 
 def origin_of(interaction: discord.Interaction[Any]) -> Origin:
-    return Origin(interaction.user.id, interaction.guild_id, interaction.channel_id)
+    """Who asked and where, with the guild's and channel's names where Discord sent them."""
+    guild = interaction.guild
+    channel_name = getattr(interaction.channel, "name", None)
+    return Origin(
+        interaction.user.id,
+        interaction.guild_id,
+        interaction.channel_id,
+        guild_name=guild.name if guild is not None and guild.name else "",
+        channel_name=channel_name if isinstance(channel_name, str) else "",
+    )

@@ -50,8 +50,10 @@ def serve(settings: Settings, *, metrics_host: str, metrics_port: int | None) ->
 
 
 async def _run(settings: Settings, metrics_host: str, metrics_port: int | None) -> int:
-    settings.require_token()
-    async with open_service(settings) as service, contextlib.AsyncExitStack() as servers:
+    async with (
+        open_service(settings, token=True) as service,
+        contextlib.AsyncExitStack() as servers,
+    ):
         metrics = await _metrics(service, metrics_host, metrics_port)
         if metrics is not None:
             servers.push_async_callback(metrics.cleanup)

@@ -9,6 +9,7 @@ that many gateway connections in one process (``auto`` asks Discord for its reco
 
 from __future__ import annotations
 
+import discord
 from discord.ext import commands
 
 from bot.config import Settings
@@ -22,6 +23,10 @@ class ShardedMuseBot(MuseBot, commands.AutoShardedBot):
 
 def make_bot(service: MuseService, settings: Settings, *, sync: bool = True) -> MuseBot:
     """The client class and shard settings that ``settings`` ask for."""
+    # Muse never joins a voice channel: discord.py's startup warnings that PyNaCl and davey
+    # (voice libraries) are missing do not apply. These are its own warn-once switches.
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
     if settings.shards is None:
         return MuseBot(service, settings, sync=sync)
     count = None if settings.shards == "auto" else settings.shards

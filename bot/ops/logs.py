@@ -53,3 +53,15 @@ def configure_logging(level: str, *, json_lines: bool, stream: TextIO | None = N
     quiet = logging.WARNING if root.level > logging.DEBUG else logging.DEBUG
     for name in ("httpx", "httpx2", "httpcore", "httpcore2"):  # a line per request otherwise
         logging.getLogger(name).setLevel(quiet)
+
+
+LIBRARY_LOGGERS = ("huggingface_hub", "transformers", "diffusers")
+
+
+def one_line_per_record() -> None:
+    """Remove the handlers these libraries add to their own loggers on import: their records
+    still reach Muse's root handler, once, in Muse's format, instead of twice."""
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in [h for h in logger.handlers if h.get_name() != "muse"]:
+            logger.removeHandler(handler)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 WEB_ACTOR_ID = 0  # the actor of decisions made in the web view (it has no Discord identity)
+CLI_USER_ID = 0  # the requester of jobs from `muse try` (no guild, no channel)
 
 
 def actor_name(actor_id: int | None, mention: bool) -> str:
@@ -37,6 +38,8 @@ class ReviewItem:
     reports: tuple[tuple[int, str], ...] = ()
     card: tuple[int, int] | None = None
     decided_by: int | None = None
+    guild_name: str = ""  # '' where unknown (CLI, direct messages, jobs before names were kept)
+    channel_name: str = ""
 
 
 @dataclass(frozen=True)

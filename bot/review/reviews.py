@@ -51,7 +51,8 @@ class GuildCache:
 _ITEM_SQL = """
     SELECT r.id AS review_id, r.output_id, r.source, r.status, r.created_at AS review_at,
            r.card_channel_id, r.card_message_id, r.decided_by, o.text, o.image_path, o.verdict,
-           j.id AS job_id, j.kind, j.user_id, j.guild_id, j.channel_id, j.prompt, j.options
+           j.id AS job_id, j.kind, j.user_id, j.guild_id, j.channel_id, j.prompt, j.options,
+           j.guild_name, j.channel_name
     FROM reviews r JOIN outputs o ON o.id = r.output_id JOIN jobs j ON j.id = o.job_id
 """
 
@@ -314,6 +315,8 @@ class ReviewDesk:
             requester_id=row["user_id"],
             guild_id=row["guild_id"],
             channel_id=row["channel_id"],
+            guild_name=row["guild_name"],
+            channel_name=row["channel_name"],
             prompt=row["prompt"],
             options=json.loads(row["options"]),
             text=row["text"],

@@ -21,6 +21,8 @@ class Origin:
     user_id: int
     guild_id: int | None = None
     channel_id: int | None = None
+    guild_name: str = ""  # names as the adapter knows them, for people reading the records
+    channel_name: str = ""
 
 
 @dataclass

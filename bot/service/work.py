@@ -82,6 +82,8 @@ def job_record(
         user_id=origin.user_id,
         guild_id=origin.guild_id,
         channel_id=origin.channel_id,
+        guild_name=origin.guild_name,
+        channel_name=origin.channel_name,
         options=request.fields(),
         prompt=shown_prompt(rows),
         seed=request.seed or 0,

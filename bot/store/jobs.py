@@ -28,6 +28,8 @@ def _job(row: aiosqlite.Row) -> JobRecord:
         error=row["error"],
         compare=bool(row["compare"]),
         reply_handle=row["reply_handle"],
+        guild_name=row["guild_name"],
+        channel_name=row["channel_name"],
     )
 
 
@@ -52,13 +54,14 @@ class JobQueries(StoreBase):
     async def insert_job(self, job: JobRecord) -> None:
         await self.write(
             "INSERT INTO jobs (id, group_id, parent_id, kind, user_id, guild_id, channel_id,"
-            " options, prompt, seed, status, created_at, compare, reply_handle)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " options, prompt, seed, status, created_at, compare, reply_handle, guild_name,"
+            " channel_name) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 job.id, job.group_id, job.parent_id, job.kind, job.user_id, job.guild_id,
                 job.channel_id, clean_text(json.dumps(job.options, ensure_ascii=False)),
                 clean_text(job.prompt), job.seed,
-                job.status, job.created_at, int(job.compare), job.reply_handle,
+                job.status, job.created_at, int(job.compare), job.reply_handle, job.guild_name,
+                job.channel_name,
             ),
         )  # fmt: skip
 

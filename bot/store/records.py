@@ -33,6 +33,8 @@ class JobRecord:
     error: str | None = None
     compare: bool = False
     reply_handle: str | None = None  # how the adapter answers this job; cleared once delivered
+    guild_name: str = ""  # as Discord named them when the job was asked; '' where unknown
+    channel_name: str = ""
 
 
 @dataclass(frozen=True)

@@ -165,6 +165,13 @@ UPDATE jobs SET prompt = replace(prompt, char(65533), ''),
     options = replace(options, char(65533), '') WHERE instr(prompt || options, char(65533)) > 0;
 """
 
+# Where a job was asked, by name as Discord showed it then ('' where unknown: before V8, CLI,
+# direct messages), so the web view can say "guild Poets · #haiku" instead of two snowflakes.
+SCHEMA_V8 = """
+ALTER TABLE jobs ADD COLUMN guild_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN channel_name TEXT NOT NULL DEFAULT '';
+"""
+
 MIGRATIONS: tuple[str, ...] = (
-    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7,
+    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7, SCHEMA_V8,
 )  # fmt: skip

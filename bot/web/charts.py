@@ -80,6 +80,11 @@ def _bars(counts: DailyCounts, colours: Mapping[str, str], top: int) -> list[str
 def bar_chart(title: str, counts: DailyCounts, colours: Mapping[str, str]) -> str:
     """One chart: a stacked bar per day, a legend with totals, and a y axis to a round top."""
     tallest = max((sum(day) for day in zip(*counts.series.values(), strict=True)), default=0)
+    if tallest == 0:  # an axis from 0 to 1 with nothing on it says less than these words
+        return (
+            f'<figure class="chart"><figcaption>{escape(title)}</figcaption>'
+            '<p class="empty">no data yet</p></figure>'
+        )
     top = _nice_ceiling(tallest)
     body = [*_legend(counts, colours), *_axes(top), *_bars(counts, colours, top)]
     return (

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
 
-from bot.review.items import AuditEntry, ReviewItem, actor_name
+from bot.review.items import CLI_USER_ID, AuditEntry, ReviewItem, actor_name
 from bot.web.queries import QueueDepth
 
 
@@ -91,26 +91,62 @@ def _reports(item: ReviewItem) -> str:
     return f"<dt>Reports ({len(item.reports)})</dt><dd><ul>{lines}</ul></dd>"
 
 
+ASKED_FIELD = {
+    "poem": ("Topic", "topic"),
+    "slogan": ("Product", "product"),
+    "draw": ("Prompt", "prompt"),
+}
+UNSHOWN_OPTIONS = {"picture"}  # an internal file key; "from a picture" says it instead
+
+
+def asked(item: ReviewItem) -> tuple[str, str, str]:
+    """What the member typed: (label, their main text, their other options). Muse's own
+    instruction to the model (``item.prompt`` for text) stands in only for old jobs whose
+    options lack the field."""
+    label, key = ASKED_FIELD.get(item.kind, ("Prompt", ""))
+    main = item.options.get(key) or item.prompt
+    rest = [
+        f"{name}: {value}"
+        for name, value in item.options.items()
+        if value and name != key and name not in UNSHOWN_OPTIONS
+        and not (name == "count" and value == "1")
+    ]  # fmt: skip
+    if item.options.get("picture"):
+        rest.append("from a picture")
+    return label, main, " · ".join(rest)
+
+
+def where(item: ReviewItem) -> str:
+    """Where the request came from: "CLI" for ``muse try``, else guild, channel and member."""
+    if item.guild_id is None and item.channel_id is None:
+        return "CLI" if item.requester_id == CLI_USER_ID else f"user {item.requester_id}"
+    if item.guild_id is None:
+        place = "direct message"
+    else:
+        place = f"guild {item.guild_name or item.guild_id}"
+    channel = f"#{item.channel_name}" if item.channel_name else f"channel {item.channel_id}"
+    return f"{place} · {channel} · user {item.requester_id}"
+
+
 def _item(item: ReviewItem, csrf: str) -> str:
     why = "held by the safety filter" if item.source == "filter" else "reported by members"
-    options = " · ".join(f"{k}: {v}" for k, v in item.options.items() if v)
-    where = f"guild {item.guild_id}" if item.guild_id is not None else "direct message"
+    label, main, options = asked(item)
     return (
         f'<article class="item" id="review-{item.review_id}" data-review="{item.review_id}">'
         f"<h3>#{item.review_id} · {escape(item.kind)} · {why}</h3>"
-        f'<p class="meta">{where} · channel {item.channel_id} · user {item.requester_id}'
-        f" · {when(item.created_at)}</p><dl>"
-        f'<dt>Prompt</dt><dd class="prompt">{escape(item.prompt)}</dd>'
-        + (f"<dt>Options</dt><dd>{escape(options)}</dd>" if options else "")
+        f'<p class="meta">{escape(where(item))} · {when(item.created_at)}</p><dl>'
+        f'<dt>{label}</dt><dd class="prompt">{escape(main)}</dd>'
+        + (f'<dt>Options</dt><dd class="options">{escape(options)}</dd>' if options else "")
         + f"<dt>Output</dt><dd>{_output(item)}</dd>"
         f"<dt>Filter</dt><dd>{_verdict(item)}</dd>{_reports(item)}</dl>"
         f'<form method="post" action="/reviews/{item.review_id}" class="decide">'
         f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
         f'<input name="note" maxlength="500" placeholder="Note for the log (optional)"'
         f' aria-label="Note for review {item.review_id}">'
+        '<span class="buttons">'
         '<button name="action" value="approve" class="approve">Approve</button>'
         '<button name="action" value="reject" class="reject">Reject</button>'
-        "</form></article>"
+        "</span></form></article>"
     )
 
 
@@ -124,8 +160,9 @@ def _audit(entries: Sequence[AuditEntry]) -> str:
         for e in entries
     )
     return (
-        '<table class="audit"><thead><tr><th>when</th><th>guild</th><th>who</th>'
-        f"<th>action</th><th>target</th><th>note</th></tr></thead><tbody>{rows}</tbody></table>"
+        '<div class="scroll"><table class="audit"><thead><tr><th>when</th><th>guild</th>'
+        "<th>who</th><th>action</th><th>target</th><th>note</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></div>"
     )
 
 
