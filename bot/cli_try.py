@@ -133,7 +133,7 @@ def add_try(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def overrides(args: argparse.Namespace) -> dict[str, str]:
     """Settings a ``try`` command sets for itself: ``--model`` feeds the model setting (read
     and checked like the environment's), and a poem or slogan does not load the image model."""
-    if getattr(args, "kind", None) is None:
+    if getattr(args, "handler", None) is not cmd_try:  # `muse export --kind draw` is no try
         return {}
     text = args.kind != "draw"
     model = {"MUSE_TEXT_MODEL" if text else "MUSE_IMAGE_MODEL": args.model} if args.model else {}
