@@ -9,10 +9,11 @@ inside a component makes that component's verdict ``review`` with category ``oth
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 
 from moderation.base import TextComponent, TextFilterError
+from moderation.intent import IntentFilter
 from moderation.normalize import NormalizationError, Normalizer
 from moderation.verdict import Category, Decision, Verdict
 from moderation.wordlist import WordListFilter
@@ -24,19 +25,51 @@ DEFAULT_CLASSIFIER_THRESHOLD = 0.5
 NORMALIZATION_PACKAGES = ("opencc", "disarm")
 
 
-class CombinedTextFilter:
-    """Runs every component and keeps the strictest verdict with all of their evidence."""
+# Context that a word list cannot see: (text, list verdict) -> the verdict without what the
+# context explains away (a hotline, an anti-drug week, a listed word that is also a name).
+# The intent layer (``IntentFilter.explain``) supplies it.
+Context = Callable[[str, Verdict], Verdict]
 
-    def __init__(self, components: Sequence[TextComponent], *, sources: Sequence[str] = ()) -> None:
+
+class CombinedTextFilter:
+    """Runs every component and keeps the strictest verdict with all of their evidence; each
+    flag is noted with the layer that raised it (``Verdict.layers``)."""
+
+    def __init__(
+        self,
+        components: Sequence[TextComponent],
+        *,
+        sources: Sequence[str] = (),
+        layers: Mapping[str, str] | None = None,
+        context: Context | None = None,
+    ) -> None:
         self._components = tuple(components)
         names = [c.name for c in self._components]
         self.components = tuple(dict.fromkeys([*names, *sources]))
+        self._layers = dict(layers or {})
+        self._context = context
+
+    def layer(self, component: TextComponent) -> str:
+        """The layer a component belongs to: "list" unless it was named otherwise."""
+        return self._layers.get(component.name, "list")
+
+    @property
+    def active_layers(self) -> tuple[str, ...]:
+        """The layers that run, in order, each once."""
+        return tuple(dict.fromkeys(self.layer(c) for c in self._components))
 
     def check(self, text: str) -> Verdict:
         verdict = Verdict(Decision.ALLOW, components=self.components)
         for component in self._components:
-            verdict = verdict.worst(_run(component, text))
+            layer = self.layer(component)
+            found = _run(component, text)
+            if layer in LIST_LAYERS and self._context is not None and not found.allowed:
+                found = self._context(text, found)
+            verdict = verdict.worst(found.with_layer(layer))
         return verdict
+
+
+LIST_LAYERS = frozenset({"list", "ml"})
 
 
 def _run(component: TextComponent, text: str) -> Verdict:
@@ -66,13 +99,16 @@ def _lists(normalizer: Normalizer) -> WordListFilter:
 
 def build_text_filter(
     *,
+    intent: bool = True,
     ml: bool = True,
     ml_threshold: float = DEFAULT_ML_THRESHOLD,
     classifier_dir: str | None = None,
     classifier_threshold: float = DEFAULT_CLASSIFIER_THRESHOLD,
 ) -> CombinedTextFilter:
-    """Lists always; the ML second opinion when ``ml``; a local transformers classifier when
-    ``classifier_dir`` is set. Raises ``TextFilterError`` when a configured part cannot load."""
+    """Lists always; the intent rules when ``intent`` (they also tell the lists which contexts
+    explain a listed word away); the ML second opinion when ``ml``; a local transformers
+    classifier when ``classifier_dir`` is set. Raises ``TextFilterError`` when a configured
+    part cannot load."""
     from moderation.classifier import ProfanityCheckFilter, TransformersTextClassifier
 
     try:
@@ -90,5 +126,14 @@ def build_text_filter(
         components.append(
             TransformersTextClassifier.load(classifier_dir, threshold=classifier_threshold)
         )
+    layers = {c.name: "ml" for c in components[1:]}
+    context = None
+    if intent:
+        rules = IntentFilter(normalizer)
+        components.append(rules)
+        layers[rules.name] = "intent"
+        context = rules.explain
     sources = [*words.sources, *_versions(NORMALIZATION_PACKAGES)]
-    return CombinedTextFilter(components, sources=sources)
+    combined = CombinedTextFilter(components, sources=sources, layers=layers, context=context)
+    log.info("text safety layers active: %s", ", ".join(combined.active_layers))
+    return combined
