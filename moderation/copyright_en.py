@@ -134,6 +134,8 @@ Hit = tuple[str, int]  # (reason, where the cue starts)
 def _before_hits(folded: str) -> Iterator[Hit]:
     """Hits for "<Title> lyrics", "the <Brand> slogan", unless "a/my/some …" opens it."""
     for match in _BEFORE.finditer(folded):
+        if re.fullmatch(SLOGAN, match.group("obj")) and new_slogan(folded):
+            continue
         name = match.group("name").strip(".'")
         opening = folded[: match.start()].split()[-3:]
         if name in _GENERIC_BEFORE or name.isdigit() or _INDEFINITE.intersection(opening):
@@ -160,7 +162,8 @@ def _owner_hits(folded: str, objects: str) -> Iterator[Hit]:
 _NEW_SLOGAN = re.compile(
     r"\b(?:new|fresh|original|catchy|own|bakery|shop|store|cafe|café|restaurant|salon|gym|"
     r"studio|farm|market|fair|festival|campaign|drive|sale|club|team|school|class|charity|"
-    r"event|fundraiser|startup|clinic|library|church|project|initiative)\b"
+    r"event|fundraiser|startup|clinic|library|church|project|initiative|our|my|inn|pub|bar|"
+    r"day|week|month|party|mosque|temple|synagogue|open-house|halal|truck|anti-\w+)\b"
 )
 _EXISTING_SLOGAN = re.compile(
     r"\b(?:what\s+is|what's|whats|what\s+was|tell\s+me|famous|official|exact|real|actual|"

@@ -23,13 +23,19 @@ from pathlib import Path
 from typing import Any
 
 from moderation.base import TextFilterError
-from moderation.normalize import Normalizer, join_inner_punctuation
+from moderation.normalize import Normalizer, deleet, join_inner_punctuation
 from moderation.verdict import Category, Decision, Verdict
 
 log = logging.getLogger(__name__)
 
 RULES_FILE = "intent_rules.toml"
 LAYER = "intent"
+# A word that starts with a letter and hides more behind digits or symbols: "k!ll", "b0mb".
+_LEET_WORD = re.compile(r"(?<![a-z0-9])[a-z][a-z]*[0-9@$!|][a-z0-9@$!|]*[a-z][a-z0-9@$!|]*")
+# Letters spelled out one by one with single spaces: "s h o o t".
+_SPELLED = re.compile(r"(?<![a-z0-9])(?:[a-z] ){2,}[a-z](?![a-z0-9])")
+# Spaces between Chinese characters: "杀 光 他 们".
+_CJK_GAP = re.compile(r"(?<=[\u4e00-\u9fff])[ \u3000]+(?=[\u4e00-\u9fff])")
 # Sentence ends: a rule's concepts must meet inside one sentence.
 _SENTENCE_END = re.compile(r"[.!?。！？;；\n]+\s*")
 
@@ -99,6 +105,7 @@ class IntentFilter:
             data = data if data is not None else load_rules_data()
             self._concepts = compile_concepts(data)
             self._rules = parse_rules(data, self._concepts)
+            self._aliases = [(re.compile(k), v) for k, v in data.get("aliases", {}).items()]
             self._context = {k: tuple(v) for k, v in data.get("context", {}).items()}
             self._context_terms = dict(data.get("context_terms", {}))
             named = [*self._context_terms.values(), *(c for v in self._context.values() for c in v)]
@@ -118,10 +125,16 @@ class IntentFilter:
         return tuple(self._rules)
 
     def prepare(self, text: str) -> str:
-        """The folded text the rules read: hyphens and dots inside words joined, spaces
-        squeezed."""
-        folded = join_inner_punctuation(self._normalizer.fold(text))
-        return re.sub(r"[ \t]+", " ", folded.replace("’", "'"))
+        """The folded text the rules read: hyphens and dots inside words joined, leetspeak read
+        as letters, spelled-out words joined ("s h o o t" -> "shoot", "杀 光" -> "杀光"), and
+        the ``[aliases]`` (code words, pinyin, emoji) replaced."""
+        folded = join_inner_punctuation(self._normalizer.fold(text)).replace("’", "'")
+        folded = _LEET_WORD.sub(lambda m: deleet(m.group(0)), folded)
+        folded = _SPELLED.sub(lambda m: m.group(0).replace(" ", ""), folded)
+        folded = _CJK_GAP.sub("", folded)
+        for pattern, replacement in self._aliases:
+            folded = pattern.sub(replacement, folded)
+        return re.sub(r"[ \t\u3000]+", " ", folded)
 
     def fired(self, text: str) -> list[IntentRule]:
         """The rules that fire on ``text``."""

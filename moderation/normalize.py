@@ -82,7 +82,8 @@ _EMOJI_NEAR_HAN = re.compile(
 # A character written as its two halves: 女表子 -> 婊子, 贝戋 -> 贱, 弓虽女干 -> 强奸.
 _SPLIT_HAN = {
     "女表子": "婊子", "女表砸": "婊砸", "贝戋": "贱", "弓虽女干": "强奸", "亻尔": "你",
-    "扌喿": "操", "犭句": "狗", "白勺": "的", "女马": "妈", "户斤": "所",
+    "扌喿": "操", "犭句": "狗", "白勺": "的", "女马": "妈", "户斤": "所", "歹匕": "死",
+    "木仓": "枪", "弓单": "弹", "火乍": "炸",
 }  # fmt: skip
 _SPLIT_HAN_RE = re.compile("|".join(sorted(_SPLIT_HAN, key=len, reverse=True)))
 
