@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ML_THRESHOLD = 0.9
 DEFAULT_CLASSIFIER_THRESHOLD = 0.5
+DEFAULT_EMBED_THRESHOLD = 0.9
 NORMALIZATION_PACKAGES = ("opencc", "disarm")
 
 
@@ -57,6 +58,17 @@ class CombinedTextFilter:
     def active_layers(self) -> tuple[str, ...]:
         """The layers that run, in order, each once."""
         return tuple(dict.fromkeys(self.layer(c) for c in self._components))
+
+    def describe(self) -> str:
+        """One line for the startup log: each active layer and what runs it, and the guard
+        model's absence spelled out: "list (muse-lists@2), intent (muse-intent@1), guard: off"."""
+        by_layer: dict[str, list[str]] = {}
+        for component in self._components:
+            by_layer.setdefault(self.layer(component), []).append(component.name)
+        parts = [f"{layer} ({', '.join(names)})" for layer, names in by_layer.items()]
+        if "guard" not in by_layer:
+            parts.append("guard: off (no guard model; the shipped layers decide)")
+        return ", ".join(parts)
 
     def check(self, text: str) -> Verdict:
         verdict = Verdict(Decision.ALLOW, components=self.components)
@@ -104,11 +116,15 @@ def build_text_filter(
     ml_threshold: float = DEFAULT_ML_THRESHOLD,
     classifier_dir: str | None = None,
     classifier_threshold: float = DEFAULT_CLASSIFIER_THRESHOLD,
+    embed: bool = False,
+    embed_threshold: float = DEFAULT_EMBED_THRESHOLD,
+    guard: TextComponent | None = None,
 ) -> CombinedTextFilter:
     """Lists always; the intent rules when ``intent`` (they also tell the lists which contexts
     explain a listed word away); the ML second opinion when ``ml``; a local transformers
-    classifier when ``classifier_dir`` is set. Raises ``TextFilterError`` when a configured
-    part cannot load."""
+    classifier when ``classifier_dir`` is set; the sentence-embedding head when ``embed``; a
+    loaded guard model (``moderation.guard``) when given. Logs which layers are active.
+    Raises ``TextFilterError`` when a configured part cannot load."""
     from moderation.classifier import ProfanityCheckFilter, TransformersTextClassifier
 
     try:
@@ -133,7 +149,16 @@ def build_text_filter(
         components.append(rules)
         layers[rules.name] = "intent"
         context = rules.explain
+    if embed:
+        from moderation.semantic import EmbeddingFilter
+
+        head = EmbeddingFilter.load(normalizer, threshold=embed_threshold)
+        components.append(head)
+        layers[head.name] = "embed"
+    if guard is not None:
+        components.append(guard)
+        layers[guard.name] = "guard"
     sources = [*words.sources, *_versions(NORMALIZATION_PACKAGES)]
     combined = CombinedTextFilter(components, sources=sources, layers=layers, context=context)
-    log.info("text safety layers active: %s", ", ".join(combined.active_layers))
+    log.info("safety layers active: %s", combined.describe())
     return combined

@@ -21,6 +21,7 @@ from moderation.base import ImageFilter, TextFilter
 from moderation.copyright import GuardedTextFilter, load_copyright_guard
 from moderation.disabled import DisabledFilter
 from moderation.image import OpenNsfwFilter
+from moderation.guard import guard_or_none
 from moderation.text import build_text_filter
 
 if TYPE_CHECKING:
@@ -125,6 +126,9 @@ def load_text_filter(settings: Settings) -> TextFilter:
         ml_threshold=settings.filter_ml_threshold,
         classifier_dir=str(classifier) if classifier else None,
         classifier_threshold=settings.filter_classifier_threshold,
+        embed=settings.filter_embed,
+        embed_threshold=settings.filter_embed_threshold,
+        guard=guard_or_none(settings.guard_model, timeout_s=settings.guard_timeout_s),
     )
     if not settings.copyright_guard:
         log.warning("the copyright guard is off (MUSE_COPYRIGHT_GUARD=0)")
