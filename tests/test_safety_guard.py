@@ -42,7 +42,7 @@ from moderation.verdict import Category, Decision
             "safety: controversial\ncategories: Sexual Content or Sexual Acts",
             "controversial",
             ("sexual content or sexual acts",),
-        ),  # fmt: skip
+        ),
         ("random tokens without the expected lines", "unparsed", ()),
     ],
 )

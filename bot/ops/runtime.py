@@ -20,8 +20,8 @@ from generators.worker import ModelWorker
 from moderation.base import ImageFilter, TextFilter
 from moderation.copyright import GuardedTextFilter, load_copyright_guard
 from moderation.disabled import DisabledFilter
-from moderation.image import OpenNsfwFilter
 from moderation.guard import guard_or_none
+from moderation.image import OpenNsfwFilter
 from moderation.text import build_text_filter
 
 if TYPE_CHECKING:
