@@ -37,7 +37,7 @@ _SPELLED = re.compile(r"(?<![a-z0-9])(?:[a-z] ){2,}[a-z](?![a-z0-9])")
 # Spaces between Chinese characters: "杀 光 他 们".
 _CJK_GAP = re.compile(r"(?<=[\u4e00-\u9fff])[ \u3000]+(?=[\u4e00-\u9fff])")
 # Sentence ends: a rule's concepts must meet inside one sentence.
-_SENTENCE_END = re.compile(r"[.!?。！？;；\n]+\s*")
+_SENTENCE_END = re.compile(r"[!?。！？;；\n]+\s*|(?<=[a-z0-9\u4e00-\u9fff]{4})\.+(?:\s+|$)")
 
 
 @dataclass(frozen=True)
@@ -155,6 +155,8 @@ class IntentFilter:
         terms = [t for t in verdict.matched if not self._term_explained(folded, t)]
         if verdict.matched and not terms:
             return _allowed(verdict)
+        if not verdict.matched and self._unmatched_explained(folded, verdict):
+            return _allowed(verdict)
         kept = tuple(c for c in verdict.categories if not self._category_explained(folded, c))
         if not kept:
             return _allowed(verdict)
@@ -163,6 +165,17 @@ class IntentFilter:
     def _term_explained(self, folded: str, term: str) -> bool:
         concept = self._context_terms.get(term)
         return concept is not None and self._concepts[concept].search(folded) is not None
+
+    def _unmatched_explained(self, folded: str, verdict: Verdict) -> bool:
+        """A classifier's profanity flag (no matched term) on a text whose listed-and-named
+        term is explained by its context ("bitch" beside "litter")."""
+        if verdict.categories != (Category.PROFANITY,):
+            return False
+        words = set(re.findall(r"[a-z]+|[\u4e00-\u9fff]+", folded))
+        present = [
+            t for t in self._context_terms if t in words or (not t.isascii() and t in folded)
+        ]
+        return bool(present) and all(self._term_explained(folded, t) for t in present)
 
     def _category_explained(self, folded: str, category: Category) -> bool:
         names = self._context.get(category.value, ())
