@@ -36,6 +36,8 @@ _LEET_WORD = re.compile(r"(?<![a-z0-9])[a-z][a-z]*[0-9@$!|][a-z0-9@$!|]*[a-z][a-
 _SPELLED = re.compile(r"(?<![a-z0-9])(?:[a-z] ){2,}[a-z](?![a-z0-9])")
 # Spaces between Chinese characters: "杀 光 他 们".
 _CJK_GAP = re.compile(r"(?<=[\u4e00-\u9fff])[ \u3000]+(?=[\u4e00-\u9fff])")
+# English words match with their common endings too: "slit" in "slitting", "chase" in "chased".
+_SUFFIX = r"(?:s|es|d|ed|ing|[a-z]ing|[a-z]ed|er|ers)?"
 # Sentence ends: a rule's concepts must meet inside one sentence.
 _SENTENCE_END = re.compile(r"[!?。！？;；\n]+\s*|(?<=[a-z0-9\u4e00-\u9fff]{4})\.+(?:\s+|$)")
 
@@ -56,7 +58,7 @@ class IntentRule:
 
 
 def _compile(en: Sequence[str], zh: Sequence[str]) -> re.Pattern[str]:
-    parts = [rf"(?<![a-z0-9])(?:{p})(?![a-z0-9])" for p in en] + [f"(?:{p})" for p in zh]
+    parts = [rf"(?<![a-z0-9])(?:{p}){_SUFFIX}(?![a-z0-9])" for p in en] + [f"(?:{p})" for p in zh]
     return re.compile("|".join(parts) or "(?!)")
 
 
