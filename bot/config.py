@@ -218,6 +218,16 @@ def _guard_settings(read: _Reader) -> dict[str, Any]:
     }
 
 
+def _semantic_settings(read: _Reader) -> dict[str, Any]:
+    """The semantic safety layer: the guard model, its latency budget, the embedding head."""
+    return {
+        "guard_model": read.text("MUSE_GUARD_MODEL", "auto"),
+        "guard_timeout_s": read.number("MUSE_GUARD_TIMEOUT_S", 2.0, float, 0.05),
+        "filter_embed": read.flag("MUSE_FILTER_EMBED", False),
+        "filter_embed_threshold": read.number("MUSE_FILTER_EMBED_THRESHOLD", 0.9, float, 0),
+    }
+
+
 def _web_settings(read: _Reader) -> dict[str, Any]:
     """The web view's three settings (checked together by ``_check_web``)."""
     return {
@@ -326,11 +336,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         filter_ml_threshold=read.number("MUSE_FILTER_ML_THRESHOLD", 0.9, float, 0),
         filter_classifier_dir=_optional_dir(read, "MUSE_FILTER_CLASSIFIER_DIR"),
         filter_classifier_threshold=read.number("MUSE_FILTER_CLASSIFIER_THRESHOLD", 0.5, float, 0),
-        guard_model=read.text("MUSE_GUARD_MODEL", "auto"),
-        guard_timeout_s=read.number("MUSE_GUARD_TIMEOUT_S", 2.0, float, 0.05),
-        filter_embed=read.flag("MUSE_FILTER_EMBED", False),
-        filter_embed_threshold=read.number("MUSE_FILTER_EMBED_THRESHOLD", 0.9, float, 0),
-        **_guard_settings(read),
+        **_guard_settings(read) | _semantic_settings(read),
         **_web_settings(read),
         **_batching_settings(read),
         **_remote(read) | _shards(read),

@@ -109,6 +109,26 @@ def _lists(normalizer: Normalizer) -> WordListFilter:
         raise TextFilterError(f"cannot load the word lists: {err}") from err
 
 
+def _semantic(
+    normalizer: Normalizer,
+    intent: bool,
+    embed: bool,
+    embed_threshold: float,
+    guard: TextComponent | None,
+) -> list[tuple[str, TextComponent]]:
+    """The semantic layers that are on, each with its layer name."""
+    out: list[tuple[str, TextComponent]] = []
+    if intent:
+        out.append(("intent", IntentFilter(normalizer)))
+    if embed:
+        from moderation.semantic import EmbeddingFilter
+
+        out.append(("embed", EmbeddingFilter.load(normalizer, threshold=embed_threshold)))
+    if guard is not None:
+        out.append(("guard", guard))
+    return out
+
+
 def build_text_filter(
     *,
     intent: bool = True,
@@ -143,21 +163,10 @@ def build_text_filter(
             TransformersTextClassifier.load(classifier_dir, threshold=classifier_threshold)
         )
     layers = {c.name: "ml" for c in components[1:]}
-    context = None
-    if intent:
-        rules = IntentFilter(normalizer)
-        components.append(rules)
-        layers[rules.name] = "intent"
-        context = rules.explain
-    if embed:
-        from moderation.semantic import EmbeddingFilter
-
-        head = EmbeddingFilter.load(normalizer, threshold=embed_threshold)
-        components.append(head)
-        layers[head.name] = "embed"
-    if guard is not None:
-        components.append(guard)
-        layers[guard.name] = "guard"
+    semantic = _semantic(normalizer, intent, embed, embed_threshold, guard)
+    context = next((c.explain for _, c in semantic if isinstance(c, IntentFilter)), None)
+    components += [component for _, component in semantic]
+    layers |= {component.name: layer for layer, component in semantic}
     sources = [*words.sources, *_versions(NORMALIZATION_PACKAGES)]
     combined = CombinedTextFilter(components, sources=sources, layers=layers, context=context)
     log.info("safety layers active: %s", combined.describe())
