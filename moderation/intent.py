@@ -36,7 +36,7 @@ _LEET_WORD = re.compile(r"(?<![a-z0-9])[a-z][a-z]*[0-9@$!|][a-z0-9@$!|]*[a-z][a-
 _SPELLED = re.compile(r"(?<![a-z0-9])(?:[a-z] ){2,}[a-z](?![a-z0-9])")
 # Spaces between Chinese characters: "杀 光 他 们".
 _CJK_GAP = re.compile(r"(?<=[\u4e00-\u9fff])[ \u3000]+(?=[\u4e00-\u9fff])")
-# English words match with their common endings too: "slit" in "slitting", "chase" in "chased".
+# The English words of acts match with their common endings too: "slit" in "slitting".
 _SUFFIX = r"(?:s|es|d|ed|ing|[a-z]ing|[a-z]ed|er|ers)?"
 # Sentence ends: a rule's concepts must meet inside one sentence.
 _SENTENCE_END = re.compile(r"[!?。！？;；\n]+\s*|(?<=[a-z0-9\u4e00-\u9fff]{4})\.+(?:\s+|$)")
@@ -57,16 +57,21 @@ class IntentRule:
         return f"{LAYER}: {self.category.value} ({' + '.join(self.all)})"
 
 
-def _compile(en: Sequence[str], zh: Sequence[str]) -> re.Pattern[str]:
-    parts = [rf"(?<![a-z0-9])(?:{p}){_SUFFIX}(?![a-z0-9])" for p in en] + [f"(?:{p})" for p in zh]
+def _compile(en: Sequence[str], zh: Sequence[str], inflect: bool) -> re.Pattern[str]:
+    suffix = _SUFFIX if inflect else ""
+    parts = [rf"(?<![a-z0-9])(?:{p}){suffix}(?![a-z0-9])" for p in en] + [f"(?:{p})" for p in zh]
     return re.compile("|".join(parts) or "(?!)")
 
 
 def compile_concepts(data: Mapping[str, Any]) -> dict[str, re.Pattern[str]]:
-    """One pattern per concept name, joining its English and Chinese expressions."""
+    """One pattern per concept name, joining its English and Chinese expressions; the English
+    words of the concepts named in ``inflect`` also match with their common endings."""
     en: Mapping[str, list[str]] = data.get("en", {})
     zh: Mapping[str, list[str]] = data.get("zh", {})
-    return {name: _compile(en.get(name, []), zh.get(name, [])) for name in {*en, *zh}}
+    inflect = set(data.get("inflect", ()))
+    return {
+        name: _compile(en.get(name, []), zh.get(name, []), name in inflect) for name in {*en, *zh}
+    }
 
 
 def parse_rules(
