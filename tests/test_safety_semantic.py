@@ -146,3 +146,20 @@ def test_the_embedding_head_reads_meaning_in_both_languages() -> None:
     assert verdict.categories == (Category.SELF_HARM,)
     combined = build_text_filter(ml=False, embed=True, embed_threshold=0.5)
     assert "embed (muse-embed-head@1" in combined.describe()
+
+
+def test_streamed_partials_go_through_the_semantic_layer() -> None:
+    from bot.service.streaming import StreamFilter
+    from bot.store.records import JobRecord
+
+    text_filter = build_text_filter(ml=False)
+
+    def judge(text: str, strictness: Strictness) -> Verdict:
+        return apply_policy(text_filter.check(text), strictness)
+
+    streams = StreamFilter(judge, lambda guild: Strictness.STANDARD)
+    job = JobRecord("s", "s", None, "poem", 1, None, None, {}, "", 0, "running", 0.0)
+    assert streams.shown(job, ["Tonight the quiet street"]) == ("Tonight the quiet street",)
+    partial = "Tonight the quiet street. I will burn his house down with the kids inside"
+    assert streams.shown(job, [partial]) == ()  # no listed word: the intent layer hides it
+    assert "s" in streams.hidden
