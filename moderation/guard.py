@@ -179,5 +179,5 @@ def guard_or_none(source: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> Guard
     try:
         return load_guard(DEFAULT_GUARD, timeout_s=timeout_s)
     except GuardUnavailable as err:
-        log.warning("no guard model (%s); the shipped fallback layers decide", err)
+        log.debug("no guard model (%s); the shipped fallback layers decide", err)
         return None

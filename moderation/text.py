@@ -67,7 +67,7 @@ class CombinedTextFilter:
             by_layer.setdefault(self.layer(component), []).append(component.name)
         parts = [f"{layer} ({', '.join(names)})" for layer, names in by_layer.items()]
         if "guard" not in by_layer:
-            parts.append("guard: off (no guard model; the shipped layers decide)")
+            parts.append("guard: off (no guard model could be loaded; the layers above decide)")
         return ", ".join(parts)
 
     def check(self, text: str) -> Verdict:
@@ -169,5 +169,18 @@ def build_text_filter(
     layers |= {component.name: layer for layer, component in semantic}
     sources = [*words.sources, *_versions(NORMALIZATION_PACKAGES)]
     combined = CombinedTextFilter(components, sources=sources, layers=layers, context=context)
-    log.info("safety layers active: %s", combined.describe())
+    log.debug("safety layers built: %s", combined.describe())
     return combined
+
+
+def describe_filter(text_filter: object) -> str:
+    """The startup line's list of safety layers for any text filter: a combined filter's
+    layers, the copyright guard beside it, or "none" for filtering turned off."""
+    inner = getattr(text_filter, "text_filter", text_filter)
+    describe = getattr(inner, "describe", None)
+    if describe is None:
+        return "none (the safety filter is off)"
+    out: str = describe()
+    if inner is not text_filter:
+        out += ", copyright (the copyright guard)"
+    return out

@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import main
+from moderation.copyright import GuardedTextFilter, load_copyright_guard
+from moderation.disabled import DisabledFilter
 from moderation.guard import (
     GuardModel,
     GuardUnavailable,
@@ -24,7 +27,7 @@ from moderation.guard import (
     verdict_for,
 )
 from moderation.policy import Strictness, apply_policy
-from moderation.text import build_text_filter
+from moderation.text import build_text_filter, describe_filter
 from moderation.verdict import Category, Decision
 
 
@@ -74,12 +77,12 @@ def _stand_in(text: str) -> str:
     return "Safety: Safe\nCategories: None"
 
 
-def test_the_guard_decides_beside_the_other_layers(caplog: pytest.LogCaptureFixture) -> None:
+def test_the_guard_decides_beside_the_other_layers() -> None:
     guard = GuardModel(_stand_in, model_id="stand-in", timeout_s=5.0)
-    with caplog.at_level(logging.INFO, logger="moderation.text"):
-        combined = build_text_filter(ml=False, guard=guard)
-    assert "guard (guard stand-in)" in caplog.text
-    assert "intent (muse-intent@" in caplog.text
+    combined = build_text_filter(ml=False, guard=guard)
+    described = describe_filter(GuardedTextFilter(combined, load_copyright_guard()))
+    assert described.startswith("list (muse-lists@2), intent (muse-intent@1)")
+    assert described.endswith("guard (guard stand-in), copyright (the copyright guard)")
     verdict = apply_policy(combined.check("a cheerful ode to arson season"), Strictness.STANDARD)
     assert not verdict.allowed
     assert verdict.layers == ("guard: violence",)
@@ -87,10 +90,9 @@ def test_the_guard_decides_beside_the_other_layers(caplog: pytest.LogCaptureFixt
     guard.close()
 
 
-def test_the_startup_line_says_when_there_is_no_guard(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="moderation.text"):
-        build_text_filter(ml=False)
-    assert "guard: off" in caplog.text
+def test_the_startup_line_says_when_there_is_no_guard() -> None:
+    assert "guard: off" in describe_filter(build_text_filter(ml=False))
+    assert describe_filter(DisabledFilter()) == "none (the safety filter is off)"
 
 
 def test_a_slow_guard_is_not_waited_for() -> None:
@@ -130,6 +132,29 @@ def test_a_configured_guard_must_load_and_auto_falls_back(
     with pytest.raises(GuardUnavailable):
         guard_or_none(str(tmp_path / "missing"))
     assert guard_or_none("off") is None
-    with caplog.at_level(logging.WARNING, logger="moderation.guard"):
+    with caplog.at_level(logging.DEBUG, logger="moderation.guard"):
         assert guard_or_none("auto") is None  # HF_HUB_OFFLINE=1 and nothing cached
     assert "shipped fallback layers decide" in caplog.text
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_lm_dir: Path) -> Path:
+    """`muse try` on the tiny model, with a temporary database and no stray .env."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MUSE_TEXT_MODEL", str(tiny_lm_dir))
+    monkeypatch.setenv("MUSE_DB_PATH", str(tmp_path / "db" / "muse.sqlite3"))
+    monkeypatch.setenv("MUSE_DEVICE", "cpu")
+    monkeypatch.setenv("MUSE_IMAGE_MODEL", "off")
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    return tmp_path
+
+
+def test_startup_logs_which_safety_layers_are_active(
+    env: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.ops.runtime")
+    assert main(["try", "poem", "--topic", "moon"]) == 0
+    [line] = [r.getMessage() for r in caplog.records if "safety layers active" in r.getMessage()]
+    assert line.startswith("safety layers active: list (muse-lists@2), ml (alt-profanity-check@")
+    assert "intent (muse-intent@1)" in line and "guard: off" in line
+    assert line.endswith("copyright (the copyright guard)")

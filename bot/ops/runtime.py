@@ -22,7 +22,7 @@ from moderation.copyright import GuardedTextFilter, load_copyright_guard
 from moderation.disabled import DisabledFilter
 from moderation.guard import guard_or_none
 from moderation.image import OpenNsfwFilter
-from moderation.text import build_text_filter
+from moderation.text import build_text_filter, describe_filter
 
 if TYPE_CHECKING:
     from generators.remote import OpenAITextBackend
@@ -182,6 +182,7 @@ async def open_service(
     remote = None
     try:
         models = await worker.call(load, settings)
+        log.info("safety layers active: %s", describe_filter(text_filter))
         remote = await connect_remote(settings, models)
         if models.text is None:
             raise ModelLoadError("no text back-end was loaded")
