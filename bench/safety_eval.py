@@ -12,7 +12,11 @@ check. A flagged item is one whose decision is not ``allow``. It prints PASS or 
 three targets and exits 1 when one fails. The copyright guard's recall and false-positive rate
 follow (``bench.copyright_eval``): on ``tests/data/copyright_eval.jsonl`` (the dev set its
 patterns were tuned on) beside ``tests/data/copyright_heldout.jsonl`` (held-out requests, never
-tuned on), with the dev targets and the held-out floors.
+tuned on), with the dev targets and the held-out floors. Last, the semantic set
+(``bench.safety_semantic``): plain-language and disguised harm and tricky benign prompts in
+English and Chinese, through the service's prompt check, in each mode (no guard model: the
+shipped fallback; with the embedding head; the lists alone; a guard model when
+``MUSE_GUARD_MODEL`` names one).
 """
 
 from __future__ import annotations
@@ -253,7 +257,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.misses:
         print("\nmisclassified:\n" + "\n".join(misses(outcomes)))
     passed = all(t.passed for t in targets(outcomes, latencies))
-    return 0 if passed and _copyright_figures(args.repeats) else 1
+    copyright_ok = _copyright_figures(args.repeats)
+    return 0 if passed and copyright_ok and _semantic_figures() else 1
+
+
+def _semantic_figures() -> bool:
+    """The semantic set (blind, from branch i20a) in every mode: ``bench.safety_semantic``."""
+    from bench import safety_semantic
+
+    print("\nsemantic safety set (bench.safety_semantic):")
+    return safety_semantic.main([]) == 0
 
 
 def _copyright_figures(repeats: int) -> bool:

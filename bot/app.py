@@ -25,8 +25,9 @@ from generators.worker import ModelWorker
 from moderation.base import ImageFilter, TextFilter
 from moderation.copyright import GuardedTextFilter, load_copyright_guard
 from moderation.disabled import DisabledFilter
+from moderation.guard import guard_or_none
 from moderation.image import OpenNsfwFilter
-from moderation.text import build_text_filter
+from moderation.text import build_text_filter, describe_filter
 
 if TYPE_CHECKING:
     from generators.remote import OpenAITextBackend
@@ -142,6 +143,9 @@ def load_text_filter(settings: Settings) -> TextFilter:
         ml_threshold=settings.filter_ml_threshold,
         classifier_dir=str(classifier) if classifier else None,
         classifier_threshold=settings.filter_classifier_threshold,
+        embed=settings.filter_embed,
+        embed_threshold=settings.filter_embed_threshold,
+        guard=guard_or_none(settings.guard_model, timeout_s=settings.guard_timeout_s),
     )
     if not settings.copyright_guard:
         log.warning("the copyright guard is off (MUSE_COPYRIGHT_GUARD=0)")
@@ -187,6 +191,7 @@ async def open_service(
     remote = None
     try:
         models = await worker.call(load, settings)
+        log.info("safety layers active: %s", describe_filter(text_filter))
         remote = await connect_remote(settings, models)
         if models.text is None:
             raise ModelLoadError("no text back-end was loaded")

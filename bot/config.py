@@ -61,6 +61,12 @@ class Settings:
     filter_ml_threshold: float = 0.9
     filter_classifier_dir: Path | None = None
     filter_classifier_threshold: float = 0.5
+    # semantic layer: the guard model ("auto": Qwen3Guard-Gen-0.6B where it can be had; "off";
+    # or a folder / hub id that must load), its latency budget, and the embedding head
+    guard_model: str = "auto"
+    guard_timeout_s: float = 2.0
+    filter_embed: bool = False
+    filter_embed_threshold: float = 0.9
     # copyright guard (moderation/copyright.py) and /draw from a member's picture
     copyright_guard: bool = True
     copyright_fingerprints: tuple[Path, ...] = ()  # the operator's own fingerprint files
@@ -215,6 +221,16 @@ def _guard_settings(read: _Reader) -> dict[str, Any]:
     }
 
 
+def _semantic_settings(read: _Reader) -> dict[str, Any]:
+    """The semantic safety layer: the guard model, its latency budget, the embedding head."""
+    return {
+        "guard_model": read.text("MUSE_GUARD_MODEL", "auto"),
+        "guard_timeout_s": read.number("MUSE_GUARD_TIMEOUT_S", 2.0, float, 0.05),
+        "filter_embed": read.flag("MUSE_FILTER_EMBED", False),
+        "filter_embed_threshold": read.number("MUSE_FILTER_EMBED_THRESHOLD", 0.9, float, 0),
+    }
+
+
 def _web_settings(read: _Reader) -> dict[str, Any]:
     """The web view's three settings (checked together by ``_check_web``)."""
     return {
@@ -323,7 +339,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         filter_ml_threshold=read.number("MUSE_FILTER_ML_THRESHOLD", 0.9, float, 0),
         filter_classifier_dir=_optional_dir(read, "MUSE_FILTER_CLASSIFIER_DIR"),
         filter_classifier_threshold=read.number("MUSE_FILTER_CLASSIFIER_THRESHOLD", 0.5, float, 0),
-        **_guard_settings(read),
+        **_guard_settings(read) | _semantic_settings(read),
         **_web_settings(read),
         **_batching_settings(read),
         **_remote(read) | _shards(read),

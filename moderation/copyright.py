@@ -192,10 +192,12 @@ class GuardedTextFilter:
         self.components = (*getattr(text_filter, "components", ()), guard.name)
 
     def check(self, text: str) -> Verdict:
-        return self.text_filter.check(text).worst(self.guard.check(text))
+        found = self.guard.check(text).with_layer("copyright")
+        return self.text_filter.check(text).worst(found)
 
     def check_request(self, text: str) -> Verdict:
-        return self.text_filter.check(text).worst(self.guard.check_request(text))
+        found = self.guard.check_request(text).with_layer("copyright")
+        return self.text_filter.check(text).worst(found)
 
 
 def load_copyright_guard(extra: Sequence[Path] = ()) -> CopyrightGuard:

@@ -134,6 +134,8 @@ Hit = tuple[str, int]  # (reason, where the cue starts)
 def _before_hits(folded: str) -> Iterator[Hit]:
     """Hits for "<Title> lyrics", "the <Brand> slogan", unless "a/my/some …" opens it."""
     for match in _BEFORE.finditer(folded):
+        if re.fullmatch(SLOGAN, match.group("obj")) and new_slogan(folded):
+            continue
         name = match.group("name").strip(".'")
         opening = folded[: match.start()].split()[-3:]
         if name in _GENERIC_BEFORE or name.isdigit() or _INDEFINITE.intersection(opening):
@@ -149,9 +151,30 @@ def _owner_hits(folded: str, objects: str) -> Iterator[Hit]:
         if match.group("owner") in _GENERIC_OWNER or (before and before[0] in _DETERMINERS):
             continue
         tail = match.group("tail")
+        if objects and re.match(rf"(?:[\w'-]+\s+){{0,2}}?{SLOGAN}\b", tail) and new_slogan(folded):
+            continue
         wanted = rf"(?:[\w'-]+\s+){{0,2}}?{objects}\b" if objects else r"['\"‘“]?\w"
         if re.match(wanted, tail):
             yield "a named author's or brand's words", match.start()
+
+
+# A slogan that is new (for a shop, an event, a campaign) unless one asks for an existing one.
+_NEW_SLOGAN = re.compile(
+    r"\b(?:new|fresh|original|catchy|own|bakery|shop|store|cafe|café|restaurant|salon|gym|"
+    r"studio|farm|market|fair|festival|campaign|drive|sale|club|team|school|class|charity|"
+    r"event|fundraiser|startup|clinic|library|church|project|initiative|our|my|inn|pub|bar|"
+    r"day|week|month|party|mosque|temple|synagogue|open-house|halal|truck|anti-\w+)\b"
+)
+_EXISTING_SLOGAN = re.compile(
+    r"\b(?:what\s+is|what's|whats|what\s+was|tell\s+me|famous|official|exact|real|actual|"
+    r"existing|current|classic|iconic|word\s+for\s+word|verbatim)\b"
+)
+
+
+def new_slogan(folded: str) -> bool:
+    """Whether a request for "<Name>'s slogan" asks for a new one (a shop's, an event's, "new")
+    and not for the words an existing one has."""
+    return _NEW_SLOGAN.search(folded) is not None and _EXISTING_SLOGAN.search(folded) is None
 
 
 def _quoted_hits(folded: str) -> Iterator[Hit]:

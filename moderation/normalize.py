@@ -67,6 +67,37 @@ _INNER_PUNCT = re.compile(r"(?<=[a-z0-9])[.\-_'`~^:,/\\](?=[a-z0-9])")
 _SENTENCE = frozenset('，。！？；：、,!?;:「」『』“”‘’"《》()（）[]【】\n')
 
 
+# Regional-indicator symbols (the letters of flag emoji) read as the letters they show.
+_REGIONAL = {0x1F1E6 + i: chr(ord("a") + i) for i in range(26)}
+# Emoji written for a Chinese character of the same sound or look, read as that character when
+# they stand next to Chinese text: 你🐴 -> 你妈, 🌿泥马 -> 草泥马.
+_EMOJI_HAN = {"🐴": "妈", "🐎": "马", "🌿": "草", "🐔": "鸡", "🐶": "狗", "🐷": "猪", "🐢": "龟"}
+_EMOJI_NEAR_HAN = re.compile(
+    "(?<=[\u4e00-\u9fff])["
+    + "".join(_EMOJI_HAN)
+    + "]|["
+    + "".join(_EMOJI_HAN)
+    + "](?=[\u4e00-\u9fff])"
+)
+# A character written as its two halves: 女表子 -> 婊子, 贝戋 -> 贱, 弓虽女干 -> 强奸.
+_SPLIT_HAN = {
+    "女表子": "婊子", "女表砸": "婊砸", "贝戋": "贱", "弓虽女干": "强奸", "亻尔": "你",
+    "扌喿": "操", "犭句": "狗", "白勺": "的", "女马": "妈", "户斤": "所", "歹匕": "死",
+    "木仓": "枪", "弓单": "弹", "火乍": "炸",
+}  # fmt: skip
+_SPLIT_HAN_RE = re.compile("|".join(sorted(_SPLIT_HAN, key=len, reverse=True)))
+
+
+def fold_evasions(text: str) -> str:
+    """Regional-indicator letters as letters, homophone emoji beside Chinese as the character
+    they stand for, and characters split into their halves joined again."""
+    if text.isascii():
+        return text
+    text = text.translate(_REGIONAL)
+    text = _EMOJI_NEAR_HAN.sub(lambda m: _EMOJI_HAN[m.group(0)], text)
+    return _SPLIT_HAN_RE.sub(lambda m: _SPLIT_HAN[m.group(0)], text)
+
+
 class NormalizationError(RuntimeError):
     """A table that normalization needs cannot be loaded."""
 
@@ -116,6 +147,7 @@ class Normalizer:
         """NFKC, no invisible characters, look-alikes folded to ASCII, Simplified, case-folded."""
         text = unicodedata.normalize("NFKC", text)
         if not text.isascii():
+            text = fold_evasions(self._t2s(text) if _HAN_CHAR.search(text) else text)
             text = strip_invisible(text)
             text = _NON_ASCII_NON_CJK.sub(self._fold_confusables, text)
             if _HAN_CHAR.search(text):

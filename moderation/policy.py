@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from enum import StrEnum
 
 from moderation.verdict import Category, Decision, Verdict
@@ -48,8 +49,7 @@ def apply_policy(verdict: Verdict, strictness: Strictness) -> Verdict:
         return verdict
     actions = PRESETS[strictness]
     decision = max((actions[c] for c in verdict.categories), key=lambda d: d.severity)
-    return Verdict(decision, verdict.categories, verdict.scores, verdict.matched,
-                   verdict.components)  # fmt: skip
+    return replace(verdict, decision=decision)
 
 
 # open_nsfw (review, block) score thresholds by strictness; STANDARD uses the operator's.
@@ -69,4 +69,4 @@ def apply_image_policy(
     review_at, block_at = IMAGE_THRESHOLDS.get(strictness, standard)
     decision = B if score >= block_at else R if score >= review_at else A
     categories = () if decision is A else (Category.SEXUAL,)
-    return Verdict(decision, categories, verdict.scores, verdict.matched, verdict.components)
+    return replace(verdict, decision=decision, categories=categories)

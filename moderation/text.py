@@ -9,10 +9,11 @@ inside a component makes that component's verdict ``review`` with category ``oth
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 
 from moderation.base import TextComponent, TextFilterError
+from moderation.intent import IntentFilter
 from moderation.normalize import NormalizationError, Normalizer
 from moderation.verdict import Category, Decision, Verdict
 from moderation.wordlist import WordListFilter
@@ -21,22 +22,66 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ML_THRESHOLD = 0.9
 DEFAULT_CLASSIFIER_THRESHOLD = 0.5
+DEFAULT_EMBED_THRESHOLD = 0.9
 NORMALIZATION_PACKAGES = ("opencc", "disarm")
 
 
-class CombinedTextFilter:
-    """Runs every component and keeps the strictest verdict with all of their evidence."""
+# Context that a word list cannot see: (text, list verdict) -> the verdict without what the
+# context explains away (a hotline, an anti-drug week, a listed word that is also a name).
+# The intent layer (``IntentFilter.explain``) supplies it.
+Context = Callable[[str, Verdict], Verdict]
 
-    def __init__(self, components: Sequence[TextComponent], *, sources: Sequence[str] = ()) -> None:
+
+class CombinedTextFilter:
+    """Runs every component and keeps the strictest verdict with all of their evidence; each
+    flag is noted with the layer that raised it (``Verdict.layers``)."""
+
+    def __init__(
+        self,
+        components: Sequence[TextComponent],
+        *,
+        sources: Sequence[str] = (),
+        layers: Mapping[str, str] | None = None,
+        context: Context | None = None,
+    ) -> None:
         self._components = tuple(components)
         names = [c.name for c in self._components]
         self.components = tuple(dict.fromkeys([*names, *sources]))
+        self._layers = dict(layers or {})
+        self._context = context
+
+    def layer(self, component: TextComponent) -> str:
+        """The layer a component belongs to: "list" unless it was named otherwise."""
+        return self._layers.get(component.name, "list")
+
+    @property
+    def active_layers(self) -> tuple[str, ...]:
+        """The layers that run, in order, each once."""
+        return tuple(dict.fromkeys(self.layer(c) for c in self._components))
+
+    def describe(self) -> str:
+        """One line for the startup log: each active layer and what runs it, and the guard
+        model's absence spelled out: "list (muse-lists@2), intent (muse-intent@1), guard: off"."""
+        by_layer: dict[str, list[str]] = {}
+        for component in self._components:
+            by_layer.setdefault(self.layer(component), []).append(component.name)
+        parts = [f"{layer} ({', '.join(names)})" for layer, names in by_layer.items()]
+        if "guard" not in by_layer:
+            parts.append("guard: off (no guard model could be loaded; the layers above decide)")
+        return ", ".join(parts)
 
     def check(self, text: str) -> Verdict:
         verdict = Verdict(Decision.ALLOW, components=self.components)
         for component in self._components:
-            verdict = verdict.worst(_run(component, text))
+            layer = self.layer(component)
+            found = _run(component, text)
+            if layer in LIST_LAYERS and self._context is not None and not found.allowed:
+                found = self._context(text, found)
+            verdict = verdict.worst(found.with_layer(layer))
         return verdict
+
+
+LIST_LAYERS = frozenset({"list", "ml"})
 
 
 def _run(component: TextComponent, text: str) -> Verdict:
@@ -64,15 +109,42 @@ def _lists(normalizer: Normalizer) -> WordListFilter:
         raise TextFilterError(f"cannot load the word lists: {err}") from err
 
 
+def _semantic(
+    normalizer: Normalizer,
+    intent: bool,
+    embed: bool,
+    embed_threshold: float,
+    guard: TextComponent | None,
+) -> list[tuple[str, TextComponent]]:
+    """The semantic layers that are on, each with its layer name."""
+    out: list[tuple[str, TextComponent]] = []
+    if intent:
+        out.append(("intent", IntentFilter(normalizer)))
+    if embed:
+        from moderation.semantic import EmbeddingFilter
+
+        out.append(("embed", EmbeddingFilter.load(normalizer, threshold=embed_threshold)))
+    if guard is not None:
+        out.append(("guard", guard))
+    return out
+
+
 def build_text_filter(
     *,
+    intent: bool = True,
     ml: bool = True,
     ml_threshold: float = DEFAULT_ML_THRESHOLD,
     classifier_dir: str | None = None,
     classifier_threshold: float = DEFAULT_CLASSIFIER_THRESHOLD,
+    embed: bool = False,
+    embed_threshold: float = DEFAULT_EMBED_THRESHOLD,
+    guard: TextComponent | None = None,
 ) -> CombinedTextFilter:
-    """Lists always; the ML second opinion when ``ml``; a local transformers classifier when
-    ``classifier_dir`` is set. Raises ``TextFilterError`` when a configured part cannot load."""
+    """Lists always; the intent rules when ``intent`` (they also tell the lists which contexts
+    explain a listed word away); the ML second opinion when ``ml``; a local transformers
+    classifier when ``classifier_dir`` is set; the sentence-embedding head when ``embed``; a
+    loaded guard model (``moderation.guard``) when given. Logs which layers are active.
+    Raises ``TextFilterError`` when a configured part cannot load."""
     from moderation.classifier import ProfanityCheckFilter, TransformersTextClassifier
 
     try:
@@ -90,5 +162,25 @@ def build_text_filter(
         components.append(
             TransformersTextClassifier.load(classifier_dir, threshold=classifier_threshold)
         )
+    layers = {c.name: "ml" for c in components[1:]}
+    semantic = _semantic(normalizer, intent, embed, embed_threshold, guard)
+    context = next((c.explain for _, c in semantic if isinstance(c, IntentFilter)), None)
+    components += [component for _, component in semantic]
+    layers |= {component.name: layer for layer, component in semantic}
     sources = [*words.sources, *_versions(NORMALIZATION_PACKAGES)]
-    return CombinedTextFilter(components, sources=sources)
+    combined = CombinedTextFilter(components, sources=sources, layers=layers, context=context)
+    log.debug("safety layers built: %s", combined.describe())
+    return combined
+
+
+def describe_filter(text_filter: object) -> str:
+    """The startup line's list of safety layers for any text filter: a combined filter's
+    layers, the copyright guard beside it, or "none" for filtering turned off."""
+    inner = getattr(text_filter, "text_filter", text_filter)
+    describe = getattr(inner, "describe", None)
+    if describe is None:
+        return "none (the safety filter is off)"
+    out: str = describe()
+    if inner is not text_filter:
+        out += ", copyright (the copyright guard)"
+    return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -46,6 +46,9 @@ class Verdict:
     scores: Mapping[str, float] = field(default_factory=dict)
     matched: tuple[str, ...] = ()
     components: tuple[str, ...] = ()
+    # Which layer found which category, e.g. "list: profanity", "intent: violence",
+    # "guard: violent": what moderators see as the reason a text was held.
+    layers: tuple[str, ...] = ()
 
     @property
     def allowed(self) -> bool:
@@ -58,6 +61,7 @@ class Verdict:
             "scores": dict(self.scores),
             "matched": list(self.matched),
             "components": list(self.components),
+            "layers": list(self.layers),
         }
 
     def worst(self, other: Verdict) -> Verdict:
@@ -69,4 +73,14 @@ class Verdict:
             scores={**self.scores, **other.scores},
             matched=tuple(dict.fromkeys(self.matched + other.matched)),
             components=tuple(dict.fromkeys(self.components + other.components)),
+            layers=tuple(dict.fromkeys(self.layers + other.layers)),
         )
+
+    def with_layer(self, layer: str) -> Verdict:
+        """The verdict with ``"<layer>: <category>"`` noted for each of its categories."""
+        found = tuple(f"{layer}: {c.value}" for c in self.categories)
+        return replace(self, layers=tuple(dict.fromkeys(self.layers + found)))
+
+    def decided_by(self) -> str:
+        """The layers that flagged the text, for people: "guard: violent, list: profanity"."""
+        return ", ".join(self.layers)

