@@ -135,14 +135,16 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def load_generate(source: str, *, max_new_tokens: int = 24) -> Generate:
-    """A greedy ``generate`` for a causal-LM guard in a local folder or on the hub; raises
-    ``GuardUnavailable`` when it cannot be loaded."""
+def load_generate(
+    source: str, *, max_new_tokens: int = 24, cached_only: bool = False
+) -> Generate:
+    """A greedy ``generate`` for a causal-LM guard in a local folder or on the hub (only from
+    the local cache when ``cached_only``); raises ``GuardUnavailable`` when it cannot be loaded."""
     try:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        local = os.path.isdir(source) or _offline()
+        local = cached_only or os.path.isdir(source) or _offline()
         tokenizer: Any = AutoTokenizer.from_pretrained(source, local_files_only=local)
         model: Any = AutoModelForCausalLM.from_pretrained(source, local_files_only=local)
         model.eval()
@@ -164,20 +166,24 @@ def load_generate(source: str, *, max_new_tokens: int = 24) -> Generate:
     return generate
 
 
-def load_guard(source: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> GuardModel:
+def load_guard(
+    source: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, cached_only: bool = False
+) -> GuardModel:
     """The guard model at ``source`` (a folder or a hub id) on its own thread."""
-    return GuardModel(load_generate(source), model_id=source, timeout_s=timeout_s)
+    generate = load_generate(source, cached_only=cached_only)
+    return GuardModel(generate, model_id=source, timeout_s=timeout_s)
 
 
 def guard_or_none(source: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> GuardModel | None:
-    """The guard when ``source`` is "auto" (the default model) and it can be had, else None
-    with a warning; any other source must load (``GuardUnavailable`` otherwise)."""
+    """The guard when ``source`` is "auto" (the default model) and it is in the local cache,
+    else None; any other source must load (``GuardUnavailable`` otherwise). "auto" never asks
+    the hub, so a host without it starts at once instead of waiting on retries."""
     if source.strip().lower() in ("", "0", "off", "none"):
         return None
     if source.strip().lower() != "auto":
         return load_guard(source, timeout_s=timeout_s)
     try:
-        return load_guard(DEFAULT_GUARD, timeout_s=timeout_s)
+        return load_guard(DEFAULT_GUARD, timeout_s=timeout_s, cached_only=True)
     except GuardUnavailable as err:
         log.debug("no guard model (%s); the shipped fallback layers decide", err)
         return None
