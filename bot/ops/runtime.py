@@ -71,12 +71,15 @@ def load_models(settings: Settings) -> Models:
 
     diffusers.utils.logging.disable_progress_bar()
     from generators.image import DiffusersImageBackend
+    from generators.memory import MemoryPlan
 
     image = DiffusersImageBackend.load(
         settings.image_model,
         device=settings.device,
         offload=settings.image_offload,
         guidance=settings.image_guidance,
+        native_px=settings.image_native_px,
+        memory=MemoryPlan(settings.image_tile_above_px, settings.image_attention_slicing),
     )
     models.image, models.step_s = image, image.warmup()
     log.info("image warm-up: %.2f s per step at native size", models.step_s)

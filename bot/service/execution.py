@@ -20,7 +20,7 @@ from bot.store.records import JobRecord, NewOutput
 from bot.store.storage import Storage
 from generators.backend import AsyncTextBackend, ImageBackend, TextBackend, is_remote, steppable
 from generators.continuous import ContinuousRunner, TextSteps
-from generators.queue import Ticket
+from generators.queue import JobQueue, Throughput, Ticket
 from generators.samples import DrawRow, ImageResult, TextResult
 from generators.worker import ModelWorker
 from moderation.base import ImageFilter
@@ -38,7 +38,7 @@ def ticket(record: JobRecord, rows: Rows, *, remote: bool = False) -> Ticket[Row
         key, kind = f"image:{first.width}x{first.height}:{first.steps}", "image"
         steps = first.steps
         if first.init_png is not None:  # image-to-image runs steps x strength steps
-            key += f":restyle:{first.strength:g}"
+            key += f":restyle:{first.strength:g}:{first.mode}"
             steps = max(1, int(first.steps * first.strength))
         units = float(steps * len(rows))
     else:
@@ -221,3 +221,24 @@ def _record_step(steps: StepProgress, step: int, total: int) -> None:
 def _write_file(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
+
+
+def has_content(out: NewOutput) -> bool:
+    """Something to show or to review (a flagged empty text still counts)."""
+    return bool(out.text or out.image_path or out.decision != Decision.ALLOW)
+
+
+def job_queue(
+    settings: Settings, executor: Executor, throughput: Throughput | None
+) -> JobQueue[Rows, Result]:
+    """The bounded queue: the local lane runs one batch at a time, the remote lane several."""
+    return JobQueue(
+        executor.execute,
+        max_depth=settings.queue_max_depth,
+        per_user=settings.queue_per_user,
+        max_batch_rows=settings.batch_max_rows,
+        job_timeout_s=settings.job_timeout_s,
+        throughput=throughput,
+        runner=executor.text_runner(),
+        lane_limits={"remote": settings.remote_concurrency},
+    )

@@ -28,6 +28,8 @@ def _job(row: aiosqlite.Row) -> JobRecord:
         error=row["error"],
         compare=bool(row["compare"]),
         reply_handle=row["reply_handle"],
+        source_output_id=row["source_output_id"],
+        operation=row["operation"],
     )
 
 
@@ -52,12 +54,13 @@ class JobQueries(StoreBase):
     async def insert_job(self, job: JobRecord) -> None:
         await self.write(
             "INSERT INTO jobs (id, group_id, parent_id, kind, user_id, guild_id, channel_id,"
-            " options, prompt, seed, status, created_at, compare, reply_handle)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " options, prompt, seed, status, created_at, compare, reply_handle,"
+            " source_output_id, operation) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 job.id, job.group_id, job.parent_id, job.kind, job.user_id, job.guild_id,
                 job.channel_id, json.dumps(job.options, ensure_ascii=False), job.prompt, job.seed,
                 job.status, job.created_at, int(job.compare), job.reply_handle,
+                job.source_output_id, job.operation,
             ),
         )  # fmt: skip
 

@@ -23,6 +23,8 @@ class JobRecord:
     error: str | None = None
     compare: bool = False
     reply_handle: str | None = None  # how the adapter answers this job; cleared when done
+    source_output_id: int | None = None  # lineage: the picture this job's pictures came from
+    operation: str | None = None  # lineage: what was done to it ("upscale", "vary-strong"...)
 
 
 @dataclass(frozen=True)
