@@ -65,7 +65,7 @@ def png_text(path: str) -> dict[str, str]:
 
 
 async def test_a_grid_has_u_and_v_rows_and_u_upscales_with_lineage(
-    make_service: ServiceFactory, pipeline: Any, image_filter: Any
+    make_service: ServiceFactory, pipeline: Any, image_filter: Any, tmp_path: Path
 ) -> None:
     bot = await bot_for(make_service, pipeline, image_filter)
     async with Harness(bot) as h:
@@ -108,6 +108,25 @@ async def test_a_grid_has_u_and_v_rows_and_u_upscales_with_lineage(
         == __import__("hashlib").sha256(Path(parent_path).read_bytes()).hexdigest()
     )
     assert db(bot, "SELECT output_id, source FROM picks") == [(parent_id, "pick")]
+    await exported_with_lineage(bot, tmp_path, parent_id, int(u2.split(":")[2]) - 1)
+
+
+async def exported_with_lineage(bot: MuseBot, tmp_path: Path, chosen: int, other: int) -> None:
+    """The image-folder export names each picture's parent and operation; U counts as a pick."""
+    from bot.datasets.export import export
+    from bot.datasets.filters import ExportFilters
+    from tests.export_world import SECRET, read
+
+    storage, draws = bot.service.storage, ExportFilters(kind="draw")
+    await export(storage, tmp_path / "raw", fmt="raw", filters=draws, secret=SECRET)
+    rows = {r["output_id"]: r for r in read(tmp_path / "raw" / "metadata.jsonl")}
+    [child] = [r for r in rows.values() if r["operation"]]
+    assert (child["parent_output_id"], child["operation"]) == (chosen, "upscale")
+    assert rows[chosen]["parent_output_id"] is None and rows[chosen]["operation"] is None
+    await export(storage, tmp_path / "dpo", fmt="dpo", filters=draws, secret=SECRET)
+    [pair] = read(tmp_path / "dpo" / "metadata.jsonl")
+    assert (pair["source"], pair["chosen_file_name"], pair["rejected_file_name"]) == (
+        "pick", f"{chosen}.png", f"{other}.png")  # fmt: skip
 
 
 async def test_v_buttons_vary_after_a_restart(
