@@ -40,6 +40,7 @@ class Family:
     step_callback: bool  # ``callback_on_step_end`` (else the older ``callback``)
     img2img: bool
     inpaint: bool
+    caption_cleaning: bool = False  # PixArt's ``clean_caption`` (needs bs4 + ftfy): turned off
 
     def notes(self) -> dict[str, str]:
         """What this model ignores, said in the result, never silently dropped."""
@@ -87,15 +88,16 @@ def detect(pipe: Any, native_px: int = 0) -> Family:
     if native_px > 0:
         native = max(multiple, native_px // multiple * multiple)
     distilled = type(pipe).__name__.startswith(NO_NEGATIVE)
-    guidance_embeds = bool(getattr(getattr(pipe, "transformer", None), "config", {}).get(
-        "guidance_embeds", not distilled))  # fmt: skip
+    config = getattr(getattr(pipe, "transformer", None), "config", {})
+    guided = not distilled or bool(config.get("guidance_embeds", False))  # FLUX.1-dev: yes
     return Family(
         name=family_name(pipe),
         native=native,
         multiple=multiple,
         negative="negative_prompt" in params and not distilled,
-        guidance="guidance_scale" in params and guidance_embeds,
+        guidance="guidance_scale" in params and guided,
         step_callback="callback_on_step_end" in params,
         img2img=_builds(AutoPipelineForImage2Image, pipe),
         inpaint=_builds(AutoPipelineForInpainting, pipe),
+        caption_cleaning="clean_caption" in params,
     )

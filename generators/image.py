@@ -167,6 +167,8 @@ class DiffusersImageBackend:
             common["negative_prompt"] = [r.negative for r in rows]
         if self.family.guidance:
             common["guidance_scale"] = self.guidance
+        if self.family.caption_cleaning:
+            common["clean_caption"] = False
         with savers(self.pipe, first.width, first.height, self.memory):
             output = self._call(rows, common)
         if cancel.is_set():
