@@ -32,7 +32,7 @@ from PIL.PngImagePlugin import PngInfo
 
 from generators.backend import GenerationCancelled, ModelLoadError, StepCallback, load_hint
 from generators.families import Family, detect
-from generators.memory import MemoryPlan, savers
+from generators.memory import ALL_SAVERS, MemoryPlan, savers
 from generators.options import ImageSize
 from generators.provenance import AI_FLAG_KEY, Provenance, marker_chunks
 from generators.samples import DrawRow, ImageSample
@@ -169,11 +169,27 @@ class DiffusersImageBackend:
             common["guidance_scale"] = self.guidance
         if self.family.caption_cleaning:
             common["clean_caption"] = False
-        with savers(self.pipe, first.width, first.height, self.memory):
-            output = self._call(rows, common)
+        output = self._call_saving(rows, common)
         if cancel.is_set():
             raise GenerationCancelled("cancelled during generation")
         return [self._sample(image, row) for image, row in zip(output.images, rows, strict=True)]
+
+    def _call_saving(self, rows: Sequence[DrawRow], common: dict[str, Any]) -> Any:
+        """The call with the memory plan's savers; out of memory, once more with every saver
+        (tiled VAE at any size, attention slicing) before giving up."""
+        width, height = rows[0].width, rows[0].height
+        try:
+            with savers(self.pipe, width, height, self.memory):
+                return self._call(rows, common)
+        except torch.OutOfMemoryError:
+            if self.memory == ALL_SAVERS:
+                raise
+            log.warning("out of memory at %dx%d; retrying with every memory saver", width, height)
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            common["generator"] = [torch.Generator("cpu").manual_seed(r.seed) for r in rows]
+            with savers(self.pipe, width, height, ALL_SAVERS):
+                return self._call(rows, common)
 
     def _call(self, rows: Sequence[DrawRow], common: dict[str, Any]) -> Any:
         first = rows[0]

@@ -34,6 +34,9 @@ class MemoryPlan:
         return max(width, height) > self.tile_above_px
 
 
+ALL_SAVERS = MemoryPlan(tile_above_px=0, slice_attention=True)
+
+
 def _set_tiling(vae: Any, on: bool) -> bool:
     method = getattr(vae, "enable_tiling" if on else "disable_tiling", None)
     if method is None:
