@@ -4,7 +4,9 @@
 - service overhead: one image through the service (queue, worker thread, open_nsfw check,
   PNG file, database) against a bare pipeline call with the same settings. Target <= 1.10x.
 - event-loop lag while images generate: worst lag of a 10 ms ticker. Target < 50 ms.
-- a batch of 4 images against 4 single calls: throughput ratio (reported).
+- a batch of 4 images against 4 single calls: throughput ratio (reported);
+- /draw's buttons (``bench.image_edits``): seconds per variation set and per ×2 upscale on the
+  tiny pipeline of each family, and peak memory of an upscale with and without tiled VAE.
 
 Run: ``python -m bench.image``
 """
@@ -137,4 +139,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    from bench import image_edits
+
     asyncio.run(main())
+    raise SystemExit(image_edits.main())

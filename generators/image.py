@@ -12,6 +12,7 @@ carries the AI-generated marks of ``generators.provenance``, and its parent when
 
 from __future__ import annotations
 
+import inspect
 import io
 import logging
 import threading
@@ -201,7 +202,10 @@ class DiffusersImageBackend:
             masks = [_picture(r.mask_png, size, "L") for r in rows if r.mask_png]
             pipe = self._from_pipe("inpaint")
             return pipe(image=images, mask_image=masks, strength=first.strength, **size, **common)
-        return self.image_to_image()(image=images, strength=first.strength, **common)
+        pipe = self.image_to_image()
+        if "height" in inspect.signature(pipe.__call__).parameters:
+            common = common | size  # SD3, FLUX.1: else their default size, not the picture's
+        return pipe(image=images, strength=first.strength, **common)
 
     def _progress(
         self, cancel: threading.Event, on_step: StepCallback, steps: int

@@ -5,10 +5,12 @@ that follow from it, and reproducible seeds."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from bot.discord.client import MuseBot
 from generators.families import Family
@@ -30,6 +32,17 @@ EXPECTED = {
     "sana": ("Sana", 128, 8, True, True, False, False),
 }
 NATIVE_PX = {"flux": 64}
+
+
+def size_of(path: str) -> tuple[int, int]:
+    with Image.open(path) as image:
+        return image.size
+
+
+def image_paths(service: Any) -> list[str]:
+    """Every stored picture, oldest first."""
+    with sqlite3.connect(service.storage.path) as raw:
+        return [p for (p,) in raw.execute("SELECT image_path FROM outputs ORDER BY id")]
 
 
 @pytest.fixture(scope="module", params=sorted(EXPECTED))
@@ -95,6 +108,8 @@ async def test_draw_and_its_buttons_follow_the_family(
             await h.run(follow, timeout=60)
             varied = h.http.original_message(follow["token"])
             assert h.errors == [] and varied is not None and len(varied["attachments"]) == 1
+            sizes = [size_of(path) for path in image_paths(service)]
+            assert sizes[0] == sizes[1] == backend.dimensions(ImageSize.SQUARE)
     assert ("Vary (Subtle)" in labels) == backend.family.img2img
     assert ("Upscale ×2" in labels) == backend.family.img2img
     assert ("Vary Region" in labels) == ("Zoom Out ×1.5" in labels) == backend.family.inpaint
