@@ -54,6 +54,7 @@ class Settings:
     image_variations: int = 4  # pictures per V / Vary Region / Zoom out / Remix
     image_tile_above_px: int = 1024  # tiled VAE decoding above this side (upscales)
     image_attention_slicing: bool = False  # with tiling, for small GPUs
+    image_upscaler: str = ""  # hub id or folder of an upscaler pipeline for U; "": hires fix
     image_review_at: float = 0.4
     image_block_at: float = 0.8
     mod_channel_id: int | None = None  # default for guilds that set none with /muse-settings
@@ -293,6 +294,7 @@ def _picture_settings(read: _Reader) -> dict[str, Any]:
         "image_variations": min(4, read.number("MUSE_IMAGE_VARIATIONS", 4, int, 1)),
         "image_tile_above_px": read.number("MUSE_IMAGE_TILE_ABOVE_PX", 1024, int, 0),
         "image_attention_slicing": read.flag("MUSE_IMAGE_ATTENTION_SLICING", False),
+        "image_upscaler": read.text("MUSE_IMAGE_UPSCALER", ""),
     }
 
 

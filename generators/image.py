@@ -38,6 +38,7 @@ from generators.options import ImageSize
 from generators.provenance import AI_FLAG_KEY, Provenance, marker_chunks
 from generators.samples import DrawRow, ImageSample
 from generators.text import default_dtype, resolve_device
+from generators.upscaler import Upscaler
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +77,10 @@ class DiffusersImageBackend:
         *,
         native_px: int = 0,
         memory: MemoryPlan | None = None,
+        upscaler: Upscaler | None = None,
     ) -> None:
         self.pipe = pipe
+        self.upscaler = upscaler
         self._model_id = model_id
         self.device = device
         self.guidance = guidance
@@ -112,6 +115,7 @@ class DiffusersImageBackend:
         guidance: float = DEFAULT_GUIDANCE,
         native_px: int = 0,
         memory: MemoryPlan | None = None,
+        upscaler: str = "",
     ) -> DiffusersImageBackend:
         """Load through ``AutoPipelineForText2Image.from_pretrained`` (hub id or folder)."""
         target = resolve_device(device)
@@ -132,7 +136,9 @@ class DiffusersImageBackend:
         else:
             pipe.to(target)
         log.info("loaded image model %s on %s (offload=%s)", model_id, target, offload)
-        return cls(pipe, model_id, target, guidance, native_px=native_px, memory=memory)
+        helper = Upscaler.load(upscaler, target, default_dtype(target)) if upscaler else None
+        return cls(pipe, model_id, target, guidance, native_px=native_px, memory=memory,
+                   upscaler=helper)  # fmt: skip
 
     def dimensions(self, size: ImageSize) -> tuple[int, int]:
         return size.pixels(self.native, self.multiple)
@@ -170,10 +176,15 @@ class DiffusersImageBackend:
             common["guidance_scale"] = self.guidance
         if self.family.caption_cleaning:
             common["clean_caption"] = False
-        output = self._call_saving(rows, common)
+        if first.mode == "upscale" and self.upscaler is not None:
+            parents = [_picture(r.init_png) for r in rows if r.init_png]
+            size = (first.width, first.height)
+            images = self.upscaler.upscale(parents, size, common, (on_step, cancel), self.memory)
+        else:
+            images = self._call_saving(rows, common).images
         if cancel.is_set():
             raise GenerationCancelled("cancelled during generation")
-        return [self._sample(image, row) for image, row in zip(output.images, rows, strict=True)]
+        return [self._sample(image, row) for image, row in zip(images, rows, strict=True)]
 
     def _call_saving(self, rows: Sequence[DrawRow], common: dict[str, Any]) -> Any:
         """The call with the memory plan's savers; out of memory, once more with every saver
@@ -260,12 +271,16 @@ class DiffusersImageBackend:
             metadata.update(strength=f"{row.strength:g}", init_image_sha256=row.init_sha256)
         if row.operation:
             metadata.update(operation=row.operation, parent=row.parent)
+        if row.mode == "upscale" and self.upscaler is not None:
+            metadata["upscaler"] = self.upscaler.model_id
         return metadata
 
 
-def _picture(png: bytes, size: dict[str, int], mode: str = "RGB") -> Image.Image:
+def _picture(png: bytes, size: dict[str, int] | None = None, mode: str = "RGB") -> Image.Image:
     """A row's picture (or mask) at the row's size: an upscale's parent is resized here."""
     with Image.open(io.BytesIO(png)) as image:
         picture = image.convert(mode)
+    if size is None:
+        return picture
     wanted = (size["width"], size["height"])
     return picture if picture.size == wanted else picture.resize(wanted, Image.Resampling.LANCZOS)

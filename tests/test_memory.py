@@ -5,13 +5,16 @@ a retry with every saver when the device runs out of memory."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
+from PIL import Image
 
+from generators.backend import GenerationCancelled
 from generators.edits import plan
 from generators.memory import MemoryPlan
 from generators.samples import DrawRow
@@ -82,3 +85,23 @@ def test_out_of_memory_retries_with_every_saver(backend: Any, monkeypatch: Any) 
     backend.memory = dataclasses.replace(backend.memory, tile_above_px=0, slice_attention=True)
     [expected] = backend.generate([row], threading.Event(), lambda s, t: None)
     assert sample.png == expected.png  # the retry starts from the same seeds
+
+
+def test_an_operator_upscaler_replaces_the_hires_fix(tiny_sd_dir: Path, tmp_path: Path) -> None:
+    from generators.image import DiffusersImageBackend
+    from tests.tiny_families import make_tiny_x4_upscaler
+
+    upscaler = make_tiny_x4_upscaler(tmp_path / "x4")
+    backend = DiffusersImageBackend.load(str(tiny_sd_dir), device="cpu", upscaler=str(upscaler))
+    row = dataclasses.replace(upscale_row(backend), operation="upscale ×2", parent="muse:output:1")
+    steps: list[tuple[int, int]] = []
+    [sample] = backend.generate([row], threading.Event(), lambda s, t: steps.append((s, t)))
+    with Image.open(io.BytesIO(sample.png)) as image:
+        assert image.size == (128, 128)  # ×4 made, resized to ×2
+        text = dict(image.text)  # type: ignore[attr-defined]
+    assert text["upscaler"] == str(upscaler) and text["operation"] == "upscale ×2"
+    assert steps[-1] == (row.steps, row.steps)
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(GenerationCancelled):
+        backend.generate([row], cancel, lambda s, t: None)

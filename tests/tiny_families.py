@@ -199,3 +199,32 @@ def make_family(name: str, path: Path, seed: int = 0) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     pipe.save_pretrained(str(path))
     return path
+
+
+def make_tiny_x4_upscaler(path: Path, seed: int = 0) -> Path:
+    """A random ``StableDiffusionUpscalePipeline`` (×4, noise-level class embeddings), saved."""
+    import torch
+    from diffusers import (
+        DDIMScheduler,
+        DDPMScheduler,
+        StableDiffusionUpscalePipeline,
+        UNet2DConditionModel,
+    )
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(  # type: ignore[no-untyped-call]
+        block_out_channels=(8, 16), layers_per_block=1, sample_size=16, in_channels=7,
+        out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=16,
+        attention_head_dim=4, norm_num_groups=4, num_class_embeds=100,
+    )  # fmt: skip
+    pipe: Any = StableDiffusionUpscalePipeline(  # type: ignore[no-untyped-call]
+        vae=_vae(3, scaling_factor=0.08333), text_encoder=_clip(16),
+        tokenizer=tiny_clip_tokenizer(), unet=unet,
+        low_res_scheduler=DDPMScheduler(),  # type: ignore[no-untyped-call]
+        scheduler=DDIMScheduler(prediction_type="v_prediction"),  # type: ignore[no-untyped-call]
+        max_noise_level=350,
+    )  # fmt: skip
+    path.mkdir(parents=True, exist_ok=True)
+    pipe.save_pretrained(str(path))
+    return path

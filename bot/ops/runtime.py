@@ -80,6 +80,7 @@ def load_models(settings: Settings) -> Models:
         guidance=settings.image_guidance,
         native_px=settings.image_native_px,
         memory=MemoryPlan(settings.image_tile_above_px, settings.image_attention_slicing),
+        upscaler=settings.image_upscaler,
     )
     models.image, models.step_s = image, image.warmup()
     log.info("image warm-up: %.2f s per step at native size", models.step_s)
