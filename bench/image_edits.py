@@ -5,8 +5,10 @@
   upscale (hires fix), against a text-to-image set of 4, on the tiny pipeline of every family
   that has image-to-image (SD, SDXL, SD3, FLUX.1), all at 64 px, alternating rounds;
 - peak memory of one ×2 upscale with and without tiled VAE decoding, on the random pipeline of
-  realistic shape (SD-1.5's VAE, 128 → 256 px), each in a fresh process that loads the model
-  and then upscales (peak RSS growth during the call, over the loaded model: CPU memory is not
+  realistic shape (SD-1.5's VAE, 128 → 256 px), each in a fresh process that loads the model,
+  warms up with one variation at the parent's size (CPU kernels keep reordered copies of the
+  weights after their first call), then upscales: peak resident memory during the call,
+  sampled every millisecond, over what it was before the call (freed CPU memory is not always
   returned to the system, so one process cannot measure both). Target: tiling at least halves
   that growth (ratio <= 0.5).
 """
@@ -82,19 +84,36 @@ def seconds_per_family(name: str, folder: Path) -> dict[str, float]:
     return {kind: statistics.median(values) for kind, values in times.items()}
 
 
+def _rss_mib() -> float:
+    """This process's resident memory now (Linux), in MiB."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
+
+
 def _peak_child(path: str, tile_above_px: int, parent: bytes, queue: Any) -> None:
-    """In a fresh process: load the model, then report the RSS growth (MiB) and seconds of one
-    ×2 upscale of ``parent``."""
+    """In a fresh process: load the model, then report the peak RSS growth (MiB, sampled every
+    millisecond) and the seconds of one ×2 upscale of ``parent``."""
     _quiet()
     from generators.memory import MemoryPlan
 
     backend = _load(Path(path), PEAK_PX, memory=MemoryPlan(tile_above_px=tile_above_px))
     rows = _rows(backend, "upscale", parent, 2)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    warm = _rows(backend, "vary-strong", parent, 3)[:1]  # first calls reorder weights (oneDNN)
+    backend.generate(warm, threading.Event(), lambda s, t: None)
+    before, peak, done = _rss_mib(), [0.0], threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.001):
+            peak[0] = max(peak[0], _rss_mib())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     started = time.perf_counter()
     backend.generate(rows, threading.Event(), lambda s, t: None)
-    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-    queue.put((grown / 1024, time.perf_counter() - started))
+    elapsed = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    queue.put((max(0.0, peak[0] - before), elapsed))
 
 
 def upscale_peaks(folder: Path) -> dict[str, tuple[float, float]]:
