@@ -8,7 +8,9 @@
 Each runs a new job through the queue (``bot.service.derive``), with progress and ❌ Cancel,
 for the member who asked for the picture. Layout (``draw_rows``): on a grid, a U row and a V row
 (Vary Strong) of one button per picture; on a single picture, one row of Upscale, Vary (Subtle),
-Vary (Strong), Vary Region and Zoom out; buttons the model cannot run are left out.
+Vary (Strong), Vary Region and Zoom out; buttons the model cannot run are left out. A modal
+left open across a restart cannot be submitted (modals live in memory); the button that opened
+it opens a new one.
 """
 
 from __future__ import annotations
