@@ -82,6 +82,9 @@ async def test_a_grid_has_u_and_v_rows_and_u_upscales_with_lineage(
         payload = await clicked(h, u2, grid)
         assert h.errors == []
         result = h.http.original_message(payload["token"])
+        waiting = [c.json for c in h.http.calls_to("PATCH", r"/messages/@original$")
+                   if payload["token"] in c.path][:-1]  # fmt: skip
+        assert waiting and all(custom_ids(w)[0].startswith("muse:cancel:") for w in waiting)
     assert result is not None
     parent_id = int(u2.split(":")[2])
     [(job_id, source, operation)] = db(bot, "SELECT id, source_output_id, operation FROM jobs"
@@ -175,6 +178,11 @@ async def test_vary_region_zoom_and_remix_on_a_single_picture(
         payload = await clicked(h, custom_ids(single)[4], single)  # zoom out
         zoom = h.http.original_message(payload["token"])
         remix_id = next(i for i in custom_ids(single) if i.startswith("muse:remix:"))
+        await clicked(h, remix_id, single)
+        modal = h.http.interaction_responses()[-1]
+        await h.run(modal_submit(modal, ["what the fuck", "", "none"]), timeout=60)
+        refusal = h.http.interaction_responses()[-1]["data"]
+        assert "refused by the safety filter" in refusal["content"] and refusal["flags"] == 64
         await clicked(h, remix_id, single)
         modal = h.http.interaction_responses()[-1]
         submit = modal_submit(modal, ["a fox in snow", "blurry", "watercolor"])
