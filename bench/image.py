@@ -4,7 +4,9 @@
 - service overhead: one image through the service (queue, worker thread, open_nsfw check,
   PNG file, database) against a bare pipeline call with the same settings. Target <= 1.10x.
 - event-loop lag while images generate: worst lag of a 10 ms ticker. Target < 50 ms.
-- a batch of 4 images against 4 single calls: throughput ratio (reported).
+- a batch of 4 images against 4 single calls: throughput ratio (reported);
+- /draw's buttons (``bench.image_edits``): seconds per variation set and per ×2 upscale on the
+  tiny pipeline of each family, and peak memory of an upscale with and without tiled VAE.
 
 Run: ``python -m bench.image``
 """
@@ -144,4 +146,7 @@ async def main() -> bool:
 
 
 if __name__ == "__main__":
-    raise SystemExit(0 if asyncio.run(main()) else 1)
+    from bench import image_edits
+
+    passed = asyncio.run(main())
+    raise SystemExit(max(0 if passed else 1, image_edits.main()))

@@ -87,6 +87,7 @@ def load_models(settings: Settings, access: Access | None = None) -> Models:
 
     diffusers.utils.logging.disable_progress_bar()
     from generators.image import DiffusersImageBackend
+    from generators.memory import MemoryPlan
 
     log.info("loading the image model %s and warming it up", settings.image_model)
     image = DiffusersImageBackend.load(
@@ -95,6 +96,9 @@ def load_models(settings: Settings, access: Access | None = None) -> Models:
         offload=settings.image_offload,
         guidance=settings.image_guidance,
         local_files_only=local_only,
+        native_px=settings.image_native_px,
+        memory=MemoryPlan(settings.image_tile_above_px, settings.image_attention_slicing),
+        upscaler=settings.image_upscaler,
     )
     models.image, models.step_s = image, image.warmup()
     log.info("image warm-up: %.2f s per step at native size", models.step_s)

@@ -50,6 +50,11 @@ class Settings:
     image_max_steps: int = 30
     image_default_steps: int = 20
     image_guidance: float = 7.0
+    image_native_px: int = 0  # 0: the model family's native side
+    image_variations: int = 4  # pictures per V / Vary Region / Zoom out / Remix
+    image_tile_above_px: int = 1024  # tiled VAE decoding above this side (upscales)
+    image_attention_slicing: bool = False  # with tiling, for small GPUs
+    image_upscaler: str = ""  # hub id or folder of an upscaler pipeline for U; "": hires fix
     image_review_at: float = 0.4
     image_block_at: float = 0.8
     mod_channel_id: int | None = None  # default for guilds that set none with /muse-settings
@@ -299,6 +304,19 @@ def _shards(read: _Reader) -> dict[str, Any]:
     return {"shards": shards, "shard_ids": ids}
 
 
+def _picture_settings(read: _Reader) -> dict[str, Any]:
+    """Model sizes, /draw's buttons, and memory savers for large pictures."""
+    return {
+        "image_review_at": read.number("MUSE_IMAGE_REVIEW_AT", 0.4, float, 0),
+        "image_block_at": read.number("MUSE_IMAGE_BLOCK_AT", 0.8, float, 0),
+        "image_native_px": read.number("MUSE_IMAGE_NATIVE_PX", 0, int, 0),
+        "image_variations": min(4, read.number("MUSE_IMAGE_VARIATIONS", 4, int, 1)),
+        "image_tile_above_px": read.number("MUSE_IMAGE_TILE_ABOVE_PX", 1024, int, 0),
+        "image_attention_slicing": read.flag("MUSE_IMAGE_ATTENTION_SLICING", False),
+        "image_upscaler": read.text("MUSE_IMAGE_UPSCALER", ""),
+    }
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Validate ``env`` once; raise ``ConfigError`` listing every problem."""
     read = _Reader(env)
@@ -328,8 +346,6 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         image_max_steps=read.number("MUSE_IMAGE_MAX_STEPS", 30, int, 1),
         image_default_steps=read.number("MUSE_IMAGE_DEFAULT_STEPS", 20, int, 1),
         image_guidance=read.number("MUSE_IMAGE_GUIDANCE", 7.0, float, 0),
-        image_review_at=read.number("MUSE_IMAGE_REVIEW_AT", 0.4, float, 0),
-        image_block_at=read.number("MUSE_IMAGE_BLOCK_AT", 0.8, float, 0),
         mod_channel_id=read.number("MUSE_MOD_CHANNEL_ID", 0, int, 0) or None,
         votes_per_minute=read.number("MUSE_VOTES_PER_MINUTE", 20, int, 1),
         shutdown_grace_s=read.number("MUSE_SHUTDOWN_GRACE_S", 30.0, float, 0),
@@ -341,6 +357,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         filter_classifier_threshold=read.number("MUSE_FILTER_CLASSIFIER_THRESHOLD", 0.5, float, 0),
         **_guard_settings(read) | _semantic_settings(read),
         **_web_settings(read),
+        **_picture_settings(read),
         **_batching_settings(read),
         **_remote(read) | _shards(read),
     )

@@ -7,7 +7,9 @@ Three PNG text chunks, written with the image's other provenance (``generators.i
   ``DigitalSourceType`` = ``trainedAlgorithmicMedia``, the creating tool and the creation time,
   as image sites and editors read it;
 - ``c2pa.manifest``: a C2PA-style manifest as JSON (claim generator, a ``c2pa.actions``
-  assertion with ``c2pa.created`` or, for a restyled member image, ``c2pa.edited``, the digital
+  assertion with ``c2pa.created`` or, for a restyled member image or a picture derived from
+  another (variation, upscale, region, zoom), ``c2pa.edited`` with the operation and the parent
+  as ingredient (its SHA-256, and ``muse:output:<id>`` for a parent Muse drew), the digital
   source type, the model and the time). It is **not signed**: a real C2PA manifest is a signed
   JUMBF box (``caBX`` chunk) that needs a certificate. Like any metadata, all three marks are
   lost when someone re-encodes or screenshots the image.
@@ -34,7 +36,9 @@ class Provenance:
     model_id: str
     version: str
     created_s: float = 0.0
-    source_sha256: str | None = None  # the member's image, for a restyle
+    source_sha256: str | None = None  # the member's image, for a restyle, or the parent's
+    operation: str = ""  # what made it from its parent ("upscale ×2", ...), for a derived one
+    parent: str = ""  # the parent's reference ("muse:output:<id>"), for a derived one
 
 
 def _when(created_s: float) -> str | None:
@@ -74,6 +78,8 @@ def c2pa_manifest(info: Provenance) -> dict[str, object]:
     when = _when(info.created_s)
     if when:
         action["when"] = when
+    if info.operation:
+        action["parameters"] = {"description": info.operation, "ingredient": info.parent}
     manifest: dict[str, object] = {
         "claim_generator": f"{GENERATOR}/{info.version}",
         "format": "image/png",
@@ -84,9 +90,14 @@ def c2pa_manifest(info: Provenance) -> dict[str, object]:
         "signature": None,
     }
     if info.source_sha256:
-        manifest["ingredients"] = [
-            {"relationship": "parentOf", "format": "image/png", "sha256": info.source_sha256}
-        ]
+        ingredient = {
+            "relationship": "parentOf",
+            "format": "image/png",
+            "sha256": info.source_sha256,
+        }
+        if info.parent:
+            ingredient["title"] = info.parent
+        manifest["ingredients"] = [ingredient]
     return manifest
 
 

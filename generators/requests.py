@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from generators.edits import check_operation, describe
 from generators.options import (
     ImageKind,
     ImageSize,
@@ -235,6 +236,8 @@ class DrawRequest:
     compare: bool = False
     picture: str = ""  # image-to-image: the key of the member's checked picture, or ""
     strength: float | None = None  # image-to-image: how far it may change (default 0.6)
+    source: int = 0  # a button's operation: the output (picture Muse drew) it starts from
+    operation: str = ""  # that operation (``generators.edits.OPERATIONS``)
 
     @property
     def kind(self) -> ImageKind:
@@ -256,6 +259,14 @@ class DrawRequest:
             raise InvalidRequest(f"steps must be between 1 and {max_steps}, got {self.steps}")
         _check_count(self.count, DRAW_MAX_COUNT, self.compare)
         self._check_picture()
+        self._check_source()
+
+    def _check_source(self) -> None:
+        if not self.source and not self.operation:
+            return
+        check_operation(self.operation)
+        if not 0 < self.source < 10**18 or self.picture or self.compare:
+            raise InvalidRequest("an operation applies to one picture Muse drew, and only to it")
 
     def _check_picture(self) -> None:
         if not self.picture:
@@ -296,6 +307,7 @@ class DrawRequest:
             "count": str(self.count),
             "compare": "1" if self.compare else "",
             **({"picture": self.picture, "strength": f"{self.denoise:g}"} if self.picture else {}),
+            **({"source": str(self.source), "operation": self.operation} if self.source else {}),
         }
 
     @classmethod
@@ -311,6 +323,8 @@ class DrawRequest:
             compare=bool(fields.get("compare")),
             picture=fields.get("picture", ""),
             strength=float(strength) if strength else None,
+            source=int(fields.get("source", "0")),
+            operation=fields.get("operation", ""),
         )
 
     def prompt_text(self) -> str:
@@ -324,6 +338,8 @@ class DrawRequest:
         shown["compare" if self.compare else "count"] = "A / B" if self.compare else str(self.count)
         if self.picture:
             shown["from your picture"] = f"strength {self.denoise:g}"
+        if self.source:
+            shown["made by"] = describe(self.operation)
         return shown
 
 

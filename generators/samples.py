@@ -22,7 +22,11 @@ class DrawRow:
     created_s: float = 0.0  # when the job was made (Unix seconds), for the PNG's provenance
     init_png: bytes | None = None  # image-to-image: the member's checked picture, at this size
     strength: float = 1.0  # image-to-image: how far the picture may change (0-1]
-    init_sha256: str = ""  # image-to-image: SHA-256 of the member's upload
+    init_sha256: str = ""  # image-to-image: SHA-256 of the member's upload or parent image
+    mode: str = ""  # "" (text- or image-to-image), "upscale" or "inpaint" (generators.edits)
+    mask_png: bytes | None = None  # inpaint: white where the picture is redrawn
+    operation: str = ""  # lineage: what made this from its parent ("vary (strong)", ...)
+    parent: str = ""  # lineage: the parent's reference ("muse:output:<id>"), or ""
 
 
 @dataclass(frozen=True)

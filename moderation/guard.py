@@ -135,9 +135,7 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def load_generate(
-    source: str, *, max_new_tokens: int = 24, cached_only: bool = False
-) -> Generate:
+def load_generate(source: str, *, max_new_tokens: int = 24, cached_only: bool = False) -> Generate:
     """A greedy ``generate`` for a causal-LM guard in a local folder or on the hub (only from
     the local cache when ``cached_only``); raises ``GuardUnavailable`` when it cannot be loaded."""
     try:

@@ -110,9 +110,10 @@ async def test_draw_shows_steps_then_posts_pngs_with_votes_per_image(
     assert embed["description"].startswith("**1** · seed 5\n**2** · seed 6\n**3** · seed 7")
     ids = custom_ids(final.json)
     assert len([i for i in ids if i.startswith("muse:vote:")]) == 6
-    buttons = [b for row in final.json["components"] for b in row["components"]]
-    assert [b["label"] for b in buttons][:3] == ["1 · 0", "1 · 0", "2 · 0"]
-    assert [b["label"] for b in buttons][-2:] == ["Reroll", "Report"]
+    rows = [[b["label"] for b in row["components"]] for row in final.json["components"]]
+    assert rows[:2] == [["U1", "U2", "U3"], ["V1", "V2", "V3"]]  # Midjourney's U and V rows
+    assert rows[2][:3] == ["1 · 0", "1 · 0", "2 · 0"]
+    assert rows[-1] == ["Reroll", "Remix", "Report"]
 
 
 async def answer(h: Harness[MuseBot], count: int) -> dict[str, Any]:

@@ -128,7 +128,8 @@ async def test_raw_rows_carry_all_provenance(world: World, tmp_path: Path) -> No
         "created_at": datetime.fromtimestamp(T0 + 1, UTC).isoformat(), "compare": False,
         "votes_up": 0, "votes_down": 1, "own_up": 1, "own_down": 0, "score": -1.0,
         "edits": [], "picks": [], "requester": user(ALICE), "guild": guild(GUILD),
-        "channel": pseudonym(SECRET, "channel", CHANNEL),
+        "channel": pseudonym(SECRET, "channel", CHANNEL), "parent_output_id": None,
+        "operation": None,
     }  # fmt: skip
     e0 = by_id[ids["e0"]]
     assert e0["edited_text"] == "The sea is wide and deep."

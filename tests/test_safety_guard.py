@@ -152,7 +152,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_lm_dir: Path) -> P
 def test_startup_logs_which_safety_layers_are_active(
     env: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.ops.runtime")
+    caplog.set_level(logging.INFO, logger="bot.app")
     assert main(["try", "poem", "--topic", "moon"]) == 0
     [line] = [r.getMessage() for r in caplog.records if "safety layers active" in r.getMessage()]
     assert line.startswith("safety layers active: list (muse-lists@2), ml (alt-profanity-check@")

@@ -53,6 +53,8 @@ class Item:
     own_down: int
     edits: tuple[Edit, ...]  # oldest first
     picks: tuple[Pick, ...]  # of this output's job
+    source_output_id: int | None = None  # lineage: the picture a button's job started from
+    operation: str | None = None  # lineage: what the button did ("upscale", "vary-strong"...)
 
     @property
     def votes(self) -> int:

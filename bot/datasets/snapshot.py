@@ -26,7 +26,7 @@ _ITEMS_SQL = f"""
 SELECT o.id, o.job_id, o.candidate, o.text, o.model_id, o.seed, o.decision, o.verdict,
        o.timings, o.created_at, o.image_path, o.hidden,
        j.group_id, j.parent_id, j.kind, j.user_id, j.guild_id, j.channel_id, j.options,
-       j.prompt, j.compare, j.created_at AS job_created_at,
+       j.prompt, j.compare, j.created_at AS job_created_at, j.source_output_id, j.operation,
        (SELECT r.status FROM reviews r WHERE r.output_id = o.id) AS review,
        {consent_sql("c")} AS consents,
        (SELECT json_array(COALESCE(SUM(v.value = 1 AND NOT {_OWN}), 0),
@@ -124,5 +124,6 @@ def _item(row: aiosqlite.Row) -> Item:
         channel_id=row["channel_id"], options=row["options"], prompt=row["prompt"],
         compare=bool(row["compare"]), job_created_at=row["job_created_at"], up=up, down=down,
         own_up=own_up, own_down=own_down, edits=_edits(row["edit_list"]),
-        picks=_picks(row["pick_list"]),
+        picks=_picks(row["pick_list"]), source_output_id=row["source_output_id"],
+        operation=row["operation"],
     )  # fmt: skip

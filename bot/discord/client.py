@@ -16,6 +16,7 @@ from discord.ext import commands
 
 from bot.config import Settings
 from bot.discord.cog import DrawCommands, TextCommands
+from bot.discord.draw_buttons import DYNAMIC_ITEMS
 from bot.discord.feedback_ui import (
     CompareButton,
     ConsentButton,
@@ -114,7 +115,7 @@ class MuseBot(commands.Bot):
         self.tree.add_command(report)
         self.add_dynamic_items(
             VoteButton, RegenerateButton, CancelButton, ReportButton, ModButton, PageButton,
-            PickButton, CompareButton, EditButton, ConsentButton, ForgetButton,
+            PickButton, CompareButton, EditButton, ConsentButton, ForgetButton, *DYNAMIC_ITEMS,
         )  # fmt: skip
         await self.tree.set_translator(MuseTranslator())
         if self.sync_commands:

@@ -15,6 +15,7 @@ import discord
 
 from bot.discord.buttons import MuseButton
 from bot.discord.context import app_of, origin_of
+from bot.discord.draw_buttons import draw_rows, remix_button
 from bot.discord.feedback_ui import CompareButton, EditButton, PickButton
 from bot.discord.flow import run_job
 from bot.discord.render import label
@@ -109,36 +110,38 @@ def cancel_view(job_id: str) -> discord.ui.View:
 
 
 def result_view(delivery: Delivery) -> discord.ui.View:
-    """Rows: 👍/👎 per output (two outputs a row); Pick n, or the A/B judgement; then
-    🔁 Regenerate, ✏️ Edit (text) and ⚠ Report."""
-    view = discord.ui.View(timeout=None)
+    """Rows: for a drawing, U and V rows (or one row of picture actions); 👍/👎 per output
+    (two outputs a row); Pick n (when no U/V row picks) or the A/B judgement; then
+    🔁 Regenerate (Reroll), 🎛️ Remix, ✏️ Edit (text) and ⚠ Report. At most 5 rows of 5."""
+    rows: list[list[Any]] = draw_rows(delivery) if delivery.kind == "draw" else []
     outs = delivery.outputs
-    for index, out in enumerate(outs):
-        name = label(delivery, out.candidate)
-        for value, count in ((1, out.tally.up), (-1, out.tally.down)):
-            button = VoteButton(
-                out.output_id, value, count=count, label=f"{name} · " if name else ""
-            )
-            button.item.row = index // 2
-            view.add_item(button)
-    row = (len(outs) + 1) // 2
-    choices: list[Any] = []
+    for pair in range(0, len(outs), 2):
+        rows.append([VoteButton(o.output_id, value, count=count, label=_name(delivery, o))
+                     for o in outs[pair:pair + 2]
+                     for value, count in ((1, o.tally.up), (-1, o.tally.down))])  # fmt: skip
     if delivery.compare and len(outs) == 2:
-        choices = [CompareButton(delivery.job_id, c, n)
-                   for c, n in zip(("a", "b", "tie"), delivery.ab_counts, strict=True)]  # fmt: skip
-    elif len(outs) > 1:
-        choices = [PickButton(o.output_id, label(delivery, o.candidate),
-                              picked=o.output_id == delivery.picked) for o in outs]  # fmt: skip
-    for choice in choices:
-        choice.item.row = row
-        view.add_item(choice)
-    actions: list[Any] = [
-        RegenerateButton(delivery.job_id, "Reroll" if delivery.kind == "draw" else "Regenerate")
-    ]
-    if delivery.kind != "draw":
-        actions.append(EditButton(delivery.job_id))
-    actions.append(ReportButton(delivery.job_id))
-    for action in actions:
-        action.item.row = min(4, row + (1 if choices else 0))
-        view.add_item(action)
+        counts = zip(("a", "b", "tie"), delivery.ab_counts, strict=True)
+        rows.append([CompareButton(delivery.job_id, c, n) for c, n in counts])
+    elif len(outs) > 1 and not (delivery.kind == "draw" and "vary" in delivery.actions):
+        rows.append([PickButton(o.output_id, label(delivery, o.candidate),
+                                picked=o.output_id == delivery.picked) for o in outs])  # fmt: skip
+    rows.append(_actions(delivery))
+    view = discord.ui.View(timeout=None)
+    for index, row in enumerate(rows[:5]):
+        for button in row:
+            button.item.row = index
+            view.add_item(button)
     return view
+
+
+def _name(delivery: Delivery, out: Any) -> str:
+    name = label(delivery, out.candidate)
+    return f"{name} · " if name else ""
+
+
+def _actions(delivery: Delivery) -> list[Any]:
+    draw = delivery.kind == "draw"
+    actions: list[Any] = [RegenerateButton(delivery.job_id, "Reroll" if draw else "Regenerate")]
+    actions += remix_button(delivery) if draw else [EditButton(delivery.job_id)]
+    actions.append(ReportButton(delivery.job_id))
+    return actions

@@ -33,9 +33,11 @@ from bot.errors import (
 )
 from bot.ops.metrics import Metrics
 from bot.review.reviews import ReviewDesk
-from bot.service.copyright import is_copyright, prompt_refusal, result_withheld
+from bot.service.checks import check_prompt, validate_request
+from bot.service.copyright import result_withheld
 from bot.service.delivery import build_delivery
-from bot.service.execution import Executor, job_queue, ticket
+from bot.service.derive import actions, read_source
+from bot.service.execution import Executor, has_content, job_queue, ticket
 from bot.service.feedback import FeedbackStore, RateLimiter
 from bot.service.messages import busy_message, failure_message
 from bot.service.pictures import Pictures
@@ -43,16 +45,15 @@ from bot.service.privacy import cancelled_notice, store_outputs
 from bot.service.restart import sort_leftovers
 from bot.service.streaming import StreamFilter
 from bot.service.types import Delivery, Origin, PendingJob, Progress, Rows, VoteResult
-from bot.service.work import draw_rows, job_record, text_outputs, text_rows
+from bot.service.work import derived_rows, draw_rows, job_record, text_outputs, text_rows
 from bot.store.records import JobRecord, NewOutput, OutputRecord
 from bot.store.storage import Storage
 from generators.backend import AsyncTextBackend, GenerationCancelled, ImageBackend, TextBackend
-from generators.options import InvalidRequest
 from generators.queue import JobCancelled, Overloaded, Throughput
 from generators.requests import SEED_MAX, DrawRequest, Request, request_from_fields
 from generators.samples import ImageResult
 from generators.worker import ModelWorker
-from moderation.base import ImageFilter, PromptFilter, TextFilter
+from moderation.base import ImageFilter, TextFilter
 from moderation.policy import Strictness, apply_policy
 from moderation.verdict import Decision, Verdict
 
@@ -159,15 +160,21 @@ class MuseService:
             log.warning("%d delivery(ies) still running after the grace period", self._deliveries)
 
     def prepare(
-        self, request: Request, origin: Origin, *, parent: JobRecord | None = None
+        self,
+        request: Request,
+        origin: Origin,
+        *,
+        parent: JobRecord | None = None,
+        source_png: bytes | None = None,
     ) -> PendingJob:
-        """Validate, filter the prompt and take a queue place, or raise a ``UserError`` at once."""
+        """Validate, filter the prompt and take a queue place, or raise a ``UserError`` at once
+        (``source_png``: the parent picture of a button's operation, ``bot.service.derive``)."""
         if request.seed is None:
             request = dataclasses.replace(request, seed=self._seeds.randint(0, SEED_MAX))
         self._validate(request)
         self._check_channel(origin)
         self._check_prompt(request, self.strictness(origin.guild_id))
-        rows = self._rows(request)
+        rows = self._rows(request, source_png)
         record = job_record(request, origin, rows, parent, self.clock())
         try:
             future = self.queue.submit(ticket(record, rows, remote=self.executor.remote))
@@ -191,7 +198,7 @@ class MuseService:
     async def resume(self, job: JobRecord) -> PendingJob:
         """Run a job a restart cut short again: same options, same seed, same job id."""
         request = dataclasses.replace(request_from_fields(job.kind, job.options), seed=job.seed)
-        rows = self._rows(request)
+        rows = self._rows(request, await read_source(self, request))
         try:
             future = self.queue.submit(ticket(job, rows, remote=self.executor.remote))
         except Overloaded as err:
@@ -252,7 +259,7 @@ class MuseService:
             request: Any = pending.request
             judge = functools.partial(self.judge_text, strictness=strictness)
             outputs = text_outputs(request, result, judge, total_s)
-        if not any(_has_content(out) for out in outputs):
+        if not any(has_content(out) for out in outputs):
             await self.storage.finish_job(job_id, "failed", self.clock(), "empty output")
             raise GenerationFailed("The model returned an empty text. Try 🔁 or a new topic.")
         ids = await store_outputs(self.storage, job_id, outputs, self.clock())
@@ -271,7 +278,9 @@ class MuseService:
         if job.user_id != origin.user_id:
             raise NotAllowed("Only the member who asked for this can regenerate it.")
         request = request_from_fields(job.kind, job.options)
-        return self.prepare(request, origin, parent=job)
+        return self.prepare(
+            request, origin, parent=job, source_png=await read_source(self, request)
+        )
 
     async def vote(self, output_id: int, user_id: int, value: int) -> VoteResult:
         """Set, change or remove a member's vote, and return the job's fresh state."""
@@ -287,7 +296,7 @@ class MuseService:
 
     async def pick(self, output_id: int, user_id: int) -> Delivery:
         """The requester picks the best of several candidates (picking again replaces it)."""
-        job, output = await self._owned_output(output_id, user_id, "pick a candidate")
+        job, output = await self.owned_output(output_id, user_id, "pick a candidate")
         await self.feedback.set_pick(job.id, user_id, "pick", output.id)
         return await self.delivery(job)
 
@@ -322,7 +331,7 @@ class MuseService:
             await self.feedback.add_edit(output_id, user_id, text)
         return await self.delivery(job)
 
-    async def _owned_output(
+    async def owned_output(
         self, output_id: int, user_id: int, action: str
     ) -> tuple[JobRecord, OutputRecord]:
         output = await self.storage.get_output(output_id)
@@ -335,7 +344,13 @@ class MuseService:
 
     async def delivery(self, job: JobRecord) -> Delivery:
         """A stored job's shown state: outputs that passed the filter, with current votes."""
-        return await build_delivery(self.storage, self.feedback, job, self.model_id)
+        delivery = await build_delivery(self.storage, self.feedback, job, self.model_id)
+        if job.kind != "draw":
+            return delivery
+        family = getattr(self.image_backend, "family", None)
+        notes = family.notes() if family else {}
+        return dataclasses.replace(delivery, options=delivery.options | notes,
+                                   actions=actions(family, job.operation))  # fmt: skip
 
     def _count_finished(self, pending: PendingJob, outputs: Sequence[NewOutput]) -> None:
         kind = pending.record.kind
@@ -345,15 +360,7 @@ class MuseService:
             self.metrics.verdicts.labels(kind, out.decision).inc()
 
     def _validate(self, request: Request) -> None:
-        try:
-            if isinstance(request, DrawRequest):
-                if self.image_backend is None:
-                    raise UserError("Drawing is turned off on this Muse.")
-                request.check_inputs(max_steps=self.settings.image_max_steps)
-            else:
-                request.check_inputs()
-        except InvalidRequest as err:
-            raise UserError(str(err)) from err
+        validate_request(request, self.image_backend, self.settings.image_max_steps)
 
     def strictness(self, guild_id: int | None) -> Strictness:
         return self.reviews.guilds.get(guild_id).strictness
@@ -369,29 +376,19 @@ class MuseService:
             raise NotAllowed("Muse is not enabled in this channel; try another one.")
 
     def _check_prompt(self, request: Request, strictness: Strictness) -> None:
-        """The text filter's verdict; a prompt filter (the copyright guard) adds its own."""
-        text, check = request.prompt_text(), self.text_filter
-        found = check.check_request(text) if isinstance(check, PromptFilter) else check.check(text)
-        verdict = apply_policy(found, strictness)
-        if not verdict.allowed and is_copyright(verdict):
-            raise Refused(prompt_refusal(text))
-        if not verdict.allowed:
-            names = ", ".join(c.value for c in verdict.categories) or "unsafe content"
-            raise Refused(f"Your request was refused by the safety filter ({names}).")
+        check_prompt(self.text_filter, request, strictness)
 
     def _dimensions(self, request: DrawRequest) -> tuple[int, int]:
         if self.image_backend is None:
             raise UserError("Drawing is turned off on this Muse.")
         return self.image_backend.dimensions(request.size)
 
-    def _rows(self, request: Request) -> Rows:
+    def _rows(self, request: Request, source_png: bytes | None = None) -> Rows:
+        if isinstance(request, DrawRequest) and source_png is not None:
+            multiple = getattr(getattr(self.image_backend, "family", None), "multiple", 8)
+            return derived_rows(request, source_png, multiple, self.clock())
         if isinstance(request, DrawRequest):
             width, height = self._dimensions(request)
             picture = self.pictures.read(request.picture) if request.picture else None
             return draw_rows(request, width, height, self.clock(), picture)
         return text_rows(request, self.settings)
-
-
-def _has_content(out: NewOutput) -> bool:
-    """Something to show or to review (a flagged empty text still counts)."""
-    return bool(out.text or out.image_path or out.decision != Decision.ALLOW)

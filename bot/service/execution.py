@@ -38,7 +38,7 @@ def ticket(record: JobRecord, rows: Rows, *, remote: bool = False) -> Ticket[Row
         key, kind = f"image:{first.width}x{first.height}:{first.steps}", "image"
         steps = first.steps
         if first.init_png is not None:  # image-to-image runs steps x strength steps
-            key += f":restyle:{first.strength:g}"
+            key += f":restyle:{first.strength:g}:{first.mode}"
             steps = max(1, int(first.steps * first.strength))
         units = float(steps * len(rows))
     else:
@@ -221,6 +221,11 @@ def _record_step(steps: StepProgress, step: int, total: int) -> None:
 def _write_file(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
+
+
+def has_content(out: NewOutput) -> bool:
+    """Something to show or to review (a flagged empty text still counts)."""
+    return bool(out.text or out.image_path or out.decision != Decision.ALLOW)
 
 
 def job_queue(

@@ -80,6 +80,7 @@ class Delivery:
     compare: bool = False
     picked: int | None = None  # the output the requester picked among candidates
     ab_counts: tuple[int, int, int] = (0, 0, 0)  # members preferring A, B, or a tie
+    actions: tuple[str, ...] = ()  # a drawing's buttons (``bot.service.derive.actions``)
 
 
 @dataclass(frozen=True)

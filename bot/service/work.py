@@ -6,6 +6,8 @@ Plain functions over plain data, so the service stays one readable sequence.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import math
 import secrets
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -13,6 +15,7 @@ from pathlib import Path
 from bot.config import Settings
 from bot.service.types import Origin, Rows
 from bot.store.records import JobRecord, NewOutput
+from generators.edits import describe, plan
 from generators.prompts import clean_poem, clean_slogan, poem_prompt, slogan_prompt
 from generators.requests import SEED_MAX, DrawRequest, PoemRequest, Request, SloganRequest
 from generators.samples import DrawRow, ImageResult, SamplingParams, TextPrompt, TextResult
@@ -63,6 +66,24 @@ def draw_rows(
     )
 
 
+def derived_rows(
+    request: DrawRequest, parent: bytes, multiple: int, created_s: float = 0.0
+) -> tuple[DrawRow, ...]:
+    """The rows of a button's operation on the ``parent`` picture (``generators.edits``): new
+    seeds ``seed`` .. ``seed + n - 1``, its lineage in every row."""
+    seed = request.seed or 0
+    how = plan(request.operation, parent, request.samples, multiple)
+    sha256 = hashlib.sha256(parent).hexdigest()
+    steps = max(request.steps, math.ceil(1 / how.strength))  # at least one denoising step
+    base = DrawRow(
+        request.full_prompt(), request.full_negative(), seed, how.width, how.height,
+        steps, created_s, init_png=how.picture, strength=how.strength,
+        init_sha256=sha256, mode="" if how.mode == "img2img" else how.mode, mask_png=how.mask,
+        operation=describe(request.operation), parent=f"muse:output:{request.source}",
+    )  # fmt: skip
+    return tuple(dataclasses.replace(base, seed=_seed(seed, i)) for i in range(how.samples))
+
+
 def shown_prompt(rows: Rows) -> str:
     """The prompt text stored with the job: the user turn for text, the full prompt for images."""
     first = rows[0]
@@ -90,6 +111,8 @@ def job_record(
         status="queued",
         created_at=created_at,
         compare=request.compare,
+        source_output_id=request.source or None if isinstance(request, DrawRequest) else None,
+        operation=request.operation or None if isinstance(request, DrawRequest) else None,
     )
 
 

@@ -30,6 +30,8 @@ def _job(row: aiosqlite.Row) -> JobRecord:
         reply_handle=row["reply_handle"],
         guild_name=row["guild_name"],
         channel_name=row["channel_name"],
+        source_output_id=row["source_output_id"],
+        operation=row["operation"],
     )
 
 
@@ -55,13 +57,14 @@ class JobQueries(StoreBase):
         await self.write(
             "INSERT INTO jobs (id, group_id, parent_id, kind, user_id, guild_id, channel_id,"
             " options, prompt, seed, status, created_at, compare, reply_handle, guild_name,"
-            " channel_name) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " channel_name, source_output_id, operation)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 job.id, job.group_id, job.parent_id, job.kind, job.user_id, job.guild_id,
                 job.channel_id, clean_text(json.dumps(job.options, ensure_ascii=False)),
                 clean_text(job.prompt), job.seed,
                 job.status, job.created_at, int(job.compare), job.reply_handle, job.guild_name,
-                job.channel_name,
+                job.channel_name, job.source_output_id, job.operation,
             ),
         )  # fmt: skip
 

@@ -35,6 +35,8 @@ class JobRecord:
     reply_handle: str | None = None  # how the adapter answers this job; cleared once delivered
     guild_name: str = ""  # as Discord named them when the job was asked; '' where unknown
     channel_name: str = ""
+    source_output_id: int | None = None  # lineage: the picture this job's pictures came from
+    operation: str | None = None  # lineage: what was done to it ("upscale", "vary-strong"...)
 
 
 @dataclass(frozen=True)

@@ -172,6 +172,16 @@ ALTER TABLE jobs ADD COLUMN guild_name TEXT NOT NULL DEFAULT '';
 ALTER TABLE jobs ADD COLUMN channel_name TEXT NOT NULL DEFAULT '';
 """
 
+# Lineage of /draw's buttons (issue 23): the picture (output) a job's pictures were made from,
+# and the operation ("vary-strong", "upscale", "region-centre", "zoom"...). A parent deleted by
+# /forget-me leaves the child's operation, without the link.
+SCHEMA_V9 = """
+ALTER TABLE jobs ADD COLUMN source_output_id INTEGER REFERENCES outputs (id) ON DELETE SET NULL;
+ALTER TABLE jobs ADD COLUMN operation TEXT;
+CREATE INDEX jobs_source ON jobs (source_output_id) WHERE source_output_id IS NOT NULL;
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7, SCHEMA_V8,
+    SCHEMA_V9,
 )  # fmt: skip

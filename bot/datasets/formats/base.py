@@ -83,8 +83,15 @@ class ExportRun:
         return name
 
     def provenance(self, item: Item) -> dict[str, Any]:
+        """Who made an output with what; a drawing's lineage too (the same keys in every row,
+        as ``datasets``' image folders want)."""
         self.model_ids.add(item.model_id)
-        return {
+        lineage = (
+            {"parent_output_id": item.source_output_id, "operation": item.operation}
+            if item.kind == "draw"
+            else {}
+        )
+        return lineage | {
             "output_id": item.output_id,
             "job_id": item.job_id,
             "kind": item.kind,

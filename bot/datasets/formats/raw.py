@@ -49,6 +49,7 @@ def _raw_row(run: ExportRun, item: Item) -> dict[str, Any]:
                   for p in item.picks],
         "requester": prov["requester"], "guild": prov["guild"],
         "channel": names.of("channel", item.channel_id),
+        "parent_output_id": item.source_output_id, "operation": item.operation,
     }  # fmt: skip
 
 
@@ -63,6 +64,7 @@ RAW = Format(
         ("created_at", "str"), ("compare", "bool"), ("votes_up", "int"), ("votes_down", "int"),
         ("own_up", "int"), ("own_down", "int"), ("score", "float"), ("edits", "edits"),
         ("picks", "picks"), ("requester", "str"), ("guild", "str"), ("channel", "str"),
+        ("parent_output_id", "int"), ("operation", "str"),
     ),
     rows=raw_rows,
 )  # fmt: skip
