@@ -19,7 +19,6 @@ import multiprocessing
 import os
 import resource
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -158,4 +157,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from bot.store.records import JobRecord
+from bot.store.records import JobRecord, clean_text
 from generators.options import TextKind
 from generators.prompts import clean_poem, clean_slogan
 from moderation.policy import Strictness
@@ -33,11 +33,12 @@ class StreamFilter:
         return f"<StreamFilter hidden={len(self.hidden)}>"
 
     def shown(self, job: JobRecord, texts: Sequence[str]) -> tuple[str, ...]:
-        """The cleaned texts to show, or () when there is nothing yet or the job is hidden."""
+        """The cleaned texts to show (without U+FFFD, as they will be stored), or () when there
+        is nothing yet or the job is hidden."""
         if job.id in self.hidden:
             return ()
         clean = clean_poem if job.kind == TextKind.POEM else clean_slogan
-        cleaned = tuple(clean(text) for text in texts)
+        cleaned = tuple(clean_text(clean(text)) for text in texts)  # no half characters
         strictness = self.strictness_of(job.guild_id)
         for text in cleaned:
             if text and self.judge(text, strictness).decision is not Decision.ALLOW:
