@@ -41,6 +41,7 @@ class Settings:
     torch_threads: int = 1
     poem_max_new_tokens: int = 200
     slogan_max_new_tokens: int = 40
+    text_forms: bool = True  # forms kept by construction (generators.constrain)
     progress_interval_s: float = 2.0
     log_level: str = "INFO"
     log_json: bool = False
@@ -300,6 +301,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         torch_threads=read.number("MUSE_TORCH_THREADS", 1, int, 1),
         poem_max_new_tokens=read.number("MUSE_POEM_MAX_NEW_TOKENS", 200, int, 8),
         slogan_max_new_tokens=read.number("MUSE_SLOGAN_MAX_NEW_TOKENS", 40, int, 4),
+        text_forms=read.flag("MUSE_TEXT_FORMS", True),
         progress_interval_s=read.number("MUSE_PROGRESS_INTERVAL_S", 2.0, float, 1.5),
         log_level=read.text("MUSE_LOG_LEVEL", "INFO").upper(),
         log_json=read.flag("MUSE_LOG_JSON", False),

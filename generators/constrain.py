@@ -1,0 +1,208 @@
+"""Per-row token masks that keep a poem or slogan in its form while it is sampled.
+
+``FormTokens`` is built once per tokenizer: the llguidance tokenizer, every token's text, and the
+ids that end a line. ``RowConstraint`` follows one row: before each draw, ``restrict`` sets to
+-inf the logits of every token that would break the form, and ``advance`` records the drawn token.
+
+What is forced, and by what:
+
+- llguidance (a maintained grammar engine) runs the form's grammar (``generators.forms.grammar``):
+  line count, characters, line lengths, line endings, Chinese rhyme; the row ends only where the
+  grammar accepts.
+- Own rules, only where no grammar can say it (``generators.forms.rules``), checked on the
+  ``CANDIDATES`` likeliest tokens allowed by the grammar: haiku syllables, English rhyme (a long
+  line's next word is drawn from the rhyme words of its partner line), no repeated line, no role
+  talk, no slogan preamble, distinct slogans of one request; plus a repeated n-gram block.
+- Near its token cap a row may only close (line end or end of text) where the grammar lets it.
+
+If the own rules leave no token, the grammar's mask alone applies: the form's structure always
+holds, the softer rule gives way. A row's mask depends on its own tokens only, so rows keep
+their per-seed reproducibility.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from generators.forms.english import rhyme_words
+from generators.forms.grammar import gbnf
+from generators.forms.rules import LineState, may_continue, may_end_line, must_force_rhyme
+from generators.forms.spec import FormSpec
+
+CANDIDATES = 48  # likeliest grammar-allowed tokens the word-level rules look at
+CLOSE_MARGIN = 4  # tokens before the cap from which a row may only close
+NGRAM = {False: 4, True: 6}  # repeated token n-gram blocked, English / Chinese
+
+
+class FormTokens:
+    """What the masks need to know about one tokenizer; build once per back-end (about 2 s)."""
+
+    def __init__(self, tokenizer: Any, eos_ids: Sequence[int]) -> None:
+        import llguidance.hf
+
+        self.tokenizer = tokenizer
+        self.eos_ids = list(eos_ids)
+        self.vocab = len(tokenizer)
+        self.ll = llguidance.hf.from_tokenizer(
+            tokenizer, n_vocab=self.vocab, eos_token=self.eos_ids
+        )
+        pieces = tokenizer.batch_decode([[i] for i in range(self.vocab)])
+        self.texts: list[str] = [str(p) for p in pieces]
+        self.line_end = torch.tensor(["\n" in t for t in self.texts])
+        closers = {"", ",", ".", "!", "?", ";", "，", "。", "！", "？"}
+        self.closers = [i for i, t in enumerate(self.texts) if "\n" in t and t.strip() in closers]
+        self.single = {t.strip().lower(): i for i, t in enumerate(self.texts) if t.startswith(" ")}
+        self._words: dict[str, list[list[int]]] = {}
+        self._grammars: dict[FormSpec, str] = {}
+
+    def __repr__(self) -> str:
+        return f"<FormTokens vocab={self.vocab}>"
+
+    def lark(self, spec: FormSpec) -> str:
+        if spec not in self._grammars:
+            from llguidance.gbnf_to_lark import gbnf_to_lark
+
+            self._grammars[spec] = gbnf_to_lark(gbnf(spec))
+        return self._grammars[spec]
+
+    def spellings(self, target: str) -> list[list[int]]:
+        """Token ids of " word" for the common rhyme words of ``target``: those the tokenizer
+        spells as one token (a word frequent enough to be in its vocabulary), else all."""
+        if target not in self._words:
+            words = rhyme_words(target)
+            common = [[self.single[w]] for w in words if w in self.single]
+            self._words[target] = (
+                common
+                if len(common) >= 3
+                else [list(self.tokenizer.encode(" " + w, add_special_tokens=False)) for w in words]
+            )
+        return self._words[target]
+
+
+class RowConstraint:
+    """The form of one row; ``siblings`` holds the finished texts of the row's request."""
+
+    def __init__(
+        self, spec: FormSpec, tokens: FormTokens, max_new_tokens: int, siblings: set[str]
+    ) -> None:
+        import llguidance
+
+        self.spec = spec
+        self.tokens = tokens
+        self.max_new = max_new_tokens
+        self.siblings = siblings
+        self.matcher = llguidance.LLMatcher(tokens.ll, tokens.lark(spec), log_level=0)
+        if self.matcher.is_error():
+            raise ValueError(f"grammar of {spec.name}: {self.matcher.get_error()}")
+        self.ids: list[int] = []
+        self.text = ""
+        self.forced: list[int] = []  # tokens of a forced rhyme word so far
+        self.forcing = ""  # the rhyme target being forced ('' when not)
+
+    def __repr__(self) -> str:
+        return f"<RowConstraint {self.spec.name} tokens={len(self.ids)}>"
+
+    def advance(self, token: int) -> None:
+        """Record the drawn token (end-of-text tokens included)."""
+        if token in self.tokens.eos_ids:
+            self.siblings.add(self.text.strip())
+            return
+        self.matcher.consume_token(token)
+        self.ids.append(token)
+        self.text = str(self.tokens.tokenizer.decode(self.ids))
+        if self.forcing:
+            self.forced.append(token)
+            if "\n" in self.tokens.texts[token]:
+                self.forcing, self.forced = "", []
+
+    def restrict(self, scores: torch.Tensor) -> None:
+        """Set the logits (one row, vocab wide) of forbidden tokens to -inf, in place."""
+        allowed = self._grammar_mask(scores.shape[-1])
+        narrowed = self._closing(allowed)
+        finer = self._word_rules(scores, narrowed)
+        if finer is not None and bool(finer.any()):
+            narrowed = finer
+        scores.masked_fill_(~narrowed, float("-inf"))
+
+    def _grammar_mask(self, width: int) -> torch.Tensor:
+        if self.matcher.is_error() or self.matcher.is_stopped():
+            allowed = torch.zeros(width, dtype=torch.bool)
+            allowed[self.tokens.eos_ids] = True
+            return allowed
+        words = np.frombuffer(self.matcher.compute_bitmask(), dtype=np.uint8)
+        bits = np.unpackbits(words, bitorder="little")[:width]
+        allowed = torch.zeros(width, dtype=torch.bool)
+        allowed[: len(bits)] = torch.from_numpy(bits.astype(bool))
+        return allowed
+
+    def _closing(self, allowed: torch.Tensor) -> torch.Tensor:
+        """Within ``CLOSE_MARGIN`` of the cap: only end of text, else only line ends."""
+        if self.max_new - len(self.ids) > CLOSE_MARGIN:
+            return allowed
+        eos = torch.zeros_like(allowed)
+        eos[self.tokens.eos_ids] = True
+        for option in (allowed & eos, allowed & self.tokens.line_end[: len(allowed)]):
+            if bool(option.any()):
+                return option
+        return allowed
+
+    def _word_rules(self, scores: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor | None:
+        state = LineState.of(self.text)
+        target = self.forcing or must_force_rhyme(self.spec, state)
+        if target:
+            forced = self._force_rhyme(target, allowed)
+            if forced is not None:
+                return forced
+        masked = scores.masked_fill(~allowed, float("-inf"))
+        count = min(CANDIDATES, int(allowed.sum()))
+        candidates = masked.topk(count).indices.tolist() if count else []
+        extra = self.tokens.eos_ids + self.tokens.closers
+        candidates += [t for t in extra if bool(allowed[t])]
+        banned = self._repeats()
+        finer = torch.zeros_like(allowed)
+        for token in set(candidates) - banned:
+            finer[token] = self._token_ok(token)
+        return finer
+
+    def _token_ok(self, token: int) -> bool:
+        if token in self.tokens.eos_ids:
+            state = LineState.of(self.text)
+            distinct = self.text.strip() not in self.siblings
+            return distinct and may_end_line(self.spec, state)
+        piece = self.tokens.texts[token]
+        if "\n" in piece:
+            head = piece.split("\n")[0]
+            return may_end_line(self.spec, LineState.of(self.text + head))
+        return may_continue(self.spec, LineState.of(self.text + piece))
+
+    def _force_rhyme(self, target: str, allowed: torch.Tensor) -> torch.Tensor | None:
+        """Only the tokens that continue some rhyme word of ``target`` (after a finished
+        word: only line ends)."""
+        spellings = self.tokens.spellings(target)
+        done = len(self.forced)
+        nexts = {s[done] for s in spellings if len(s) > done and s[:done] == self.forced}
+        finished = any(s == self.forced for s in spellings)
+        mask = torch.zeros_like(allowed)
+        mask[list(nexts)] = True
+        if finished:
+            mask |= self.tokens.line_end[: len(allowed)]
+            mask[self.tokens.eos_ids] = True
+        mask &= allowed
+        if not bool(mask.any()):
+            self.forcing, self.forced = "", []
+            return None
+        self.forcing = target
+        return mask
+
+    def _repeats(self) -> set[int]:
+        """Tokens that would repeat an n-gram this row already wrote."""
+        n = NGRAM[self.spec.chinese]
+        ids = self.ids
+        if len(ids) < n:
+            return set()
+        tail = ids[len(ids) - n + 1 :]
+        return {ids[i + n - 1] for i in range(len(ids) - n + 1) if ids[i : i + n - 1] == tail}
