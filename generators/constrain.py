@@ -84,10 +84,17 @@ class FormTokens:
 
 
 class RowConstraint:
-    """The form of one row; ``siblings`` holds the finished texts of the row's request."""
+    """The form of one row. ``siblings`` is shared by the rows of one request: each row's text
+    so far and whether it ended, by row ``rank``; a row may not end on the text of a sibling
+    that ended, or of an earlier-ranked sibling that might end now, so candidates differ."""
 
     def __init__(
-        self, spec: FormSpec, tokens: FormTokens, max_new_tokens: int, siblings: set[str]
+        self,
+        spec: FormSpec,
+        tokens: FormTokens,
+        max_new_tokens: int,
+        siblings: dict[int, tuple[str, bool]],
+        rank: int = 0,
     ) -> None:
         import llguidance
 
@@ -95,6 +102,8 @@ class RowConstraint:
         self.tokens = tokens
         self.max_new = max_new_tokens
         self.siblings = siblings
+        self.rank = rank
+        siblings[rank] = ("", False)
         self.matcher = llguidance.LLMatcher(tokens.ll, tokens.lark(spec), log_level=0)
         if self.matcher.is_error():
             raise ValueError(f"grammar of {spec.name}: {self.matcher.get_error()}")
@@ -109,11 +118,12 @@ class RowConstraint:
     def advance(self, token: int) -> None:
         """Record the drawn token (end-of-text tokens included)."""
         if token in self.tokens.eos_ids:
-            self.siblings.add(self.text.strip())
+            self.siblings[self.rank] = (self.text.strip(), True)
             return
         self.matcher.consume_token(token)
         self.ids.append(token)
         self.text = str(self.tokens.tokenizer.decode(self.ids))
+        self.siblings[self.rank] = (self.text.strip(), False)
         if self.forcing:
             self.forced.append(token)
             if "\n" in self.tokens.texts[token]:
@@ -171,13 +181,20 @@ class RowConstraint:
     def _token_ok(self, token: int) -> bool:
         if token in self.tokens.eos_ids:
             state = LineState.of(self.text)
-            distinct = self.text.strip() not in self.siblings
-            return distinct and may_end_line(self.spec, state)
+            return self._distinct() and may_end_line(self.spec, state)
         piece = self.tokens.texts[token]
         if "\n" in piece:
             head = piece.split("\n")[0]
             return may_end_line(self.spec, LineState.of(self.text + head))
         return may_continue(self.spec, LineState.of(self.text + piece))
+
+    def _distinct(self) -> bool:
+        mine = self.text.strip()
+        return not any(
+            text == mine and (ended or rank < self.rank)
+            for rank, (text, ended) in self.siblings.items()
+            if rank != self.rank
+        )
 
     def _force_rhyme(self, target: str, allowed: torch.Tensor) -> torch.Tensor | None:
         """Only the tokens that continue some rhyme word of ``target`` (after a finished

@@ -72,7 +72,7 @@ class DecodeBatch:
         self.cache: DynamicCache | None = None
         self.mask: torch.Tensor | None = None  # rows x cached positions, 0 on padding
         self.prefixes = PrefixStore()
-        self.siblings: dict[str, set[str]] = {}  # request -> finished texts of its rows
+        self.siblings: dict[str, dict[int, tuple[str, bool]]] = {}  # request -> its rows' texts
 
     def __repr__(self) -> str:
         return f"<DecodeBatch rows={len(self.rows)}>"
@@ -166,9 +166,11 @@ class DecodeBatch:
         finished texts, so their candidates differ."""
         if prompt.form is None:
             return None
-        siblings = self.siblings.setdefault(key.rpartition(":")[0], set())
+        request, _, index = key.rpartition(":")
+        siblings = self.siblings.setdefault(request, {})
+        rank = int(index) if index.isdigit() else len(siblings)
         tokens = self.backend.form_tokens()
-        return RowConstraint(prompt.form, tokens, prompt.sampling.max_new_tokens, siblings)
+        return RowConstraint(prompt.form, tokens, prompt.sampling.max_new_tokens, siblings, rank)
 
     def _generator(self, prompt: TextPrompt) -> torch.Generator:
         return torch.Generator(device=self.device).manual_seed(prompt.sampling.seed)

@@ -209,12 +209,12 @@ class TransformersTextBackend:
             texts, return_tensors="pt", padding=True, add_special_tokens=not self.uses_chat_template
         ).to(self.device)
         prompt_len = int(enc["input_ids"].shape[1])
-        siblings: set[str] = set()
+        siblings: dict[int, tuple[str, bool]] = {}
         constraints = [
-            RowConstraint(p.form, self.form_tokens(), p.sampling.max_new_tokens, siblings)
+            RowConstraint(p.form, self.form_tokens(), p.sampling.max_new_tokens, siblings, i)
             if p.form is not None
             else None
-            for p in prompts
+            for i, p in enumerate(prompts)
         ]
         sampler = RowSampler(
             [p.sampling for p in prompts], prompt_len, self.eos_ids[0], self.device, constraints
