@@ -175,11 +175,16 @@ def _image_model(read: _Reader) -> str | None:
 
 
 def _batching_settings(read: _Reader) -> dict[str, Any]:
-    """Continuous batching (text jobs join a running batch) or static whole batches."""
+    """Continuous batching (text jobs join a running batch) or static whole batches; forms
+    kept by construction or not."""
     mode = read.text("MUSE_TEXT_BATCHING", "continuous").lower()
     if mode not in ("continuous", "static"):
         read.problems.append(f"MUSE_TEXT_BATCHING must be continuous or static, got {mode!r}")
-    return {"text_batching": mode, "text_slots": read.number("MUSE_TEXT_SLOTS", 16, int, 1)}
+    return {
+        "text_batching": mode,
+        "text_slots": read.number("MUSE_TEXT_SLOTS", 16, int, 1),
+        "text_forms": read.flag("MUSE_TEXT_FORMS", True),  # generators.constrain
+    }
 
 
 def _check_image_limits(settings: Settings, problems: list[str]) -> None:
@@ -301,7 +306,6 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         torch_threads=read.number("MUSE_TORCH_THREADS", 1, int, 1),
         poem_max_new_tokens=read.number("MUSE_POEM_MAX_NEW_TOKENS", 200, int, 8),
         slogan_max_new_tokens=read.number("MUSE_SLOGAN_MAX_NEW_TOKENS", 40, int, 4),
-        text_forms=read.flag("MUSE_TEXT_FORMS", True),
         progress_interval_s=read.number("MUSE_PROGRESS_INTERVAL_S", 2.0, float, 1.5),
         log_level=read.text("MUSE_LOG_LEVEL", "INFO").upper(),
         log_json=read.flag("MUSE_LOG_JSON", False),

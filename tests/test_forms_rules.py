@@ -4,6 +4,7 @@ and decoding that never shows half a character."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,7 +33,7 @@ def test_every_form_has_a_grammar_llguidance_compiles(tiny_lm_dir: Path, form: P
     from llguidance.gbnf_to_lark import gbnf_to_lark
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(tiny_lm_dir))
+    tokenizer: Any = AutoTokenizer.from_pretrained(str(tiny_lm_dir))
     language = Language.CHINESE if form.is_chinese else Language.ENGLISH
     text = gbnf_for(TextKind.POEM, form, language)
     assert text.startswith("root ::=")
@@ -46,7 +47,7 @@ def test_qiyan_grammar_accepts_a_classic_and_refuses_a_broken_rhyme(tiny_lm_dir:
     from llguidance.gbnf_to_lark import gbnf_to_lark
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(tiny_lm_dir))
+    tokenizer: Any = AutoTokenizer.from_pretrained(str(tiny_lm_dir))
     ll = llguidance.hf.from_tokenizer(tokenizer)
     lark = gbnf_to_lark(gbnf_for(TextKind.POEM, PoemForm.QIYAN_JUEJU, Language.CHINESE))
     good = "朝辞白帝彩云间，\n千里江陵一日还。\n两岸猿声啼不住，\n轻舟已过万重山。"
