@@ -33,8 +33,8 @@ from generators.forms.grammar import gbnf
 from generators.forms.rules import LineState, may_continue, may_end_line, must_force_rhyme
 from generators.forms.spec import FormSpec
 
-CANDIDATES = 48  # likeliest grammar-allowed tokens the word-level rules look at
-CLOSE_MARGIN = 4  # tokens before the cap from which a row may only close
+CANDIDATES = 32  # likeliest grammar-allowed tokens the word-level rules look at
+CLOSE_PER_LINE = 12  # tokens kept per line still to write; below that a row closes fast
 NGRAM = {False: 4, True: 6}  # repeated token n-gram blocked, English / Chinese
 
 
@@ -53,9 +53,12 @@ class FormTokens:
         pieces = tokenizer.batch_decode([[i] for i in range(self.vocab)])
         self.texts: list[str] = [str(p) for p in pieces]
         self.line_end = torch.tensor(["\n" in t for t in self.texts])
+        self.word_end = torch.tensor([t[:1] in (" ", "\n") for t in self.texts])
         closers = {"", ",", ".", "!", "?", ";", "，", "。", "！", "？"}
         self.closers = [i for i, t in enumerate(self.texts) if "\n" in t and t.strip() in closers]
-        self.single = {t.strip().lower(): i for i, t in enumerate(self.texts) if t.startswith(" ")}
+        self.single = {
+            t[1:]: i for i, t in enumerate(self.texts) if t[:1] == " " and t[1:].isalpha()
+        }
         self._words: dict[str, list[list[int]]] = {}
         self._grammars: dict[FormSpec, str] = {}
 
@@ -111,6 +114,7 @@ class RowConstraint:
         self.text = ""
         self.forced: list[int] = []  # tokens of a forced rhyme word so far
         self.forcing = ""  # the rhyme target being forced ('' when not)
+        self.watch_words = not spec.chinese or spec.slogan  # rules on tokens inside a line
 
     def __repr__(self) -> str:
         return f"<RowConstraint {self.spec.name} tokens={len(self.ids)}>"
@@ -122,7 +126,11 @@ class RowConstraint:
             return
         self.matcher.consume_token(token)
         self.ids.append(token)
-        self.text = str(self.tokens.tokenizer.decode(self.ids))
+        piece = self.tokens.texts[token]
+        if "\ufffd" in piece or "\ufffd" in self.text:  # a character split across tokens
+            self.text = str(self.tokens.tokenizer.decode(self.ids))
+        else:
+            self.text += piece
         self.siblings[self.rank] = (self.text.strip(), False)
         if self.forcing:
             self.forced.append(token)
@@ -150,12 +158,16 @@ class RowConstraint:
         return allowed
 
     def _closing(self, allowed: torch.Tensor) -> torch.Tensor:
-        """Within ``CLOSE_MARGIN`` of the cap: only end of text, else only line ends."""
-        if self.max_new - len(self.ids) > CLOSE_MARGIN:
+        """Near the cap (``CLOSE_PER_LINE`` tokens per line still owed): end the text where the
+        grammar lets it, else end the line, else end the word."""
+        owed = max(1, self.spec.min_lines - self.text.count("\n"))
+        if self.max_new - len(self.ids) > owed * CLOSE_PER_LINE + 4:
             return allowed
         eos = torch.zeros_like(allowed)
         eos[self.tokens.eos_ids] = True
-        for option in (allowed & eos, allowed & self.tokens.line_end[: len(allowed)]):
+        width = len(allowed)
+        ends = (eos, self.tokens.line_end[:width], self.tokens.word_end[:width])
+        for option in (allowed & end for end in ends):
             if bool(option.any()):
                 return option
         return allowed
@@ -186,7 +198,9 @@ class RowConstraint:
         if "\n" in piece:
             head = piece.split("\n")[0]
             return may_end_line(self.spec, LineState.of(self.text + head))
-        return may_continue(self.spec, LineState.of(self.text + piece))
+        if not self.watch_words:
+            return True
+        return may_continue(self.spec, LineState.of(self.text), piece)
 
     def _distinct(self) -> bool:
         mine = self.text.strip()

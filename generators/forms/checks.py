@@ -24,8 +24,8 @@ def _han(line: str) -> list[str]:
 
 
 def structure_ok(spec: FormSpec, text: str) -> bool:
-    """Line count in the form's range, every line of the allowed length (绝句: exactly 5 or 7
-    Han characters, then one punctuation mark, nothing else)."""
+    """Line count in the form's range, every line of the allowed length in words (English) or
+    Han characters (绝句: exactly 5 or 7, then one punctuation mark, nothing else)."""
     lines = lines_of(text)
     if not spec.min_lines <= len(lines) <= spec.max_lines:
         return False
@@ -39,7 +39,7 @@ def structure_ok(spec: FormSpec, text: str) -> bool:
         elif spec.chinese:
             if not low <= len(_han(line)) <= high:
                 return False
-        elif not low <= len(line) <= high + 2:
+        elif not low <= len(words(line)) <= high:
             return False
     return True
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 from functools import cache
 
-WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
+WORD = re.compile(r"[A-Za-z]+(?:['’-][A-Za-z]+)*")
 _VOWELS = re.compile(r"[aeiouy]+")
 
 
 def words(text: str) -> list[str]:
-    """The words of ``text``, lower-cased, apostrophes kept (“don't” is one word)."""
+    """The words of ``text``, lower-cased; apostrophes and hyphens join (“don't”, “sea-shore”)."""
     return [w.lower().replace("’", "'") for w in WORD.findall(text)]
 
 

@@ -18,8 +18,9 @@ from generators.forms.spec import SLOGAN_MAX_WORDS, FormSpec, form_spec
 from generators.options import Language, PoemForm, TextKind
 
 HAN = r"[\u4E00-\u9FFF]"
-_EN_START = "[A-Za-z]"
-_EN_BODY = "[A-Za-z ,;'!?.-]"
+_EN_WORD = "[A-Za-z]{1,14} ( ['-] [A-Za-z]{1,10} )?"  # a word, maybe with one apostrophe or hyphen
+_EN_SEP = '[,;!?.]? " "'  # one mark at most between words, one space
+_EN_END = "[,;.!?]?"
 _ZH_END = "[，。！？、；]"
 _SLOGAN_WORD = "[A-Za-z0-9] [A-Za-z0-9'&-]{0,15}"
 
@@ -30,7 +31,7 @@ def _rep(item: str, low: int, high: int) -> str:
 
 def _en_line(spec: FormSpec) -> str:
     low, high = spec.line_chars
-    return f"{_EN_START} {_rep(_EN_BODY, low - 1, high - 1)}"
+    return f"word ( sep word ){{{low - 1},{high - 1}}} {_EN_END}"
 
 
 def _zh_line(spec: FormSpec, index: int, end: str) -> str:
@@ -67,10 +68,10 @@ def _chinese(spec: FormSpec) -> str:
 
 
 def _english(spec: FormSpec) -> str:
-    line = f"line ::= {_en_line(spec)}"
     sep = '"\\n" "\\n"?' if spec.stanza_breaks else '"\\n"'
     rest = f"( {sep} line ){{{spec.min_lines - 1},{spec.max_lines - 1}}}"
-    return f"root ::= line {rest}\n{line}"
+    rules = [f"line ::= {_en_line(spec)}", f"word ::= {_EN_WORD}", f"sep ::= {_EN_SEP}"]
+    return "\n".join([f"root ::= line {rest}", *rules])
 
 
 def _slogan(spec: FormSpec) -> str:

@@ -67,6 +67,8 @@ def may_end_line(spec: FormSpec, state: LineState) -> bool:
         return False
     if spec.chinese:
         return True
+    if last_word(line) in WEAK_ENDINGS:
+        return False
     index = len(state.done)
     if spec.syllables and syllables(line) != spec.syllables[min(index, 2)]:
         return False
@@ -78,11 +80,14 @@ def may_end_line(spec: FormSpec, state: LineState) -> bool:
     return True
 
 
-def may_continue(spec: FormSpec, state: LineState) -> bool:
-    """May the current line hold this text (no syllable overshoot, no role talk, no slogan
-    preamble or overlong slogan)?"""
+def may_continue(spec: FormSpec, before: LineState, piece: str) -> bool:
+    """May ``piece`` extend the current line (no syllable overshoot, nothing but a closing mark
+    once a haiku line has its count, no role talk, no slogan preamble or overlong slogan)?"""
+    state = LineState(before.done, before.current + piece)
     line = state.current
-    if ROLE_TALK.search(line) and len(state.done) == 0:
+    if len(state.done) == 0 and ROLE_TALK.search(line):
+        return False
+    if spec.syllables and not _after_count_ok(spec, before, piece):
         return False
     if spec.han_exact and not _new_rhyme_char(spec, state):
         return False
@@ -93,6 +98,23 @@ def may_continue(spec: FormSpec, state: LineState) -> bool:
     if spec.syllables and not spec.chinese:
         return syllables(line) <= spec.syllables[min(len(state.done), 2)]
     return True
+
+
+WEAK_ENDINGS = frozenset(
+    "a an the and or but of to in on at by for from with as my your his her its our their "
+    "this that these those is are was were be".split()
+)
+
+
+def _after_count_ok(spec: FormSpec, before: LineState, piece: str) -> bool:
+    """Once a haiku line has its syllables, only one closing mark (or the rest of the last
+    word) may follow before the line ends."""
+    target = spec.syllables[min(len(before.done), len(spec.syllables) - 1)]
+    if syllables(before.current) < target:
+        return True
+    if piece.isalpha():  # the rest of the last word ("tree" + "s"); the count is checked after
+        return True
+    return piece in (",", ".", "!", "?", ";") and before.current[-1:].isalpha()
 
 
 def _new_rhyme_char(spec: FormSpec, state: LineState) -> bool:

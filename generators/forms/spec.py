@@ -22,7 +22,7 @@ class FormSpec:
     language: Language
     min_lines: int
     max_lines: int
-    line_chars: tuple[int, int]  # (min, max) characters per line; Han characters for Chinese
+    line_chars: tuple[int, int]  # (min, max) Han characters per line (Chinese); words (English)
     rhyme: str = ""
     syllables: tuple[int, ...] = ()
     han_exact: int = 0  # 5 or 7 for 绝句: every line exactly that many Han characters
@@ -38,9 +38,9 @@ class FormSpec:
         tokens per Han character and one per three Latin characters, plus room to close."""
         if self.han_exact:
             return self.max_lines * (self.han_exact + 1) * 4 + 8
-        per_char = 4 if self.chinese else 1 / 2.5
+        per_unit = 4  # tokens per Han character (3 bytes at most) or English word
         longest = self.max_lines * (self.line_chars[1] + 2)
-        return int(longest * per_char) + 8
+        return int(longest * per_unit) + 8
 
     def rhymes_with(self, line: int) -> int | None:
         """The earlier line whose ending line ``line`` (0-based) must rhyme with, if any."""
@@ -50,14 +50,14 @@ class FormSpec:
         return earlier if earlier < line else None
 
 
-_EN_LINE = (12, 64)
+_EN_LINE = (3, 12)  # words
 _SPECS_EN: dict[PoemForm, FormSpec] = {
     PoemForm.FREE_VERSE: FormSpec(
         "free verse", Language.ENGLISH, 6, 12, _EN_LINE, stanza_breaks=True
     ),
-    PoemForm.HAIKU: FormSpec("haiku", Language.ENGLISH, 3, 3, (6, 48), syllables=(5, 7, 5)),
+    PoemForm.HAIKU: FormSpec("haiku", Language.ENGLISH, 3, 3, (2, 9), syllables=(5, 7, 5)),
     PoemForm.QUATRAIN: FormSpec("quatrain", Language.ENGLISH, 4, 4, _EN_LINE, rhyme="ABAB"),
-    PoemForm.LIMERICK: FormSpec("limerick", Language.ENGLISH, 5, 5, (12, 56), rhyme="AABBA"),
+    PoemForm.LIMERICK: FormSpec("limerick", Language.ENGLISH, 5, 5, (4, 11), rhyme="AABBA"),
     PoemForm.SONNET: FormSpec("sonnet", Language.ENGLISH, 14, 14, _EN_LINE, rhyme="ABABCDCDEFEFGG"),
 }
 _ZH_LINE = (4, 16)
@@ -70,7 +70,7 @@ _SPECS_ZH: dict[PoemForm, FormSpec] = {
 }
 WUYAN = FormSpec("五言绝句", Language.CHINESE, 4, 4, (5, 5), rhyme=".A.A", han_exact=5)
 QIYAN = FormSpec("七言绝句", Language.CHINESE, 4, 4, (7, 7), rhyme=".A.A", han_exact=7)
-SLOGAN_EN = FormSpec("slogan", Language.ENGLISH, 1, 1, (3, 90), slogan=True)
+SLOGAN_EN = FormSpec("slogan", Language.ENGLISH, 1, 1, (2, 12), slogan=True)
 SLOGAN_ZH = FormSpec("广告语", Language.CHINESE, 1, 1, (4, 20), slogan=True)
 SLOGAN_MAX_WORDS = 12
 
