@@ -112,3 +112,22 @@ def test_same_seed_same_constrained_text(backend: Any) -> None:
     first = stepped(backend, [poem(PoemForm.LIMERICK, 21)], "a")
     again = stepped(backend, [poem(PoemForm.LIMERICK, 21), poem(PoemForm.HAIKU, 2)], "b")
     assert first[0].text == again[0].text
+
+
+async def test_the_service_stores_and_streams_whole_pieces(make_service: Any, backend: Any) -> None:
+    """Through the service (queue, continuous batch, cleaning, storage): the stored 七言绝句 keeps
+    its form, and no streamed partial ever holds half a character."""
+    from bot.service.types import Origin
+
+    service = await make_service(backend, text_forms=True)
+    seen: list[str] = []
+    service.executor.text_steps.listeners.append(lambda _job, texts: seen.extend(texts))
+    request = PoemRequest(topic="秋月", form=PoemForm.QIYAN_JUEJU, seed=3, count=2)
+    pending = service.prepare(request, Origin(1))
+    await service.start(pending)
+    await service.finish(pending)
+    stored = await service.storage.job_outputs(pending.record.id)
+    assert len(stored) == 2 and len({o.text for o in stored}) == 2
+    for output in stored:
+        assert checks.structure_ok(QIYAN, output.text) and checks.rhyme_ok(QIYAN, output.text)
+    assert seen and not any("\ufffd" in text for text in seen)
