@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from generators.forms.english import rhyme_words
-from generators.forms.grammar import gbnf
+from generators.forms.grammar import lark
 from generators.forms.rules import LineState, may_continue, may_end_line, must_force_rhyme
 from generators.forms.spec import FormSpec
 
@@ -60,17 +60,22 @@ class FormTokens:
             t[1:]: i for i, t in enumerate(self.texts) if t[:1] == " " and t[1:].isalpha()
         }
         self._words: dict[str, list[list[int]]] = {}
-        self._grammars: dict[FormSpec, str] = {}
+        self._matchers: dict[FormSpec, Any] = {}  # a fresh matcher per form, copied per row
 
     def __repr__(self) -> str:
         return f"<FormTokens vocab={self.vocab}>"
 
-    def lark(self, spec: FormSpec) -> str:
-        if spec not in self._grammars:
-            from llguidance.gbnf_to_lark import gbnf_to_lark
+    def matcher(self, spec: FormSpec) -> Any:
+        """A fresh llguidance matcher for ``spec``: compiled once (up to seconds for the rhyme
+        alternations of 绝句), then copied for each row (microseconds)."""
+        if spec not in self._matchers:
+            import llguidance
 
-            self._grammars[spec] = gbnf_to_lark(gbnf(spec))
-        return self._grammars[spec]
+            fresh = llguidance.LLMatcher(self.ll, lark(spec), log_level=0)
+            if fresh.is_error():
+                raise ValueError(f"grammar of {spec.name}: {fresh.get_error()}")
+            self._matchers[spec] = fresh
+        return self._matchers[spec].deep_copy()
 
     def spellings(self, target: str) -> list[list[int]]:
         """Token ids of " word" for the common rhyme words of ``target``: those the tokenizer
@@ -99,17 +104,13 @@ class RowConstraint:
         siblings: dict[int, tuple[str, bool]],
         rank: int = 0,
     ) -> None:
-        import llguidance
-
         self.spec = spec
         self.tokens = tokens
         self.max_new = max_new_tokens
         self.siblings = siblings
         self.rank = rank
         siblings[rank] = ("", False)
-        self.matcher = llguidance.LLMatcher(tokens.ll, tokens.lark(spec), log_level=0)
-        if self.matcher.is_error():
-            raise ValueError(f"grammar of {spec.name}: {self.matcher.get_error()}")
+        self.matcher = tokens.matcher(spec)
         self.ids: list[int] = []
         self.text = ""
         self.forced: list[int] = []  # tokens of a forced rhyme word so far

@@ -83,6 +83,24 @@ def _slogan(spec: FormSpec) -> str:
     return f'root ::= word ( ","? " " word ){{1,{more}}} [.!?]?\nword ::= {_SLOGAN_WORD}'
 
 
+_EN_WORD_RE = r"[A-Za-z]{1,14}(['-][A-Za-z]{1,10})?"
+
+
+def lark(spec: FormSpec) -> str:
+    """The grammar of ``spec`` in llguidance's Lark dialect. English lines become one regular
+    expression each (a lexeme llguidance compiles to an automaton, much faster to mask than a
+    rule per character); the others are their GBNF converted by llguidance."""
+    if spec.chinese or spec.slogan:
+        from llguidance.gbnf_to_lark import gbnf_to_lark
+
+        return str(gbnf_to_lark(gbnf(spec)))
+    low, high = spec.line_chars
+    line = f"{_EN_WORD_RE}([,;!?.]? {_EN_WORD_RE}){{{low - 1},{high - 1}}}[,;.!?]?"
+    sep = '"\\n" "\\n"?' if spec.stanza_breaks else '"\\n"'
+    rest = f"({sep} LINE){{{spec.min_lines - 1},{spec.max_lines - 1}}}"
+    return f"start: LINE {rest}\nLINE: /{line}/\n"
+
+
 @cache
 def gbnf(spec: FormSpec) -> str:
     """The GBNF grammar of ``spec`` (root rule ``root``)."""

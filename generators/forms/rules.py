@@ -67,7 +67,7 @@ def may_end_line(spec: FormSpec, state: LineState) -> bool:
         return False
     if spec.chinese:
         return True
-    if last_word(line) in WEAK_ENDINGS:
+    if not spec.syllables and last_word(line) in WEAK_ENDINGS:
         return False
     index = len(state.done)
     if spec.syllables and syllables(line) != spec.syllables[min(index, 2)]:
