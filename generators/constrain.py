@@ -10,9 +10,10 @@ What is forced, and by what:
   line count, characters, line lengths, line endings, Chinese rhyme; the row ends only where the
   grammar accepts.
 - Own rules, only where no grammar can say it (``generators.forms.rules``), checked on the
-  ``CANDIDATES`` likeliest tokens allowed by the grammar: haiku syllables, English rhyme (a long
-  line's next word is drawn from the rhyme words of its partner line), no repeated line, no role
-  talk, no slogan preamble, distinct slogans of one request; plus a repeated n-gram block.
+  ``CANDIDATES`` likeliest tokens allowed by the grammar (``WIDE_CANDIDATES`` if none passes):
+  haiku syllables, English rhyme (a long line's next word is drawn from the rhyme words of its
+  partner line), no repeated line, no role talk, no slogan preamble, distinct slogans of one
+  request; plus a repeated n-gram block.
 - Near its token cap a row may only close (line end or end of text) where the grammar lets it.
 
 If the own rules leave no token, the grammar's mask alone applies: the form's structure always
@@ -34,6 +35,7 @@ from generators.forms.rules import LineState, may_continue, may_end_line, must_f
 from generators.forms.spec import FormSpec
 
 CANDIDATES = 32  # likeliest grammar-allowed tokens the word-level rules look at
+WIDE_CANDIDATES = 256  # looked at when none of those passes
 CLOSE_PER_LINE = 12  # tokens kept per line still to write; below that a row closes fast
 NGRAM = {False: 4, True: 6}  # repeated token n-gram blocked, English / Chinese
 
@@ -181,14 +183,19 @@ class RowConstraint:
             if forced is not None:
                 return forced
         masked = scores.masked_fill(~allowed, float("-inf"))
-        count = min(CANDIDATES, int(allowed.sum()))
-        candidates = masked.topk(count).indices.tolist() if count else []
         extra = self.tokens.eos_ids + self.tokens.closers
-        candidates += [t for t in extra if bool(allowed[t])]
         banned = self._repeats()
         finer = torch.zeros_like(allowed)
-        for token in set(candidates) - banned:
-            finer[token] = self._token_ok(token)
+        checked: set[int] = set()
+        for wanted in (CANDIDATES, WIDE_CANDIDATES):  # wider only when the likeliest all fail
+            count = min(wanted, int(allowed.sum()))
+            candidates = masked.topk(count).indices.tolist() if count else []
+            candidates += [t for t in extra if bool(allowed[t])]
+            for token in set(candidates) - banned - checked:
+                finer[token] = self._token_ok(token)
+            checked.update(candidates)
+            if bool(finer.any()):
+                break
         return finer
 
     def _token_ok(self, token: int) -> bool:
