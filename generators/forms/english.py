@@ -37,19 +37,19 @@ def syllables(text: str) -> int:
 
 
 @cache
-def rhyme_part(word: str) -> str:
-    """The sounds from the last stressed vowel on ('' for a word CMUdict does not know)."""
+def rhyme_parts(word: str) -> frozenset[str]:
+    """The sounds from the last stressed vowel on, one per pronunciation CMUdict gives (none
+    for a word it does not know)."""
     import pronouncing
 
-    phones = pronouncing.phones_for_word(word.lower())
-    return str(pronouncing.rhyming_part(phones[0])) if phones else ""
+    return frozenset(str(pronouncing.rhyming_part(p)) for p in pronouncing.phones_for_word(word))
 
 
 def rhymes_en(a: str, b: str) -> bool:
-    """True when two different words rhyme (same sounds from the last stressed vowel)."""
+    """True when two different words rhyme (same sounds from the last stressed vowel, in some
+    pronunciation of each, as ``pronouncing.rhymes`` finds them)."""
     a, b = a.lower(), b.lower()
-    part = rhyme_part(a)
-    return bool(part) and a != b and part == rhyme_part(b)
+    return a != b and bool(rhyme_parts(a) & rhyme_parts(b))
 
 
 @cache
