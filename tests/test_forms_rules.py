@@ -69,6 +69,8 @@ def test_checks_judge_as_a_reader() -> None:
     assert checks.slogan_leaks(SLOGAN_EN, "Here's a slogan: Moon Coffee") == ["preamble"]
     assert checks.slogan_leaks(SLOGAN_EN, '"Wake up to the moon"') == ["quotes"]
     assert checks.slogan_leaks(SLOGAN_ZH, "月光咖啡，唤醒你的夜晚") == []
+    assert checks.slogan_leaks(SLOGAN_ZH, "以下是一句广告语") == ["preamble"]
+    assert checks.role_talk("我是一位诗人") and checks.role_talk("I am the Muse, a poet")
     assert checks.uses_topic("the sea at night", "Night falls on the sea")
 
 

@@ -15,7 +15,8 @@ from generators.forms.spec import SLOGAN_MAX_WORDS, FormSpec
 
 ROLE_TALK = re.compile(
     r"\b(?:i am|i'm|as) (?:the |your |an? )?(?:muse|ai|assistant|language model|poet and)\b"
-    r"|^(?:sure|certainly|absolutely|of course|okay|here is|here's|here are)\b",
+    r"|^(?:sure|certainly|absolutely|of course|okay|here is|here's|here are)\b"
+    r"|我是一[位个名]|作为一|以下是|这是一[首句个]|广告语|标语|好的[，,]",
     re.IGNORECASE,
 )
 SLOGAN_LEAD_WORDS = frozenset(
