@@ -48,7 +48,10 @@ def parameters(backend: Any) -> int:
 
 @asynccontextmanager
 async def real_service(backend: Any, **overrides: Any) -> AsyncIterator[MuseService]:
-    """The production service (``open_service``) over a temp database, serving ``backend``."""
+    """The production service (``open_service``) over a temp database, serving ``backend``.
+    Forms by construction are off unless asked for: the throughput benches pin row lengths with
+    ``poem_max_new_tokens``; ``bench/quality.py`` compares both."""
+    overrides.setdefault("text_forms", False)
     with tempfile.TemporaryDirectory() as folder:
         settings = dataclasses.replace(
             Settings(db_path=Path(folder) / "bench.sqlite3", image_model=None), **overrides

@@ -41,6 +41,7 @@ class Settings:
     torch_threads: int = 1
     poem_max_new_tokens: int = 200
     slogan_max_new_tokens: int = 40
+    text_forms: bool = True  # forms kept by construction (generators.constrain)
     progress_interval_s: float = 2.0
     log_level: str = "INFO"
     log_json: bool = False
@@ -188,11 +189,16 @@ def _image_model(read: _Reader) -> str | None:
 
 
 def _batching_settings(read: _Reader) -> dict[str, Any]:
-    """Continuous batching (text jobs join a running batch) or static whole batches."""
+    """Continuous batching (text jobs join a running batch) or static whole batches; forms
+    kept by construction or not."""
     mode = read.text("MUSE_TEXT_BATCHING", "continuous").lower()
     if mode not in ("continuous", "static"):
         read.problems.append(f"MUSE_TEXT_BATCHING must be continuous or static, got {mode!r}")
-    return {"text_batching": mode, "text_slots": read.number("MUSE_TEXT_SLOTS", 16, int, 1)}
+    return {
+        "text_batching": mode,
+        "text_slots": read.number("MUSE_TEXT_SLOTS", 16, int, 1),
+        "text_forms": read.flag("MUSE_TEXT_FORMS", True),  # generators.constrain
+    }
 
 
 def _check_image_limits(settings: Settings, problems: list[str]) -> None:

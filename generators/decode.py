@@ -29,6 +29,7 @@ from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
 from generators.backend import RowUpdate
+from generators.constrain import RowConstraint
 from generators.prefixes import Prefix, PrefixStore
 from generators.samples import TextPrompt, TextSample
 from generators.sampling import RowParams, sample_rows
@@ -42,6 +43,7 @@ class _Row:
     prompt_tokens: int
     generator: torch.Generator
     new_ids: list[int] = field(default_factory=list)
+    constraint: RowConstraint | None = None
 
 
 def supports_stepping(model: Any) -> bool:
@@ -70,6 +72,7 @@ class DecodeBatch:
         self.cache: DynamicCache | None = None
         self.mask: torch.Tensor | None = None  # rows x cached positions, 0 on padding
         self.prefixes = PrefixStore()
+        self.siblings: dict[str, dict[int, tuple[str, bool]]] = {}  # request -> its rows' texts
 
     def __repr__(self) -> str:
         return f"<DecodeBatch rows={len(self.rows)}>"
@@ -106,6 +109,7 @@ class DecodeBatch:
         groups: dict[tuple[int, int], tuple[Prefix | None, list[_Row]]] = {}
         for (key, prompt), ids in zip(joining, encoded, strict=True):
             row = _Row(key, prompt, list(ids), len(ids), self._generator(prompt))
+            row.constraint = self._constraint(key, prompt)
             prefix = self.prefixes.best(ids)
             group = (id(prefix.layers), prefix.length) if prefix is not None else (0, 0)
             groups.setdefault(group, (prefix, []))[1].append(row)
@@ -157,6 +161,17 @@ class DecodeBatch:
         logits = out.logits[:, -1, :].float()
         return self._advance(logits, list(range(len(self.rows))))
 
+    def _constraint(self, key: str, prompt: TextPrompt) -> RowConstraint | None:
+        """The row's form mask; rows of one request (``job:index`` keys) share their
+        finished texts, so their candidates differ."""
+        if prompt.form is None:
+            return None
+        request, _, index = key.rpartition(":")
+        siblings = self.siblings.setdefault(request, {})
+        rank = int(index) if index.isdigit() else len(siblings)
+        tokens = self.backend.form_tokens()
+        return RowConstraint(prompt.form, tokens, prompt.sampling.max_new_tokens, siblings, rank)
+
     def _generator(self, prompt: TextPrompt) -> torch.Generator:
         return torch.Generator(device=self.device).manual_seed(prompt.sampling.seed)
 
@@ -172,7 +187,9 @@ class DecodeBatch:
                 row.new_ids.append(token)
                 row.history.append(token)
                 reason = "length" if len(row.new_ids) >= row.prompt.sampling.max_new_tokens else ""
-            text = self.tokenizer.decode(row.new_ids, skip_special_tokens=True)
+            if row.constraint is not None:
+                row.constraint.advance(token)
+            text = complete_text(self.tokenizer, row.new_ids)
             done = None
             if reason:
                 done = TextSample(
@@ -187,6 +204,9 @@ class DecodeBatch:
     def _choose(self, logits: torch.Tensor, rows: Sequence[_Row]) -> list[int]:
         """The next token of each row: repetition penalty, then the row's seeded draw."""
         scores = self._penalised(logits, rows)
+        for i, row in enumerate(rows):
+            if row.constraint is not None:
+                row.constraint.restrict(scores[i])
         params = RowParams(
             [r.prompt.sampling for r in rows], self.device, [r.generator for r in rows]
         )
@@ -223,6 +243,8 @@ class DecodeBatch:
         if len(indices) == len(self.rows):
             return
         self.rows = [self.rows[i] for i in indices]
+        live = {row.key.rpartition(":")[0] for row in self.rows}
+        self.siblings = {k: v for k, v in self.siblings.items() if k in live}
         if not self.rows or self.cache is None or self.mask is None:
             self.rows, self.cache, self.mask = [], None, None
             return
@@ -232,6 +254,12 @@ class DecodeBatch:
         layers = [(k[index, :, start:], v[index, :, start:]) for k, v, _ in self.cache]
         self.cache = DynamicCache(ddp_cache_data=layers)
         self.mask = mask[:, start:]
+
+
+def complete_text(tokenizer: Any, ids: Sequence[int]) -> str:
+    """The text of ``ids`` up to its last complete character: a token that ends inside a
+    multi-byte UTF-8 character decodes to U+FFFD, which is never shown, streamed or stored."""
+    return str(tokenizer.decode(ids, skip_special_tokens=True)).rstrip("\ufffd")
 
 
 def _left_pad(states: torch.Tensor, width: int) -> torch.Tensor:

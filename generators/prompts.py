@@ -6,9 +6,12 @@ prompt, so "ignore previous instructions" is just more topic text.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import unicodedata
 
-from generators.options import Language, PoemForm
+from generators.forms.spec import form_spec
+from generators.options import Language, PoemForm, TextKind
 from generators.requests import PoemRequest, SloganRequest
 from generators.samples import ChatMessage, SamplingParams, TextPrompt
 
@@ -16,14 +19,13 @@ POEM_MAX_NEW_TOKENS = 200
 SLOGAN_MAX_NEW_TOKENS = 40
 SLOGAN_SEED_STRIDE = 1
 
+# No persona in the system turn: a small model told "You are Muse" answers as Muse ("I am the
+# Muse, a poet and copywriter..."). It is told what to write and that only the piece is wanted.
 _SYSTEM_EN = (
-    "You are Muse, a skilled poet and copywriter. Follow the requested form exactly. "
-    "Reply with the requested text only: no title, no explanation, no quotation marks."
+    "Write the requested piece in exactly the requested form. Reply with the piece itself "
+    "only: no title, no introduction, no explanation, no quotation marks, no talk about yourself."
 )
-_SYSTEM_ZH = (
-    "你是 Muse，一位擅长诗词与广告文案的创作者。严格遵守所要求的体裁。"
-    "只输出作品本身，不要标题、解释或引号。"
-)
+_SYSTEM_ZH = "按要求的体裁写作品。只输出作品本身：不要标题、开场白、解释或引号，不要谈论自己。"
 
 _FORM_RULES_EN: dict[PoemForm, str] = {
     PoemForm.FREE_VERSE: "a short free-verse poem (8 to 14 lines)",
@@ -50,8 +52,9 @@ def _fields(pairs: list[tuple[str, str]]) -> str:
     return "\n".join(f"{label}: {value}" for label, value in pairs if value)
 
 
-def poem_prompt(req: PoemRequest, sampling: SamplingParams) -> TextPrompt:
-    """One prompt row for ``/poem``."""
+def poem_prompt(req: PoemRequest, sampling: SamplingParams, *, forms: bool = False) -> TextPrompt:
+    """One prompt row for ``/poem``; with ``forms`` the row carries its form (kept by
+    construction) and the form's token budget replaces ``sampling.max_new_tokens``."""
     mood = req.mood.value if req.mood else ""
     if req.resolved_language() is Language.CHINESE:
         system = _SYSTEM_ZH
@@ -64,10 +67,23 @@ def poem_prompt(req: PoemRequest, sampling: SamplingParams) -> TextPrompt:
         body = _fields([("Topic", req.topic), ("Style", req.style), ("Mood", mood)])
         plain = f"A {req.form.value} about {req.topic}:\n"
     messages = (ChatMessage("system", system), ChatMessage("user", f"{task}\n{body}"))
-    return TextPrompt(messages=messages, plain=plain, sampling=sampling)
+    return _shaped(TextPrompt(messages, plain, sampling), TextKind.POEM, req, forms)
 
 
-def slogan_prompt(req: SloganRequest, sampling: SamplingParams) -> TextPrompt:
+def _shaped(
+    prompt: TextPrompt, kind: TextKind, req: PoemRequest | SloganRequest, forms: bool
+) -> TextPrompt:
+    if not forms:
+        return prompt
+    form = req.form if isinstance(req, PoemRequest) else None
+    spec = form_spec(kind, form, req.resolved_language())
+    sampling = dataclasses.replace(prompt.sampling, max_new_tokens=spec.budget_tokens())
+    return dataclasses.replace(prompt, sampling=sampling, form=spec)
+
+
+def slogan_prompt(
+    req: SloganRequest, sampling: SamplingParams, *, forms: bool = False
+) -> TextPrompt:
     """One prompt row for ``/slogan``; a request with ``count`` n needs n rows."""
     tone = req.tone.value if req.tone else ""
     if req.resolved_language() is Language.CHINESE:
@@ -81,13 +97,22 @@ def slogan_prompt(req: SloganRequest, sampling: SamplingParams) -> TextPrompt:
         body = _fields([("Product", req.product), ("Audience", req.audience), ("Tone", tone)])
         plain = f"Slogan for {req.product}:"
     messages = (ChatMessage("system", system), ChatMessage("user", f"{task}\n{body}"))
-    return TextPrompt(messages=messages, plain=plain, sampling=sampling)
+    return _shaped(TextPrompt(messages, plain, sampling), TextKind.SLOGAN, req, forms)
+
+
+_LABEL = re.compile(
+    r"^(?:\d+[.)、]\s*|[-*•]\s+|(?:slogan|tagline|广告语|标语)\s*\d*\s*[:：]\s*)+", re.IGNORECASE
+)
+_QUOTES = "\"'“”‘’「」『』*"
 
 
 def _printable(text: str) -> str:
-    """Drop control and format characters a model may emit; keep line breaks and tabs."""
+    """Drop control and format characters a model may emit, and U+FFFD (half a character);
+    keep line breaks and tabs."""
     return "".join(
-        ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs")
+        ch
+        for ch in text
+        if ch in "\n\t" or (unicodedata.category(ch) not in ("Cc", "Cf", "Cs") and ch != "\ufffd")
     )
 
 
@@ -97,9 +122,9 @@ def clean_poem(text: str) -> str:
 
 
 def clean_slogan(text: str) -> str:
-    """First non-empty line without wrapping quotes."""
+    """First non-empty line without numbering, label or wrapping quotes."""
     for line in _printable(text).strip().splitlines():
-        line = line.strip().strip("\"'“”「」『』")
+        line = _LABEL.sub("", line.strip()).strip().strip(_QUOTES).strip()
         if line:
             return line
     return ""

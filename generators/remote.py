@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from generators.backend import ModelLoadError, TokenCallback
+from generators.forms.grammar import gbnf
 from generators.remote_health import OK, ServerHealth, outcome_of
 from generators.samples import ChatMessage, SamplingParams, TextPrompt, TextSample
 
@@ -104,6 +105,7 @@ class OpenAITextBackend:
         self.config = config
         self._model_id = config.model  # replaced by the model the server says it ran
         self._top_k = True  # dropped for good if the server refuses the field (OpenAI's API)
+        self._grammar = True  # the form's GBNF, dropped for good if the server refuses it
         self.health = ServerHealth()
 
     def __repr__(self) -> str:
@@ -201,6 +203,16 @@ class OpenAITextBackend:
             await self._pause(delay_s, cancel)
         raise AssertionError("unreachable")  # the loop returns or raises
 
+    def _extra(self, prompt: TextPrompt) -> dict[str, Any] | None:
+        """Fields beyond OpenAI's: top_k, and the form's grammar as llama.cpp (``grammar``)
+        and vLLM (``structured_outputs``) take it, so forms hold on those servers too."""
+        extra: dict[str, Any] = {"top_k": prompt.sampling.top_k} if self._top_k else {}
+        if self._grammar and prompt.form is not None:
+            grammar = gbnf(prompt.form)
+            extra["grammar"] = grammar
+            extra["structured_outputs"] = {"grammar": grammar}
+        return extra or None
+
     def _request(self, prompt: TextPrompt) -> dict[str, Any]:
         sampling = prompt.sampling
         return {
@@ -212,22 +224,34 @@ class OpenAITextBackend:
             "seed": sampling.seed,
             "stream": True,
             "stream_options": {"include_usage": True},
-            "extra_body": {"top_k": sampling.top_k} if self._top_k else None,
+            "extra_body": self._extra(prompt),
         }
 
     async def _open(self, prompt: TextPrompt) -> Any:
-        """Start a streamed answer. top_k is no OpenAI parameter (vLLM, TGI and llama.cpp take
-        it); a server that refuses it gets the request again without it, from then on."""
+        """Start a streamed answer. top_k and grammars are no OpenAI parameters (vLLM, TGI and
+        llama.cpp take them); a server that refuses one gets the request again without it, from
+        then on (forms then rest on the prompt and the cleaning)."""
         import openai
 
-        try:
-            return await self.client.chat.completions.create(**self._request(prompt))
-        except (openai.BadRequestError, openai.UnprocessableEntityError) as err:
-            if not self._top_k or "top_k" not in str(err.message):
-                raise
-        self._top_k = False
-        log.warning("text server refuses top_k; sampling without it from now on")
+        for _ in range(3):
+            try:
+                return await self.client.chat.completions.create(**self._request(prompt))
+            except (openai.BadRequestError, openai.UnprocessableEntityError) as err:
+                if not self._drop_refused(str(err.message)):
+                    raise
         return await self.client.chat.completions.create(**self._request(prompt))
+
+    def _drop_refused(self, message: str) -> bool:
+        """Drop the extra field the server's refusal names; False when it names none."""
+        if self._top_k and "top_k" in message:
+            self._top_k = False
+            log.warning("text server refuses top_k; sampling without it from now on")
+            return True
+        if self._grammar and ("grammar" in message or "structured" in message):
+            self._grammar = False
+            log.warning("text server refuses grammars; forms rest on prompts from now on")
+            return True
+        return False
 
     async def _stream(
         self,

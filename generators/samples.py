@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from generators.forms.spec import FormSpec
 from generators.options import InvalidRequest
 
 
@@ -58,11 +59,13 @@ class SamplingParams:
 
 @dataclass(frozen=True)
 class TextPrompt:
-    """One row for the model: chat messages (used with a chat template) and a plain fallback."""
+    """One row for the model: chat messages (used with a chat template) and a plain fallback;
+    ``form``, when set, is kept by construction (``generators.constrain``)."""
 
     messages: tuple[ChatMessage, ...]
     plain: str
     sampling: SamplingParams
+    form: FormSpec | None = None
 
 
 @dataclass(frozen=True)

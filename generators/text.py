@@ -25,7 +25,8 @@ from transformers import (
 )
 
 from generators.backend import ModelLoadError, load_hint, pretrained_source
-from generators.decode import DecodeBatch, supports_stepping
+from generators.constrain import FormTokens, RowConstraint
+from generators.decode import DecodeBatch, complete_text, supports_stepping
 from generators.quant import bnb_hint, plan_quantization, quantize_on_cpu
 from generators.samples import ChatMessage, SamplingParams, TextPrompt, TextSample
 from generators.sampling import RowParams, sample_rows
@@ -59,22 +60,37 @@ def default_dtype(device: torch.device) -> torch.dtype:
 
 
 class RowSampler(LogitsProcessor):
-    """Draws one token per row with that row's generator (``sample_rows``); a row past its
-    own token limit gets the end-of-text token instead."""
+    """Draws one token per row with that row's generator (``sample_rows``), inside the row's
+    form mask when it has one; a row past its own token limit gets the end-of-text token."""
 
     def __init__(
-        self, params: Sequence[SamplingParams], prompt_len: int, eos_id: int, device: torch.device
+        self,
+        params: Sequence[SamplingParams],
+        prompt_len: int,
+        eos_id: int,
+        device: torch.device,
+        constraints: Sequence[RowConstraint | None] = (),
     ) -> None:
         self.prompt_len = prompt_len
         self.eos_id = eos_id
         self.max_new = [p.max_new_tokens for p in params]
         self.rows = RowParams(params, device)
+        self.constraints = list(constraints) or [None] * len(params)
+        self.ended = [False] * len(params)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         step = input_ids.shape[1] - self.prompt_len
+        for row, constraint in enumerate(self.constraints):
+            if constraint is None or self.ended[row]:
+                continue
+            if step > 0:
+                constraint.advance(int(input_ids[row, -1]))
+            constraint.restrict(scores[row])
         chosen = scores.new_full(scores.shape, float("-inf"))
         for row, token in enumerate(sample_rows(scores, self.rows)):
-            chosen[row, self.eos_id if step >= self.max_new[row] else token] = 0.0
+            token = self.eos_id if step >= self.max_new[row] or self.ended[row] else token
+            self.ended[row] = self.ended[row] or token == self.eos_id
+            chosen[row, token] = 0.0
         return chosen  # type: ignore[return-value]
 
 
@@ -115,6 +131,7 @@ class TransformersTextBackend:
         specials |= {str(t) for t in added.values() if getattr(t, "special", False)}
         self._special_tokens = sorted((t for t in specials if len(t) > 1), key=len, reverse=True)
         self.can_step = supports_stepping(model)  # continuous batching (generators.decode)
+        self._form_tokens: FormTokens | None = None
 
     @property
     def model_id(self) -> str:
@@ -199,8 +216,15 @@ class TransformersTextBackend:
             texts, return_tensors="pt", padding=True, add_special_tokens=not self.uses_chat_template
         ).to(self.device)
         prompt_len = int(enc["input_ids"].shape[1])
+        siblings: dict[int, tuple[str, bool]] = {}
+        constraints = [
+            RowConstraint(p.form, self.form_tokens(), p.sampling.max_new_tokens, siblings, i)
+            if p.form is not None
+            else None
+            for i, p in enumerate(prompts)
+        ]
         sampler = RowSampler(
-            [p.sampling for p in prompts], prompt_len, self.eos_ids[0], self.device
+            [p.sampling for p in prompts], prompt_len, self.eos_ids[0], self.device, constraints
         )
         config = GenerationConfig(  # type: ignore[no-untyped-call]
             do_sample=False,
@@ -221,6 +245,12 @@ class TransformersTextBackend:
             for row, p in enumerate(prompts)
         ]
 
+    def form_tokens(self) -> FormTokens:
+        """The tokenizer's view for form masks, built on first use (about 2 s)."""
+        if self._form_tokens is None:
+            self._form_tokens = FormTokens(self.tokenizer, self.eos_ids)
+        return self._form_tokens
+
     def open_batch(self) -> DecodeBatch:
         """A continuous batch on this model: rows join and leave between decoding steps."""
         return DecodeBatch(self)
@@ -237,5 +267,5 @@ class TransformersTextBackend:
             reason = "cancelled"
         else:
             reason = "length"
-        text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        text = complete_text(self.tokenizer, ids)
         return TextSample(text, prompt.sampling.seed, prompt_tokens, len(ids), reason)

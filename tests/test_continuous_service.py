@@ -52,12 +52,14 @@ async def late_slogan_during_a_poem(service: MuseService) -> tuple[list[str], bo
 async def test_a_request_joins_the_running_batch_and_keeps_its_seeded_text(
     make_service: ServiceFactory, tiny_backend: Any
 ) -> None:
-    continuous = await make_service(tiny_backend, poem_max_new_tokens=200)
+    continuous = await make_service(tiny_backend, poem_max_new_tokens=200, text_forms=False)
     texts, poem_running, poem_id = await late_slogan_during_a_poem(continuous)
     assert poem_running  # the slogan did not wait for the poem's batch to end
     [poem] = await continuous.storage.job_outputs(poem_id)
     assert poem.timings["new_tokens"] == 200
-    static = await make_service(tiny_backend, poem_max_new_tokens=200, text_batching="static")
+    static = await make_service(
+        tiny_backend, poem_max_new_tokens=200, text_batching="static", text_forms=False
+    )
     static_texts, poem_running, _ = await late_slogan_during_a_poem(static)
     assert not poem_running  # static: the slogan waited for the poem
     assert static_texts == texts

@@ -17,6 +17,7 @@ import pytest
 from bot.app import open_service
 from bot.config import Settings
 from bot.service.types import Origin
+from generators.options import PoemForm
 from generators.remote import OpenAITextBackend, RemoteConfig
 from generators.requests import PoemRequest
 from generators.samples import ChatMessage, SamplingParams, TextPrompt
@@ -123,6 +124,7 @@ async def test_a_poem_through_muse_on_llama_cpp(llama_url: str, tmp_path: Path) 
         openai_base_url=llama_url,
         openai_model="asked-for",
         poem_max_new_tokens=24,
+        text_forms=False,  # 24 tokens: a longer row may drift on llama.cpp's reused prompt cache
     )
     async with open_service(settings) as service:
         texts = []
@@ -133,3 +135,22 @@ async def test_a_poem_through_muse_on_llama_cpp(llama_url: str, tmp_path: Path) 
             assert delivery.model_id == ALIAS
             texts.append(delivery.outputs[0].text)
     assert texts[0] and texts[0] == texts[1]
+
+
+async def test_the_form_grammar_holds_on_llama_server(remote: OpenAITextBackend) -> None:
+    """The GBNF of a 七言绝句 goes in the request (llama.cpp's ``grammar`` field), so even the
+    tiny random model writes four lines of seven Han characters, lines 2 and 4 rhyming."""
+    from generators.forms import checks
+    from generators.forms.spec import QIYAN, SLOGAN_EN
+    from generators.prompts import poem_prompt, slogan_prompt
+    from generators.requests import SloganRequest
+
+    request = PoemRequest(topic="春江花月夜", form=PoemForm.QIYAN_JUEJU)
+    rows = [poem_prompt(request, SamplingParams(seed), forms=True) for seed in (1, 2)]
+    slogan = slogan_prompt(SloganRequest(product="moon coffee"), SamplingParams(3), forms=True)
+    *poems, line = await remote.generate([*rows, slogan], threading.Event())
+    await remote.close()
+    for sample in poems:
+        assert checks.structure_ok(QIYAN, sample.text), sample.text
+        assert checks.rhyme_ok(QIYAN, sample.text), sample.text
+    assert "\n" not in line.text and not checks.slogan_leaks(SLOGAN_EN, line.text), line.text

@@ -29,15 +29,16 @@ def _seed(base: int, offset: int) -> int:
 def text_rows(request: PoemRequest | SloganRequest, settings: Settings) -> tuple[TextPrompt, ...]:
     """One prompt per poem or slogan candidate, with consecutive seeds."""
     seed = request.seed or 0
+    forms = settings.text_forms
     if isinstance(request, PoemRequest):
         tokens = settings.poem_max_new_tokens
         return tuple(
-            poem_prompt(request, SamplingParams(_seed(seed, i), tokens))
+            poem_prompt(request, SamplingParams(_seed(seed, i), tokens), forms=forms)
             for i in range(request.samples)
         )
     tokens = settings.slogan_max_new_tokens
     return tuple(
-        slogan_prompt(request, SamplingParams(_seed(seed, i), tokens, temperature=1.0))
+        slogan_prompt(request, SamplingParams(_seed(seed, i), tokens, temperature=1.0), forms=forms)
         for i in range(request.count)
     )
 

@@ -1,0 +1,115 @@
+"""GBNF grammars for every form, one builder for all back-ends: llama.cpp's ``grammar`` field and
+vLLM's structured outputs take the text as is; in process, llguidance converts it to its Lark
+dialect (``generators.constrain``).
+
+What a grammar forces: the number of lines, the characters a line may hold and its length
+(exactly 5 or 7 Han characters plus punctuation for 绝句), how each line closes, and for Chinese
+the rhyme of the lines that share the form's first rhyme letter (an alternation over the level-tone
+rhyme groups of ``chinese``). English syllables and rhyme are not expressible this way; they are
+kept by the word-level rules in ``generators.constrain`` (local) or scored (remote).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from generators.forms.chinese import level_rhyme_groups
+from generators.forms.spec import SLOGAN_MAX_WORDS, FormSpec, form_spec
+from generators.options import Language, PoemForm, TextKind
+
+HAN = r"[\u4E00-\u9FFF]"
+_EN_WORD = "[A-Za-z]{1,14} ( ['-] [A-Za-z]{1,10} )?"  # a word, maybe with one apostrophe or hyphen
+_EN_SEP = '[,;!?.]? " "'  # one mark at most between words, one space
+_EN_END = "[,;.!?]?"
+_ZH_END = "[，。！？、；]"
+_SLOGAN_WORD = "[A-Za-z0-9] [A-Za-z0-9'&-]{0,15}"
+
+
+def _rep(item: str, low: int, high: int) -> str:
+    return f"{item}{{{low},{high}}}" if low != high else f"{item}{{{low}}}"
+
+
+def _en_line(spec: FormSpec) -> str:
+    low, high = spec.line_chars
+    return f"word ( sep word ){{{low - 1},{high - 1}}} {_EN_END}"
+
+
+def _zh_line(spec: FormSpec, index: int, end: str) -> str:
+    """Line ``index`` (0-based) of a Chinese form; ``end`` is the class of its last Han
+    character ('' for any)."""
+    low, high = spec.line_chars
+    if spec.han_exact:
+        punct = '"，"' if index % 2 == 0 else '"。"'
+        body = _rep("han", spec.han_exact - 1, spec.han_exact - 1)
+    else:
+        punct, body = "zhend", _rep("han", low - 1, high - 1)
+    return f"{body} {end or 'han'} {punct}"
+
+
+def _lines(items: list[str], spec: FormSpec) -> str:
+    sep = '"\\n" "\\n"?' if spec.stanza_breaks else '"\\n"'
+    return f" {sep} ".join(f"( {item} )" for item in items)
+
+
+def _chinese(spec: FormSpec) -> str:
+    rules = [f"han ::= {HAN}", f"zhend ::= {_ZH_END}"]
+    letter = next((ch for ch in spec.rhyme if ch != "." and spec.rhyme.count(ch) > 1), "")
+    if not letter:
+        line = _zh_line(spec, 1, "")
+        rest = f'( "\\n" {line} ){{{spec.min_lines - 1},{spec.max_lines - 1}}}'
+        return "\n".join([f"root ::= {_zh_line(spec, 0, '')} {rest}", *rules])
+    alternatives = []
+    for key, chars in level_rhyme_groups().items():
+        rules.append(f"r{key} ::= [{chars}]")
+        ends = [f"r{key}" if ch == letter else "" for ch in spec.rhyme]
+        alternatives.append(_lines([_zh_line(spec, i, e) for i, e in enumerate(ends)], spec))
+    root = "root ::= " + " | ".join(f"( {alt} )" for alt in alternatives)
+    return "\n".join([root, *rules])
+
+
+def _english(spec: FormSpec) -> str:
+    sep = '"\\n" "\\n"?' if spec.stanza_breaks else '"\\n"'
+    rest = f"( {sep} line ){{{spec.min_lines - 1},{spec.max_lines - 1}}}"
+    rules = [f"line ::= {_en_line(spec)}", f"word ::= {_EN_WORD}", f"sep ::= {_EN_SEP}"]
+    return "\n".join([f"root ::= line {rest}", *rules])
+
+
+def _slogan(spec: FormSpec) -> str:
+    if spec.chinese:
+        low, high = spec.line_chars
+        body = _rep("[\\u4E00-\\u9FFF，、！0-9]", low - 1, high - 1)
+        return f"root ::= {HAN} {body} [。！]?"
+    more = SLOGAN_MAX_WORDS - 1
+    return f'root ::= word ( ","? " " word ){{1,{more}}} [.!?]?\nword ::= {_SLOGAN_WORD}'
+
+
+_EN_WORD_RE = r"[A-Za-z]{1,14}(['-][A-Za-z]{1,10})?"
+
+
+def lark(spec: FormSpec) -> str:
+    """The grammar of ``spec`` in llguidance's Lark dialect. English lines become one regular
+    expression each (a lexeme llguidance compiles to an automaton, much faster to mask than a
+    rule per character); the others are their GBNF converted by llguidance."""
+    if spec.chinese or spec.slogan:
+        from llguidance.gbnf_to_lark import gbnf_to_lark
+
+        return str(gbnf_to_lark(gbnf(spec)))
+    low, high = spec.line_chars
+    line = f"{_EN_WORD_RE}([,;!?.]? {_EN_WORD_RE}){{{low - 1},{high - 1}}}[,;.!?]?"
+    sep = '"\\n" "\\n"?' if spec.stanza_breaks else '"\\n"'
+    rest = f"({sep} LINE){{{spec.min_lines - 1},{spec.max_lines - 1}}}"
+    return f"start: LINE {rest}\nLINE: /{line}/\n"
+
+
+@cache
+def gbnf(spec: FormSpec) -> str:
+    """The GBNF grammar of ``spec`` (root rule ``root``)."""
+    if spec.slogan:
+        return _slogan(spec)
+    return _chinese(spec) if spec.chinese else _english(spec)
+
+
+def gbnf_for(kind: TextKind, form: PoemForm | None, language: Language) -> str:
+    """The GBNF grammar for a poem ``form`` (or the slogan) in ``language``: the helper the
+    OpenAI-compatible path and llama.cpp serving use."""
+    return gbnf(form_spec(kind, form, language))
