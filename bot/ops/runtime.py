@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.config import Settings
+from bot.ops.gguf import local_gguf, start_gguf, text_model_for
 from bot.ops.metrics import Health
 from bot.service.core import MuseService
 from bot.store.connection import StorageError
@@ -49,18 +50,19 @@ def _quiet_ml_logs() -> None:
 
 def load_models(settings: Settings) -> Models:
     """Load and warm up the local models (on the worker thread, which then owns them)."""
-    if settings.text_backend != "local" and settings.image_model is None:
+    local_text = settings.text_backend == "local" and local_gguf(settings) is None
+    if not local_text and settings.image_model is None:
         return Models(None, 0.0)  # nothing runs here: torch is not even imported
     import torch  # heavy imports stay out of module import time
 
     _quiet_ml_logs()
     torch.set_num_threads(settings.torch_threads)
     models = Models(None, 0.0)
-    if settings.text_backend == "local":
+    if local_text:
         from generators.text import TransformersTextBackend
 
         text = TransformersTextBackend.load(
-            settings.text_model, device=settings.device, quant=settings.text_quant
+            text_model_for(settings), device=settings.device, quant=settings.text_quant
         )
         models.text, models.token_s = text, text.warmup()
         log.info("text warm-up: %.1f ms per token", models.token_s * 1000)
@@ -84,9 +86,11 @@ def load_models(settings: Settings) -> Models:
 
 
 async def connect_remote(settings: Settings, models: Models) -> OpenAITextBackend | None:
-    """With ``MUSE_TEXT_BACKEND=openai`` (and no text model loaded), the server's client,
-    checked with one short request; the caller closes it."""
-    if settings.text_backend != "openai" or models.text is not None:
+    """With ``MUSE_TEXT_BACKEND=openai`` (and no text model loaded), the server's client; with
+    a GGUF text model, llama.cpp started here (``bot.ops.gguf``). Checked with one short
+    request; the caller closes it."""
+    gguf = local_gguf(settings)
+    if models.text is not None or (gguf is None and settings.text_backend != "openai"):
         return None
     from generators.remote import OpenAITextBackend, RemoteConfig
 
@@ -97,13 +101,13 @@ async def connect_remote(settings: Settings, models: Models) -> OpenAITextBacken
         timeout_s=settings.openai_timeout_s,
         retries=settings.openai_retries,
     )
-    remote = OpenAITextBackend.connect(config)
+    remote = OpenAITextBackend.connect(config) if gguf is None else await start_gguf(settings, gguf)
     try:
         models.text, models.token_s = remote, await remote.warmup()
     except ModelLoadError:
         await remote.close()
         raise
-    log.info("text server %s serves %r", settings.openai_base_url, remote.model_id)
+    log.info("text server %s serves %r", remote.config.base_url, remote.model_id)
     return remote
 
 
