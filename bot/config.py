@@ -369,9 +369,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         **_batching_settings(read),
         **_remote(read) | _shards(read) | _gguf_settings(read),
     )
-    _check_image_limits(settings, read.problems)
-    _check_gguf_quant(settings, read.problems)
-    _check_web(settings, read.problems)
+    for check in (_check_image_limits, _check_gguf_quant, _check_web):
+        check(settings, read.problems)
     if read.problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(read.problems))
     return settings

@@ -89,10 +89,13 @@ class LlamaEngine:
         self._ready = asyncio.Event()
         self._stopping = False
         self._watch: asyncio.Task[None] | None = None
+        self._log_task: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         state = "ready" if self.ready else "down"
-        return f"<LlamaEngine {self.config.model.name} port={self.port} {state} starts={self.starts}>"
+        return (
+            f"<LlamaEngine {self.config.model.name} port={self.port} {state} starts={self.starts}>"
+        )
 
     @property
     def base_url(self) -> str:
@@ -120,7 +123,7 @@ class LlamaEngine:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
-        asyncio.create_task(self._drain(self._process), name="llama-engine-log")
+        self._log_task = asyncio.create_task(self._drain(self._process), name="llama-engine-log")
         await self._wait_healthy(self._process)
         self._ready.set()
         log.info("llama.cpp engine ready on port %d (pid %d)", self.port, self._process.pid)
@@ -140,7 +143,9 @@ class LlamaEngine:
                 return
             await asyncio.sleep(0.1)
         process.kill()
-        raise ModelLoadError(self._failed(f"did not answer within {self.config.start_timeout_s:g} s"))
+        raise ModelLoadError(
+            self._failed(f"did not answer within {self.config.start_timeout_s:g} s")
+        )
 
     def _failed(self, what: str) -> str:
         tail = "\n    ".join(list(self.log_tail)[-8:]) or "(no output)"
