@@ -215,6 +215,7 @@ class LlamaCppTextBackend(OpenAITextBackend):
     def __init__(self, client: object, config: RemoteConfig, engine: LlamaEngine) -> None:
         super().__init__(client, config)
         self.engine = engine
+        self.health.restarts = lambda: max(0, engine.starts - 1)
 
     def __repr__(self) -> str:
         return f"<LlamaCppTextBackend {self.engine!r}>"

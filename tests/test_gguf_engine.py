@@ -147,6 +147,10 @@ async def test_a_crash_reaches_the_member_and_the_next_job_runs(
     await service.start(pending)
     delivery = await service.finish(pending)
     assert delivery.outputs[0].text and delivery.model_id == "tiny-poet"
+    service.metrics.watch_text_server(backend.health)
+    scraped = service.metrics.render().decode()
+    assert "muse_text_engine_restarts_total 1.0" in scraped
+    assert 'muse_text_server_requests_total{outcome="connection"} 1.0' in scraped
 
 
 async def test_streamed_text_passes_the_output_filter(
