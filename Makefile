@@ -35,3 +35,4 @@ test: install
 bench: install
 	for name in loop_lag ack_time batching continuous service_overhead image safety_eval export load quant; do $(PY) -m bench.$$name || exit 1; done
 	MUSE_LLAMA_SERVER=$$(PYTHON=$(PY) .ci/llama-server) $(PY) -m bench.remote
+	MUSE_LLAMA_SERVER=$$(PYTHON=$(PY) .ci/llama-server) $(PY) -m bench.cpu_serving

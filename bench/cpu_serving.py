@@ -109,7 +109,7 @@ async def direct(client: Any, model: str, batch: list[PoemRequest], cell: Cell) 
 def watch_first_tokens(service: MuseService) -> dict[int, float]:
     """When each row's first text reached Muse's stream, keyed by the row's seed (unique in a
     round). Wraps the backend's ``generate``, which the service already holds."""
-    backend = service.backend
+    backend: Any = service.backend
     inner = backend.generate
     firsts: dict[int, float] = {}
 
@@ -123,7 +123,7 @@ def watch_first_tokens(service: MuseService) -> dict[int, float]:
 
         return await inner(prompts, cancel, seen)
 
-    backend.generate = generate  # type: ignore[method-assign]
+    backend.generate = generate
     return firsts
 
 
