@@ -20,6 +20,7 @@ import pytest
 from bot.errors import GenerationFailed
 from bot.service.core import MuseService
 from bot.service.types import Origin
+from generators.backend import ModelLoadError
 from generators.llamacpp import CRASHED, EngineConfig, LlamaCppTextBackend
 from generators.remote import RemoteGenerationError
 from generators.requests import PoemRequest
@@ -182,3 +183,15 @@ async def ask(service: MuseService, seed: int) -> Any:
     pending = service.prepare(PoemRequest(topic="moon", seed=seed), Origin(seed, 1, 1))
     await service.start(pending)
     return await service.finish(pending)
+
+
+async def test_a_file_llama_cpp_cannot_load_stops_startup_with_its_log(
+    tiny_gguf: Path, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + bytes(64))
+    with pytest.raises(ModelLoadError) as caught:
+        await LlamaCppTextBackend.start(EngineConfig(model=broken, alias="broken"), timeout_s=30)
+    message = str(caught.value)
+    assert f"the llama.cpp engine for {broken} exited with code" in message
+    assert "last log lines" in message and "(no output)" not in message
