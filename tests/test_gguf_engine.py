@@ -195,3 +195,23 @@ async def test_a_file_llama_cpp_cannot_load_stops_startup_with_its_log(
     message = str(caught.value)
     assert f"the llama.cpp engine for {broken} exited with code" in message
     assert "last log lines" in message and "(no output)" not in message
+
+
+async def test_an_engine_that_stops_answering_times_out_the_row(tiny_gguf: Path) -> None:
+    config = EngineConfig(model=tiny_gguf, alias="tiny-poet", slots=2, ctx_per_slot=512)
+    backend = await LlamaCppTextBackend.start(config, timeout_s=2)
+    pid = backend.engine.pid
+    assert pid is not None
+    try:
+
+        def freeze(*_: Any) -> None:
+            os.kill(pid, signal.SIGSTOP)
+
+        with pytest.raises(RemoteGenerationError, match="did not answer in time"):
+            await backend.generate([prompt(5, 400)], threading.Event(), freeze)
+        os.kill(pid, signal.SIGCONT)
+        [sample] = await backend.generate([prompt(6)], threading.Event())
+        assert sample.text and backend.engine.starts == 1  # slow, not dead: no restart
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        await backend.close()
