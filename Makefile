@@ -47,4 +47,5 @@ bench: install
 		$(PY) -m bench.$$name || failed="$$failed $$name"; \
 	done; \
 	MUSE_LLAMA_SERVER=$$(PYTHON=$(PY) .ci/llama-server) $(PY) -m bench.remote || failed="$$failed remote"; \
+	MUSE_LLAMA_SERVER=$$(PYTHON=$(PY) .ci/llama-server) $(PY) -m bench.cpu_serving || failed="$$failed cpu_serving"; \
 	if [ -n "$$failed" ]; then echo "benchmarks that missed their target:$$failed"; exit 1; fi

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.config import Settings
+from bot.ops.gguf import local_gguf, start_gguf, text_model_for
 from bot.ops.logs import one_line_per_record
 from bot.ops.metrics import Health
 from bot.ops.preflight import Access, check_startup
@@ -61,19 +62,20 @@ def load_models(settings: Settings, access: Access | None = None) -> Models:
     """Load and warm up the local models (on the worker thread, which then owns them);
     with ``access.local_only`` from the Hugging Face cache without asking the hub."""
     local_only = access is not None and access.local_only
-    if settings.text_backend != "local" and settings.image_model is None:
+    local_text = settings.text_backend == "local" and local_gguf(settings) is None
+    if not local_text and settings.image_model is None:
         return Models(None, 0.0)  # nothing runs here: torch is not even imported
     import torch  # heavy imports stay out of module import time
 
     _quiet_ml_logs()
     torch.set_num_threads(settings.torch_threads)
     models = Models(None, 0.0)
-    if settings.text_backend == "local":
+    if local_text:
         from generators.text import TransformersTextBackend
 
         log.info("loading the text model %s and warming it up", settings.text_model)
         text = TransformersTextBackend.load(
-            settings.text_model,
+            text_model_for(settings),
             device=settings.device,
             quant=settings.text_quant,
             local_files_only=local_only,
@@ -106,9 +108,11 @@ def load_models(settings: Settings, access: Access | None = None) -> Models:
 
 
 async def connect_remote(settings: Settings, models: Models) -> OpenAITextBackend | None:
-    """With ``MUSE_TEXT_BACKEND=openai`` (and no text model loaded), the server's client,
-    checked with one short request; the caller closes it."""
-    if settings.text_backend != "openai" or models.text is not None:
+    """With ``MUSE_TEXT_BACKEND=openai`` (and no text model loaded), the server's client; with
+    a GGUF text model, llama.cpp started here (``bot.ops.gguf``). Checked with one short
+    request; the caller closes it."""
+    gguf = local_gguf(settings)
+    if models.text is not None or (gguf is None and settings.text_backend != "openai"):
         return None
     from generators.remote import OpenAITextBackend, RemoteConfig
 
@@ -119,13 +123,13 @@ async def connect_remote(settings: Settings, models: Models) -> OpenAITextBacken
         timeout_s=settings.openai_timeout_s,
         retries=settings.openai_retries,
     )
-    remote = OpenAITextBackend.connect(config)
+    remote = OpenAITextBackend.connect(config) if gguf is None else await start_gguf(settings, gguf)
     try:
         models.text, models.token_s = remote, await remote.warmup()
     except ModelLoadError:
         await remote.close()
         raise
-    log.info("text server %s serves %r", settings.openai_base_url, remote.model_id)
+    log.info("text server %s serves %r", remote.config.base_url, remote.model_id)
     return remote
 
 

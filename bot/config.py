@@ -11,9 +11,12 @@ from typing import Any, Literal, TypeVar
 
 from bot.errors import ConfigError
 from bot.web.auth import check_token
+from generators.gguf_spec import SYNTAX, parse_gguf
 from generators.quant import QUANT_CHOICES
 
-DEFAULT_TEXT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
+# "auto": the host's default, picked at load time (bot.ops.gguf.text_model_for): a Q4_K_M GGUF
+# on llama.cpp on a CPU-only host, the transformers model on a GPU host
+DEFAULT_TEXT_MODEL = "auto"
 DEFAULT_IMAGE_MODEL = "segmind/tiny-sd"
 OFF = ("off", "none", "0", "false", "no")
 DEFAULT_DB_PATH = "./data/muse.sqlite3"
@@ -93,6 +96,10 @@ class Settings:
     openai_timeout_s: float = 60.0
     openai_retries: int = 3
     remote_concurrency: int = 8
+    # a GGUF MUSE_TEXT_MODEL runs on llama.cpp (generators.llamacpp): its CPU threads, and a
+    # llama-server binary to run instead of the xllamacpp wheel's engine (None: the wheel)
+    gguf_threads: int = 1
+    llama_server: Path | None = None
     shards: int | Literal["auto"] | None = None  # None: one gateway connection, no sharding
     shard_ids: tuple[int, ...] | None = None
 
@@ -142,15 +149,41 @@ class _Reader:
         return value
 
 
-def _check_model(key: str, value: str, problems: list[str]) -> None:
-    """A local folder (or, for the text model, a GGUF file) must exist; anything else must
-    look like a hub id (owner/name)."""
-    path = Path(value).expanduser()
-    if key == "MUSE_TEXT_MODEL" and path.suffix == ".gguf" and path.is_file():
+def _check_text_model(value: str, problems: list[str]) -> None:
+    """``auto``, a GGUF file (generators.gguf_spec), a model folder or a hub id."""
+    if value == DEFAULT_TEXT_MODEL:
         return
+    try:
+        spec = parse_gguf(value)
+    except ValueError as err:
+        problems.append(f"MUSE_TEXT_MODEL={err}; a GGUF model is {SYNTAX}")
+        return
+    if spec is None:
+        _check_model("MUSE_TEXT_MODEL", value, problems)
+
+
+def _check_gguf_quant(settings: Settings, problems: list[str]) -> None:
+    """MUSE_TEXT_QUANT quantizes transformers weights; a GGUF file carries its own."""
+    if settings.text_quant != "none" and settings.text_model != DEFAULT_TEXT_MODEL:
+        try:
+            gguf = parse_gguf(settings.text_model) is not None
+        except ValueError:
+            return  # already reported
+        if gguf:
+            problems.append(
+                f"MUSE_TEXT_QUANT={settings.text_quant} applies to transformers models; the GGUF "
+                f"file {settings.text_model!r} has its own quantization (leave it at none)"
+            )
+
+
+def _check_model(key: str, value: str, problems: list[str]) -> None:
+    """A local folder must exist; anything else must look like a hub id (owner/name). GGUF
+    files are told apart before (``_check_text_model``)."""
+    path = Path(value).expanduser()
     if path.exists() or value.startswith((".", "/", "~")):
         if not path.is_dir():
-            problems.append(f"{key}={value!r} is not a folder holding a model")
+            gguf = f", nor a GGUF file ({SYNTAX})" if key == "MUSE_TEXT_MODEL" else ""
+            problems.append(f"{key}={value!r} is not a folder holding a model{gguf}")
     elif not _HUB_ID.match(value):
         problems.append(f"{key}={value!r} is neither a local folder nor a hub id like owner/name")
 
@@ -287,6 +320,15 @@ def _remote(read: _Reader) -> dict[str, Any]:
     }
 
 
+def _gguf_settings(read: _Reader) -> dict[str, Any]:
+    """The llama.cpp engine's threads, and an optional llama-server binary for it."""
+    raw = read.text("MUSE_LLAMA_SERVER", "")
+    binary = Path(raw).expanduser() if raw else None
+    if binary is not None and not binary.is_file():
+        read.problems.append(f"MUSE_LLAMA_SERVER={raw!r} is not a file (a llama-server binary)")
+    return {"gguf_threads": read.number("MUSE_GGUF_THREADS", 1, int, 1), "llama_server": binary}
+
+
 def _shards(read: _Reader) -> dict[str, Any]:
     """MUSE_SHARDS (a count or auto) and MUSE_SHARD_IDS (some of them, for this process)."""
     raw = read.text("MUSE_SHARDS", "").lower()
@@ -327,7 +369,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     """Validate ``env`` once; raise ``ConfigError`` listing every problem."""
     read = _Reader(env)
     text_model = read.text("MUSE_TEXT_MODEL", DEFAULT_TEXT_MODEL)
-    _check_model("MUSE_TEXT_MODEL", text_model, read.problems)
+    _check_text_model(text_model, read.problems)
     image_model = _image_model(read)
     settings = Settings(
         discord_token=read.text("DISCORD_TOKEN", ""),
@@ -365,10 +407,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         **_web_settings(read),
         **_picture_settings(read),
         **_batching_settings(read),
-        **_remote(read) | _shards(read),
+        **_remote(read) | _shards(read) | _gguf_settings(read),
     )
-    _check_image_limits(settings, read.problems)
-    _check_web(settings, read.problems)
+    for check in (_check_image_limits, _check_gguf_quant, _check_web):
+        check(settings, read.problems)
     if read.problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(read.problems))
     return settings

@@ -34,13 +34,10 @@ def load_hint(what: str, model_id: str, setting: str, err: Exception) -> str:
 
 
 def pretrained_source(model_id: str, local_files_only: bool = False) -> dict[str, Any]:
-    """``from_pretrained``'s arguments for a hub id or a folder, or for a GGUF file: its folder
-    and ``gguf_file`` (transformers dequantizes it into an ordinary model). With
-    ``local_files_only`` a hub id becomes its cached snapshot folder, so that no loader (nor
-    the optional files it looks for, such as a PEFT adapter's config) asks the hub."""
+    """``from_pretrained``'s arguments for a hub id or a folder. With ``local_files_only`` a
+    hub id becomes its cached snapshot folder, so that no loader (nor the optional files it
+    looks for, such as a PEFT adapter's config) asks the hub. GGUF files go to llama.cpp."""
     path = Path(model_id).expanduser()
-    if path.suffix == ".gguf" and path.is_file():
-        return {"pretrained_model_name_or_path": str(path.parent), "gguf_file": path.name}
     if local_files_only and not path.exists():
         from huggingface_hub import snapshot_download
 

@@ -55,6 +55,8 @@ class ServerHealth:
     failures_in_a_row: int = 0
     last_failure: str = ""  # the operator's account of the latest failure, key already masked
     last_failure_at: float | None = None
+    # restarts of an engine Muse runs itself (generators.llamacpp); None for other servers
+    restarts: Callable[[], int] | None = None
 
     def record(self, outcome: str, detail: str = "") -> None:
         """One request's outcome (``detail`` describes a failure)."""

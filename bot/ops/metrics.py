@@ -81,6 +81,11 @@ class _TextServerCollector:
             "muse_text_server_failures_in_a_row", "Failed requests since the last answered one",
             health.failures_in_a_row,
         )  # fmt: skip
+        if health.restarts is not None:
+            yield CounterMetricFamily(
+                "muse_text_engine_restarts", "Restarts of the llama.cpp engine Muse runs",
+                health.restarts(),
+            )  # fmt: skip
 
 
 @dataclass

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.errors import ConfigError
+from generators.gguf_spec import parse_gguf
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,8 @@ class Access:
 
 @dataclass(frozen=True)
 class ModelSource:
-    """One model setting: its key, its value, and the file a complete model of its kind has."""
+    """One model to load: its setting, the hub id or path, and the file a complete model of its
+    kind has (for a GGUF model in a hub repo: the file itself)."""
 
     setting: str
     value: str
@@ -59,12 +61,32 @@ class ModelSource:
             return f"{self.setting}={self.value!r} is not a model folder (it has no {self.marker})"
         return None
 
+    def download(self) -> str:
+        """The command that puts it in the local cache."""
+        if self.marker.endswith(".gguf"):
+            return f"hf download {self.value} {self.marker}"
+        return f"hf download {self.value}"
+
+
+def _text_source(settings: Settings) -> ModelSource:
+    """The text model as loaded: ``auto`` made concrete for this host, a GGUF file by its repo
+    and file name (or its path), any other model by its folder or hub id."""
+    from bot.ops.gguf import text_model_for
+
+    value = text_model_for(settings)
+    spec = parse_gguf(value)  # validated with the settings
+    if spec is None:
+        return ModelSource("MUSE_TEXT_MODEL", value, "config.json")
+    if spec.path is not None:
+        return ModelSource("MUSE_TEXT_MODEL", str(spec.path), "")
+    return ModelSource("MUSE_TEXT_MODEL", spec.repo, spec.filename)
+
 
 def model_sources(settings: Settings) -> list[ModelSource]:
-    """The models ``load_models`` will load with these settings."""
+    """The models ``load_models`` (or the GGUF engine) will load with these settings."""
     sources = []
     if settings.text_backend == "local":
-        sources.append(ModelSource("MUSE_TEXT_MODEL", settings.text_model, "config.json"))
+        sources.append(_text_source(settings))
     if settings.image_model is not None:
         sources.append(ModelSource("MUSE_IMAGE_MODEL", settings.image_model, "model_index.json"))
     return sources
@@ -98,7 +120,7 @@ def _hub_state() -> tuple[bool, str]:
 def _missing_problem(source: ModelSource, why: str) -> str:
     return (
         f"{source.setting}={source.value!r} is not in the local Hugging Face cache and {why}: "
-        f"download it once while online (`hf download {source.value}`), or point "
+        f"download it once while online (`{source.download()}`), or point "
         f"{source.setting} at a local folder"
     )
 
