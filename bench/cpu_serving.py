@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.ops.runtime import open_service
-
+from bot.app import open_service
 from bot.config import Settings
 from bot.service.core import MuseService
 from bot.service.types import Origin

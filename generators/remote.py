@@ -39,6 +39,18 @@ WARMUP = TextPrompt(
 )
 
 
+# Repeated lines and n-grams, which a grammar cannot forbid, on the server's own samplers:
+# llama.cpp's DRY ("don't repeat yourself") penalty on any repeated sequence longer than two
+# tokens and its repeat penalty; vLLM's repetition_penalty. Servers ignore fields they lack.
+ANTI_LOOP: dict[str, float | int] = {
+    "dry_multiplier": 0.8,
+    "dry_base": 1.75,
+    "dry_allowed_length": 2,
+    "repeat_penalty": 1.1,
+    "repetition_penalty": 1.1,
+}
+
+
 class RemoteGenerationError(RuntimeError):
     """A row failed on the text server (after retries, where retrying made sense).
 
@@ -106,6 +118,7 @@ class OpenAITextBackend:
         self._model_id = config.model  # replaced by the model the server says it ran
         self._top_k = True  # dropped for good if the server refuses the field (OpenAI's API)
         self._grammar = True  # the form's GBNF, dropped for good if the server refuses it
+        self._anti_loop = True  # ANTI_LOOP's fields, likewise
         self.health = ServerHealth()
 
     def __repr__(self) -> str:
@@ -211,6 +224,8 @@ class OpenAITextBackend:
             grammar = gbnf(prompt.form)
             extra["grammar"] = grammar
             extra["structured_outputs"] = {"grammar": grammar}
+        if self._anti_loop and prompt.form is not None:
+            extra |= ANTI_LOOP  # loops are no grammar's to block: the server's own samplers
         return extra or None
 
     def _request(self, prompt: TextPrompt) -> dict[str, Any]:
@@ -250,6 +265,10 @@ class OpenAITextBackend:
         if self._grammar and ("grammar" in message or "structured" in message):
             self._grammar = False
             log.warning("text server refuses grammars; forms rest on prompts from now on")
+            return True
+        if self._anti_loop and any(name in message for name in ANTI_LOOP):
+            self._anti_loop = False
+            log.warning("text server refuses repetition penalties; sampling without them")
             return True
         return False
 

@@ -10,8 +10,8 @@ import os
 from pathlib import Path
 
 import pytest
-from bot.ops.runtime import open_service
 
+from bot.app import open_service
 from bot.config import Settings
 from bot.service.types import Origin
 from generators.requests import PoemRequest

@@ -4,6 +4,7 @@ leaks. The same backend against a real llama.cpp server is in test_remote_llama.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -220,3 +221,26 @@ async def test_a_retry_after_beyond_the_timeout_gives_up_at_once() -> None:
         waited_s = time.monotonic() - started
         await remote.close()
     assert len(server.requests) == 1 and waited_s < 5.0
+
+
+async def test_a_form_asks_the_server_to_penalize_repeats_unless_it_refuses(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A grammar keeps a form's lines but cannot forbid loops: a request with a form carries
+    llama.cpp's DRY and repeat penalties (vLLM's repetition_penalty); a server that refuses
+    them is asked again without them, from then on."""
+    from generators.forms.spec import form_spec
+    from generators.options import Language, PoemForm, TextKind
+
+    free_verse = form_spec(TextKind.POEM, PoemForm.FREE_VERSE, Language.ENGLISH)
+    shaped = dataclasses.replace(prompt(1), form=free_verse)
+    async with ScriptedOpenAI([Step(refuse="dry_multiplier")]) as server:
+        remote = backend(server.url, retries=0)
+        first = await remote.generate([shaped], threading.Event())
+        second = await remote.generate([shaped], threading.Event())
+        await remote.close()
+    assert first[0].text == second[0].text == "moon over water"
+    assert ["dry_multiplier" in body for body in server.requests] == [True, False, False]
+    assert all("grammar" in body for body in server.requests)
+    assert server.requests[0]["repeat_penalty"] > 1 and server.requests[0]["dry_base"] > 1
+    assert caplog.text.count("refuses repetition penalties") == 1
