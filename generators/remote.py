@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from generators.backend import ModelLoadError, TokenCallback
+from generators.forms import best
 from generators.forms.grammar import gbnf
 from generators.remote_health import OK, ServerHealth, outcome_of
 from generators.samples import ChatMessage, SamplingParams, TextPrompt, TextSample
@@ -170,7 +171,7 @@ class OpenAITextBackend:
     ) -> list[TextSample]:
         """All rows concurrently; the first row that fails for good fails the call."""
         tasks = [
-            asyncio.create_task(self._row(index, prompt, cancel, on_token))
+            asyncio.create_task(self._best_row(index, prompt, cancel, on_token))
             for index, prompt in enumerate(prompts)
         ]
         try:
@@ -179,6 +180,24 @@ class OpenAITextBackend:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _best_row(
+        self,
+        index: int,
+        prompt: TextPrompt,
+        cancel: threading.Event,
+        on_token: TokenCallback | None,
+    ) -> TextSample:
+        """A row whose form has rules no grammar carries (syllables, English rhyme) is sampled
+        as a few candidates at once, the row itself streaming, and the best one is kept."""
+        if prompt.form is None or not best.scored(prompt.form):
+            return await self._row(index, prompt, cancel, on_token)
+        first, *others = best.candidates(prompt)
+        samples = await asyncio.gather(
+            self._row(index, first, cancel, on_token),
+            *(self._row(index, other, cancel, None) for other in others),
+        )
+        return best.best_of(prompt.form, samples, prompt.sampling.seed)
 
     async def _row(
         self,

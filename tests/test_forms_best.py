@@ -1,0 +1,57 @@
+"""Best of several candidates, for the rules a server cannot be told (syllables, English
+rhyme): which forms are scored, the candidates' seeds, and which candidate wins."""
+
+from __future__ import annotations
+
+import threading
+
+from generators.forms import best
+from generators.forms.spec import QIYAN, SLOGAN_EN, form_spec
+from generators.options import Language, PoemForm, TextKind
+from generators.remote import OpenAITextBackend, RemoteConfig
+from generators.samples import ChatMessage, SamplingParams, TextPrompt, TextSample
+from tests.openai_faults import ScriptedOpenAI, Step
+
+LIMERICK = form_spec(TextKind.POEM, PoemForm.LIMERICK, Language.ENGLISH)
+HAIKU = form_spec(TextKind.POEM, PoemForm.HAIKU, Language.ENGLISH)
+FREE = form_spec(TextKind.POEM, PoemForm.FREE_VERSE, Language.ENGLISH)
+
+
+def row(seed: int, form: object = LIMERICK) -> TextPrompt:
+    messages = (ChatMessage("user", "a limerick"),)
+    return TextPrompt(messages, "a limerick", SamplingParams(seed, 64), form)  # type: ignore[arg-type]
+
+
+def test_only_rules_a_grammar_cannot_carry_are_scored() -> None:
+    assert best.scored(LIMERICK) and best.scored(HAIKU)
+    assert not best.scored(FREE) and not best.scored(QIYAN) and not best.scored(SLOGAN_EN)
+    assert not best.scored(None)
+
+
+def test_candidates_start_with_the_row_and_follow_from_its_seed() -> None:
+    rows = best.candidates(row(7))
+    seeds = [r.sampling.seed for r in rows]
+    assert seeds[0] == 7 and len(set(seeds)) == best.CANDIDATES
+    assert seeds == [r.sampling.seed for r in best.candidates(row(7))]  # reproducible
+    assert all(0 <= s < 2**32 for s in [r.sampling.seed for r in best.candidates(row(2**32 - 1))])
+
+
+def test_the_candidate_that_keeps_the_rhyme_wins_under_the_rows_seed() -> None:
+    loose = "There once was a cat on a mat\nWho sat there all day by the door\nHe ran to the sea\nHe swam with a bee\nAnd then he went home to the floor"
+    kept = "There once was a cat on a mat\nWho wore an enormous red hat\nHe ran to the sea\nTo swim with a bee\nAnd came home as round as a bat"
+    samples = [TextSample(loose, 7, 5, 30, "stop"), TextSample(kept, 99, 5, 31, "stop")]
+    chosen = best.best_of(LIMERICK, samples, seed=7)
+    assert chosen.text == kept and chosen.seed == 7
+    tie = best.best_of(LIMERICK, [samples[1], TextSample(kept, 5, 5, 31, "stop")], seed=7)
+    assert tie.new_tokens == 31 and tie.text == kept  # the earliest of equals
+
+
+async def test_a_scored_row_asks_the_server_for_several_candidates_at_once() -> None:
+    async with ScriptedOpenAI([Step()]) as server:
+        remote = OpenAITextBackend.connect(RemoteConfig(server.url, "m", "k", backoff_s=0.01))
+        [limerick, free] = await remote.generate([row(7), row(8, FREE)], threading.Event())
+        await remote.close()
+    seeds = sorted(body["seed"] for body in server.requests)
+    assert len(server.requests) == best.CANDIDATES + 1
+    assert 7 in seeds and 8 in seeds
+    assert limerick.seed == 7 and free.seed == 8
