@@ -15,6 +15,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from bot.cli_tune import add_finetune, run_finetune
 from bot.config import DEFAULT_WEB_PORT, Settings, load_settings
 from bot.datasets.export import export
 from bot.datasets.filters import KINDS, ExportFilters
@@ -130,13 +131,7 @@ def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 def _add_finetune(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tune = sub.add_parser("finetune", help="fine-tune the text model on an exported dataset")
     tune.set_defaults(handler=_cmd_finetune)
-    tune.add_argument("--data", type=Path, required=True, help="sft or dpo JSONL from export")
-    tune.add_argument("--base", required=True, help="hub id or folder of the model to tune")
-    tune.add_argument("--out", type=Path, required=True, help="new folder for the tuned model")
-    tune.add_argument("--lora", action="store_true", help="train a LoRA adapter, then merge it")
-    tune.add_argument("--steps", type=int, default=50)
-    tune.add_argument("--learning-rate", type=float, default=5e-5)
-    tune.add_argument("--batch-size", type=int, default=4)
+    add_finetune(tune)
 
 
 def _add_maintenance(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -250,25 +245,6 @@ async def _stats(settings: Settings) -> int:
     return 0
 
 
-def _finetune(args: argparse.Namespace) -> int:
-    from generators.finetune import finetune
-
-    def progress(entry: dict[str, float]) -> None:
-        if "loss" in entry:
-            print(f"step {int(entry['step'])}/{int(entry['max_steps'])} loss {entry['loss']:.4f}")
-
-    result = finetune(
-        args.data, args.base, args.out, lora=args.lora, max_steps=args.steps,
-        learning_rate=args.learning_rate, batch_size=args.batch_size, on_log=progress,
-    )  # fmt: skip
-    print(
-        f"{result.method} on {result.rows} rows, {result.steps} steps: loss "
-        f"{result.first_loss:.4f} -> {result.last_loss:.4f} in {result.seconds:.0f} s. "
-        f"Set MUSE_TEXT_MODEL={result.out_dir} to use it."
-    )
-    return 0
-
-
 async def _backup(settings: Settings, out: Path) -> int:
     if out.exists():
         raise ConfigError(f"{out} already exists; choose a new file for the backup")
@@ -344,7 +320,7 @@ def _cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_finetune(settings: Settings, args: argparse.Namespace) -> int:
-    return _finetune(args)
+    return run_finetune(args)
 
 
 def _cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
