@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from bot.cli_tune import add_finetune, run_finetune
+from bot.cli_tune import add_finetune, add_promote, run_finetune, run_promote
 from bot.config import DEFAULT_WEB_PORT, Settings, load_settings
 from bot.datasets.export import export
 from bot.datasets.filters import KINDS, ExportFilters
@@ -24,6 +24,7 @@ from bot.datasets.stats import format_stats, rater_stats
 from bot.errors import BotError, ConfigError, UserError
 from bot.ops.logs import configure_logging
 from bot.ops.runtime import open_service
+from bot.service.arena import arena_report
 from bot.service.pictures import check_upload
 from bot.service.privacy import delete_user_data
 from bot.service.types import Origin
@@ -132,6 +133,9 @@ def _add_finetune(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     tune = sub.add_parser("finetune", help="fine-tune the text model on an exported dataset")
     tune.set_defaults(handler=_cmd_finetune)
     add_finetune(tune)
+    promote = sub.add_parser("promote", help="swap champion and challenger (MUSE_TEXT_CHALLENGER)")
+    add_promote(promote)
+    promote.set_defaults(handler=lambda settings, args: asyncio.run(run_promote(settings)))
 
 
 def _add_maintenance(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -242,6 +246,8 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
 async def _stats(settings: Settings) -> int:
     async with await Storage.open(settings.db_path) as storage:
         print(format_stats(await rater_stats(storage, _secret(settings))))
+        if arena := await arena_report(storage, settings):
+            print(arena)
     return 0
 
 

@@ -1,4 +1,5 @@
-"""``muse finetune``: train the text model on an exported dataset, with a progress line and ETA."""
+"""``muse finetune`` (train the text model on an exported dataset, with a progress line and ETA)
+and ``muse promote`` (swap champion and challenger, bot.service.arena)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 from typing import TextIO
+
+from bot.config import Settings
 
 BAR_WIDTH = 24
 
@@ -87,5 +90,27 @@ def run_finetune(args: argparse.Namespace) -> int:
         f"{result.steps} steps: loss {result.first_loss:.4f} -> {result.last_loss:.4f}"
         f"{evaluated} in {result.seconds:.0f} s. Model card, loss.png: {result.out_dir}. "
         f"Set MUSE_TEXT_MODEL={result.out_dir} to use it."
+    )
+    return 0
+
+
+def add_promote(promote: argparse.ArgumentParser) -> None:
+    """``muse promote``: no arguments; it reads MUSE_TEXT_MODEL and MUSE_TEXT_CHALLENGER."""
+    promote.description = (
+        "Swap champion and challenger. The swap is saved in the database and applied at the "
+        "next start, while MUSE_TEXT_MODEL and MUSE_TEXT_CHALLENGER name the same two models."
+    )
+
+
+async def run_promote(settings: Settings) -> int:
+    """Swap the roles in the database and say what the next start will serve."""
+    from bot.service.arena import promote
+    from bot.store.storage import Storage
+
+    async with await Storage.open(settings.db_path) as storage:
+        champion, challenger = await promote(storage, settings, time.time())
+    print(
+        f"champion is now {champion}, challenger {challenger}; "
+        "restart Muse to serve them (the swap is kept across restarts)"
     )
     return 0

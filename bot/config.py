@@ -30,6 +30,10 @@ class Settings:
 
     discord_token: str = ""
     text_model: str = DEFAULT_TEXT_MODEL
+    text_challenger: str | None = (
+        None  # served beside text_model in A/B matches (bot.service.arena)
+    )
+    challenger_share: float = 1.0  # of compare requests, the share that is such a match
     db_path: Path = Path(DEFAULT_DB_PATH)
     device: str = "auto"
     text_quant: str = "none"  # none | 8bit | 4bit (generators.quant)
@@ -280,6 +284,17 @@ def _shards(read: _Reader) -> dict[str, Any]:
     return {"shards": shards, "shard_ids": ids}
 
 
+def _challenger(read: _Reader) -> dict[str, Any]:
+    """MUSE_TEXT_CHALLENGER (a second text model, off when empty) and MUSE_CHALLENGER_SHARE."""
+    model = read.text("MUSE_TEXT_CHALLENGER", "") or None
+    if model is not None:
+        _check_model("MUSE_TEXT_CHALLENGER", model, read.problems)
+    share = read.number("MUSE_CHALLENGER_SHARE", 1.0, float, 0)
+    if share > 1:
+        read.problems.append(f"MUSE_CHALLENGER_SHARE must be from 0 to 1, got {share}")
+    return {"text_challenger": model, "challenger_share": share}
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Validate ``env`` once; raise ``ConfigError`` listing every problem."""
     read = _Reader(env)
@@ -323,7 +338,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         **_guard_settings(read),
         **_web_settings(read),
         **_batching_settings(read),
-        **_remote(read) | _shards(read),
+        **_remote(read) | _shards(read) | _challenger(read),
     )
     _check_image_limits(settings, read.problems)
     _check_web(settings, read.problems)

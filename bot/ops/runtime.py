@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.ops.metrics import Health
+from bot.service.arena import effective_roles
 from bot.service.core import MuseService
 from bot.store.connection import StorageError
 from bot.store.storage import Storage
@@ -38,6 +39,7 @@ class Models:
     token_s: float
     image: ImageBackend | None = None
     step_s: float = 0.0
+    challenger: TextBackend | None = None  # MUSE_TEXT_CHALLENGER (bot.service.arena)
 
 
 def _quiet_ml_logs() -> None:
@@ -49,6 +51,8 @@ def _quiet_ml_logs() -> None:
 
 def load_models(settings: Settings) -> Models:
     """Load and warm up the local models (on the worker thread, which then owns them)."""
+    if settings.text_challenger is not None and settings.text_backend != "local":
+        raise ModelLoadError("MUSE_TEXT_CHALLENGER is served locally: set MUSE_TEXT_BACKEND=local")
     if settings.text_backend != "local" and settings.image_model is None:
         return Models(None, 0.0)  # nothing runs here: torch is not even imported
     import torch  # heavy imports stay out of module import time
@@ -64,6 +68,10 @@ def load_models(settings: Settings) -> Models:
         )
         models.text, models.token_s = text, text.warmup()
         log.info("text warm-up: %.1f ms per token", models.token_s * 1000)
+        if settings.text_challenger is not None:
+            models.challenger = TransformersTextBackend.load(
+                settings.text_challenger, device=settings.device, quant=settings.text_quant
+            )
     if settings.image_model is None:
         log.info("MUSE_IMAGE_MODEL is off: /draw is disabled")
         return models
@@ -173,6 +181,7 @@ async def open_service(
     check_image_dir(settings)
     text_filter, image_filter = load_text_filter(settings), load_image_filter(settings)
     storage = await Storage.open(settings.db_path)
+    settings = await effective_roles(storage, settings)  # after a `muse promote`
     worker = ModelWorker()
     worker.start()
     remote = None
@@ -192,6 +201,7 @@ async def open_service(
             image_filter=image_filter if models.image is not None else None,
             throughput=Throughput(seconds_per_unit={k: v for k, v in rates.items() if v > 0}),
         )
+        service.executor.challenger = models.challenger
         if remote is not None:
             service.metrics.watch_text_server(remote.health)
         freeze_startup_objects()

@@ -151,6 +151,16 @@ UPDATE reviews SET announced_at = decided_at WHERE status != 'pending';
 CREATE INDEX reviews_unannounced ON reviews (id) WHERE announced_at IS NULL AND status != 'pending';
 """
 
+# Champion and challenger as `muse promote` last left them (bot/service/arena.py); a row wins
+# over MUSE_TEXT_MODEL / MUSE_TEXT_CHALLENGER at start while those name the same two models.
+SCHEMA_V13 = """
+CREATE TABLE model_roles (
+    role       TEXT PRIMARY KEY CHECK (role IN ('champion', 'challenger')),
+    model      TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+"""
+
 MIGRATIONS: tuple[str, ...] = (
-    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6,
+    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V13,
 )  # fmt: skip
