@@ -151,3 +151,65 @@ async def test_dpo_export_keeps_each_side_model(
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 3 == manifest.rows
     assert all({r["chosen_model_id"], r["rejected_model_id"]} == {CHAMP, CHALL_ID} for r in rows)
+
+
+async def test_the_web_view_shows_the_standing(
+    make_service: ServiceFactory, storage: Storage
+) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.review.reviews import ReviewDesk
+    from bot.web.app import WebView
+    from bot.web.auth import Guard
+    from tests.web_seed import TOKEN, Clock, sign_in
+
+    service = await _arena(make_service)
+    for seed in range(4):
+        delivery = await _run(service, seed * 10)
+        side = "a" if delivery.match_models[0] == CHALL_ID else "b"
+        other = "b" if side == "a" else "a"
+        await service.compare_vote(delivery.job_id, 7, side if seed < 3 else other)
+    await storage.save_model_roles(CHAMP, CHALL_ID, 1.0)
+    clock = Clock()
+    view = WebView(ReviewDesk(storage, clock), Guard(TOKEN, clock), clock)
+    async with TestClient(TestServer(view.app())) as client:
+        await sign_in(client)
+        page = await (await client.get("/")).text()
+    low, high = wilson_interval(3, 4)
+    assert "<h2>Champion and challenger</h2>" in page
+    assert (
+        f"<td>{CHALL_ID}</td><td>{CHAMP}</td><td>75.0% ({low:.1%} to {high:.1%})</td>"
+        "<td>4</td><td>0</td>"
+    ) in page
+
+
+async def test_a_start_after_promote_serves_the_swapped_pair(tmp_path: Path) -> None:
+    from bot.ops.runtime import Models, open_service
+
+    settings = Settings(
+        db_path=tmp_path / "muse.sqlite3", image_dir=tmp_path / "images", text_model=CHAMP,
+        text_challenger=CHALL, filter_ml=False, image_model=None,
+    )  # fmt: skip
+    async with await Storage.open(settings.db_path) as storage:
+        await promote(storage, settings, 1.0)
+
+    def load(loading: Settings) -> Models:
+        champion = ScriptedBackend(model_id=loading.text_model)
+        assert loading.text_challenger is not None
+        return Models(champion, 0.0, challenger=ScriptedBackend(model_id=loading.text_challenger))
+
+    async with open_service(settings, load=load) as service:
+        assert service.backend.model_id == CHALL
+        assert service.executor.challenger is not None
+        assert service.executor.challenger.model_id == CHAMP
+        assert service.settings.text_model == CHALL
+
+
+def test_load_models_loads_the_challenger(tiny_lm_dir: Path) -> None:
+    settings = Settings(
+        text_model=str(tiny_lm_dir), text_challenger=str(tiny_lm_dir), device="cpu",
+        image_model=None,
+    )  # fmt: skip
+    models = load_models(settings)
+    assert models.challenger is not None and models.challenger is not models.text
+    assert models.challenger.model_id == str(tiny_lm_dir)

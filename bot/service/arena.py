@@ -78,6 +78,20 @@ def standing(choices: Sequence[MatchChoice], model: str, rival: str) -> Standing
     return Standing(model, rival, wins, losses, ties)
 
 
+def pair_standings(
+    choices: Sequence[MatchChoice], challengers: Sequence[str] = ()
+) -> list[Standing]:
+    """One standing per pair of models that met: from the side of the one in ``challengers``
+    when there is one, else of the first in sorted order."""
+    pairs = sorted({(min(c.models), max(c.models)) for c in choices})
+    return [
+        standing(choices, second, first)
+        if second in challengers
+        else standing(choices, first, second)
+        for first, second in pairs
+    ]
+
+
 async def effective_roles(storage: Storage, settings: Settings) -> Settings:
     """``settings`` with champion and challenger as ``muse promote`` last saved them, when the
     saved pair is the pair the settings name (a new challenger in the settings starts fresh)."""
