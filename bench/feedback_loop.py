@@ -192,7 +192,8 @@ def _settings(work: Path, base: str, tokens: int) -> tuple[dict[str, str], Setti
     env = {"MUSE_DB_PATH": str(db), "MUSE_TEXT_MODEL": base, "MUSE_EXPORT_SECRET": SECRET,
            "MUSE_IMAGE_MODEL": "off", "MUSE_FILTER_ML": "0"}  # fmt: skip
     settings = Settings(db_path=db, image_dir=work / "images", text_model=base, image_model=None,
-                        filter_ml=False, poem_max_new_tokens=tokens)  # fmt: skip
+                        filter_ml=False, poem_max_new_tokens=tokens,
+                        votes_per_minute=100_000)  # a simulated minute is busy  # fmt: skip
     return env, settings
 
 
