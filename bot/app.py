@@ -18,6 +18,7 @@ from bot.ops.gguf import local_gguf, start_gguf, text_model_for
 from bot.ops.logs import one_line_per_record
 from bot.ops.metrics import Health
 from bot.ops.preflight import Access, check_startup
+from bot.service.arena import effective_roles
 from bot.service.core import MuseService
 from bot.store.storage import Storage
 from generators.backend import AsyncTextBackend, ImageBackend, ModelLoadError, TextBackend
@@ -45,6 +46,7 @@ class Models:
     token_s: float
     image: ImageBackend | None = None
     step_s: float = 0.0
+    challenger: TextBackend | None = None  # MUSE_TEXT_CHALLENGER (bot.service.arena)
 
 
 def _quiet_ml_logs() -> None:
@@ -61,6 +63,8 @@ def _quiet_ml_logs() -> None:
 def load_models(settings: Settings, access: Access | None = None) -> Models:
     """Load and warm up the local models (on the worker thread, which then owns them);
     with ``access.local_only`` from the Hugging Face cache without asking the hub."""
+    if settings.text_challenger is not None and settings.text_backend != "local":
+        raise ModelLoadError("MUSE_TEXT_CHALLENGER is served locally: set MUSE_TEXT_BACKEND=local")
     local_only = access is not None and access.local_only
     local_text = settings.text_backend == "local" and local_gguf(settings) is None
     if not local_text and settings.image_model is None:
@@ -82,6 +86,10 @@ def load_models(settings: Settings, access: Access | None = None) -> Models:
         )
         models.text, models.token_s = text, text.warmup()
         log.info("text warm-up: %.1f ms per token", models.token_s * 1000)
+        if settings.text_challenger is not None:
+            models.challenger = TransformersTextBackend.load(
+                settings.text_challenger, device=settings.device, quant=settings.text_quant
+            )
     if settings.image_model is None:
         log.info("MUSE_IMAGE_MODEL is off: /draw is disabled")
         return models
@@ -194,6 +202,7 @@ async def open_service(
         load = functools.partial(load_models, access=access)
     text_filter, image_filter = load_text_filter(settings), load_image_filter(settings)
     storage = await Storage.open(settings.db_path)
+    settings = await effective_roles(storage, settings)  # after a `muse promote`
     worker = ModelWorker()
     worker.start()
     remote = None
@@ -214,6 +223,7 @@ async def open_service(
             image_filter=image_filter if models.image is not None else None,
             throughput=Throughput(seconds_per_unit={k: v for k, v in rates.items() if v > 0}),
         )
+        service.executor.challenger = models.challenger
         if remote is not None:
             service.metrics.watch_text_server(remote.health)
         freeze_startup_objects()

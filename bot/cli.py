@@ -16,6 +16,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from bot.cli_try import add_try, overrides
+from bot.cli_tune import add_finetune, add_promote, run_finetune, run_promote
 from bot.config import DEFAULT_WEB_PORT, Settings, load_settings
 from bot.datasets.export import InvalidExport, export
 from bot.datasets.filters import KINDS, ExportFilters
@@ -24,6 +25,7 @@ from bot.datasets.stats import format_stats, rater_stats
 from bot.errors import BotError, ConfigError
 from bot.ops.failures import operator_line
 from bot.ops.logs import configure_logging
+from bot.service.arena import arena_report
 from bot.service.privacy import delete_user_data
 from bot.store.connection import StorageError
 from bot.store.storage import Storage
@@ -83,15 +85,10 @@ def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 def _add_finetune(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tune = sub.add_parser("finetune", help="fine-tune the text model on an exported dataset")
     tune.set_defaults(handler=_cmd_finetune)
-    tune.add_argument("--data", type=Path, required=True, help="sft or dpo JSONL from export")
-    tune.add_argument("--base", required=True, help="hub id or folder of the model to tune")
-    tune.add_argument("--out", type=Path, required=True, help="new folder for the tuned model")
-    tune.add_argument("--lora", action="store_true", help="train a LoRA adapter, then merge it")
-    tune.add_argument("--steps", type=int, default=50, help="training steps (default: 50)")
-    tune.add_argument(
-        "--learning-rate", type=float, default=5e-5, help="optimizer step size (default: 5e-5)"
-    )
-    tune.add_argument("--batch-size", type=int, default=4, help="rows per step (default: 4)")
+    add_finetune(tune)
+    promote = sub.add_parser("promote", help="swap champion and challenger (MUSE_TEXT_CHALLENGER)")
+    add_promote(promote)
+    promote.set_defaults(handler=lambda settings, args: asyncio.run(run_promote(settings)))
 
 
 def _add_maintenance(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -133,25 +130,8 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
 async def _stats(settings: Settings) -> int:
     async with await Storage.open(settings.db_path) as storage:
         print(format_stats(await rater_stats(storage, _secret(settings))))
-    return 0
-
-
-def _finetune(args: argparse.Namespace) -> int:
-    from generators.finetune import finetune
-
-    def progress(entry: dict[str, float]) -> None:
-        if "loss" in entry:
-            print(f"step {int(entry['step'])}/{int(entry['max_steps'])} loss {entry['loss']:.4f}")
-
-    result = finetune(
-        args.data, args.base, args.out, lora=args.lora, max_steps=args.steps,
-        learning_rate=args.learning_rate, batch_size=args.batch_size, on_log=progress,
-    )  # fmt: skip
-    print(
-        f"{result.method} on {result.rows} rows, {result.steps} steps: loss "
-        f"{result.first_loss:.4f} -> {result.last_loss:.4f} in {result.seconds:.0f} s. "
-        f"Set MUSE_TEXT_MODEL={result.out_dir} to use it."
-    )
+        if arena := await arena_report(storage, settings):
+            print(arena)
     return 0
 
 
@@ -224,7 +204,7 @@ def _cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_finetune(settings: Settings, args: argparse.Namespace) -> int:
-    return _finetune(args)
+    return run_finetune(args)
 
 
 def _cmd_backup(settings: Settings, args: argparse.Namespace) -> int:

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
+from bot.config_read import (
+    OFF,
+    Reader,
+    challenger_settings,
+    check_model,
+    gguf_settings,
+    picture_settings,
+    remote_settings,
+    shard_settings,
+)
 from bot.errors import ConfigError
 from bot.web.auth import check_token
 from generators.gguf_spec import SYNTAX, parse_gguf
@@ -18,13 +27,9 @@ from generators.quant import QUANT_CHOICES
 # on llama.cpp on a CPU-only host, the transformers model on a GPU host
 DEFAULT_TEXT_MODEL = "auto"
 DEFAULT_IMAGE_MODEL = "segmind/tiny-sd"
-OFF = ("off", "none", "0", "false", "no")
 DEFAULT_DB_PATH = "./data/muse.sqlite3"
 DEFAULT_WEB_PORT = 8780  # `muse web` without --port or MUSE_WEB_PORT
-_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,10 @@ class Settings:
 
     discord_token: str = ""
     text_model: str = DEFAULT_TEXT_MODEL
+    text_challenger: str | None = (
+        None  # served beside text_model in A/B matches (bot.service.arena)
+    )
+    challenger_share: float = 1.0  # of compare requests, the share that is such a match
     db_path: Path = Path(DEFAULT_DB_PATH)
     device: str = "auto"
     text_quant: str = "none"  # none | 8bit | 4bit (generators.quant)
@@ -111,44 +120,6 @@ class Settings:
             )
 
 
-class _Reader:
-    """Collects every problem instead of stopping at the first."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = env
-        self.problems: list[str] = []
-
-    def text(self, key: str, default: str) -> str:
-        return self.env.get(key, "").strip() or default
-
-    def flag(self, key: str, default: bool) -> bool:
-        raw = self.env.get(key, "").strip().lower()
-        if not raw:
-            return default
-        if raw in ("1", "true", "yes", "on"):
-            return True
-        if raw in OFF:
-            return False
-        self.problems.append(f"{key} must be 1 or 0, got {raw!r}")
-        return default
-
-    def number(self, key: str, default: T, parse: Callable[[str], T], low: float) -> T:
-        raw = self.env.get(key, "").strip()
-        if not raw:
-            return default
-        try:
-            value = parse(raw)
-        except ValueError:
-            self.problems.append(f"{key} must be a number, got {raw!r}")
-            return default
-        if isinstance(value, float) and not math.isfinite(value):
-            self.problems.append(f"{key} must be a finite number, got {raw!r}")
-            return default
-        if value < low:  # type: ignore[operator]
-            self.problems.append(f"{key} must be at least {low:g}, got {raw}")
-        return value
-
-
 def _check_text_model(value: str, problems: list[str]) -> None:
     """``auto``, a GGUF file (generators.gguf_spec), a model folder or a hub id."""
     if value == DEFAULT_TEXT_MODEL:
@@ -159,7 +130,7 @@ def _check_text_model(value: str, problems: list[str]) -> None:
         problems.append(f"MUSE_TEXT_MODEL={err}; a GGUF model is {SYNTAX}")
         return
     if spec is None:
-        _check_model("MUSE_TEXT_MODEL", value, problems)
+        check_model("MUSE_TEXT_MODEL", value, problems)
 
 
 def _check_gguf_quant(settings: Settings, problems: list[str]) -> None:
@@ -176,19 +147,7 @@ def _check_gguf_quant(settings: Settings, problems: list[str]) -> None:
             )
 
 
-def _check_model(key: str, value: str, problems: list[str]) -> None:
-    """A local folder must exist; anything else must look like a hub id (owner/name). GGUF
-    files are told apart before (``_check_text_model``)."""
-    path = Path(value).expanduser()
-    if path.exists() or value.startswith((".", "/", "~")):
-        if not path.is_dir():
-            gguf = f", nor a GGUF file ({SYNTAX})" if key == "MUSE_TEXT_MODEL" else ""
-            problems.append(f"{key}={value!r} is not a folder holding a model{gguf}")
-    elif not _HUB_ID.match(value):
-        problems.append(f"{key}={value!r} is neither a local folder nor a hub id like owner/name")
-
-
-def _optional_dir(read: _Reader, key: str) -> Path | None:
+def _optional_dir(read: Reader, key: str) -> Path | None:
     raw = read.text(key, "")
     if not raw:
         return None
@@ -198,30 +157,30 @@ def _optional_dir(read: _Reader, key: str) -> Path | None:
     return path
 
 
-def _device(read: _Reader) -> str:
+def _device(read: Reader) -> str:
     device = read.text("MUSE_DEVICE", "auto").lower()
     if not _DEVICE.match(device):
         read.problems.append(f"MUSE_DEVICE must be auto, cpu, cuda, cuda:N or mps, got {device!r}")
     return device
 
 
-def _text_quant(read: _Reader) -> str:
+def _text_quant(read: Reader) -> str:
     quant = read.text("MUSE_TEXT_QUANT", "none").lower()
     if quant not in QUANT_CHOICES:
         read.problems.append(f"MUSE_TEXT_QUANT must be none, 8bit or 4bit, got {quant!r}")
     return quant
 
 
-def _image_model(read: _Reader) -> str | None:
+def _image_model(read: Reader) -> str | None:
     """The image model to load, or None when drawing is turned off (MUSE_IMAGE_MODEL=0)."""
     image_model = read.text("MUSE_IMAGE_MODEL", DEFAULT_IMAGE_MODEL)
     if image_model.lower() in OFF:
         return None
-    _check_model("MUSE_IMAGE_MODEL", image_model, read.problems)
+    check_model("MUSE_IMAGE_MODEL", image_model, read.problems)
     return image_model
 
 
-def _batching_settings(read: _Reader) -> dict[str, Any]:
+def _batching_settings(read: Reader) -> dict[str, Any]:
     """Continuous batching (text jobs join a running batch) or static whole batches; forms
     kept by construction or not."""
     mode = read.text("MUSE_TEXT_BATCHING", "continuous").lower()
@@ -247,7 +206,7 @@ def _check_image_limits(settings: Settings, problems: list[str]) -> None:
         )
 
 
-def _fingerprint_files(read: _Reader) -> tuple[Path, ...]:
+def _fingerprint_files(read: Reader) -> tuple[Path, ...]:
     """MUSE_COPYRIGHT_FINGERPRINTS: comma-separated files written by moderation.fingerprint."""
     raw = read.text("MUSE_COPYRIGHT_FINGERPRINTS", "")
     paths = tuple(Path(p.strip()).expanduser() for p in raw.split(",") if p.strip())
@@ -257,7 +216,7 @@ def _fingerprint_files(read: _Reader) -> tuple[Path, ...]:
     return paths
 
 
-def _guard_settings(read: _Reader) -> dict[str, Any]:
+def _guard_settings(read: Reader) -> dict[str, Any]:
     return {
         "copyright_guard": read.flag("MUSE_COPYRIGHT_GUARD", True),
         "copyright_fingerprints": _fingerprint_files(read),
@@ -265,7 +224,7 @@ def _guard_settings(read: _Reader) -> dict[str, Any]:
     }
 
 
-def _semantic_settings(read: _Reader) -> dict[str, Any]:
+def _semantic_settings(read: Reader) -> dict[str, Any]:
     """The semantic safety layer: the guard model, its latency budget, the embedding head."""
     return {
         "guard_model": read.text("MUSE_GUARD_MODEL", "auto"),
@@ -275,7 +234,7 @@ def _semantic_settings(read: _Reader) -> dict[str, Any]:
     }
 
 
-def _web_settings(read: _Reader) -> dict[str, Any]:
+def _web_settings(read: Reader) -> dict[str, Any]:
     """The web view's three settings (checked together by ``_check_web``)."""
     return {
         "web_token": read.text("MUSE_WEB_TOKEN", ""),
@@ -296,78 +255,9 @@ def _check_web(settings: Settings, problems: list[str]) -> None:
         problems.append(f"MUSE_WEB_PORT is set, but {err}")
 
 
-def _remote(read: _Reader) -> dict[str, Any]:
-    """MUSE_TEXT_BACKEND and the OpenAI-compatible server's settings."""
-    backend = read.text("MUSE_TEXT_BACKEND", "local").lower()
-    url, model = read.text("MUSE_OPENAI_BASE_URL", ""), read.text("MUSE_OPENAI_MODEL", "")
-    if backend not in ("local", "openai"):
-        read.problems.append(f"MUSE_TEXT_BACKEND must be local or openai, got {backend!r}")
-    elif backend == "openai" and not url.startswith(("http://", "https://")):
-        read.problems.append(
-            "MUSE_TEXT_BACKEND=openai needs MUSE_OPENAI_BASE_URL like http://host:8000/v1, "
-            f"got {url!r}"
-        )
-    if backend == "openai" and not model:
-        read.problems.append("MUSE_TEXT_BACKEND=openai needs MUSE_OPENAI_MODEL (the served name)")
-    return {
-        "text_backend": backend if backend == "openai" else "local",
-        "openai_base_url": url,
-        "openai_model": model,
-        "openai_api_key": read.env.get("MUSE_OPENAI_API_KEY", "").strip(),
-        "openai_timeout_s": read.number("MUSE_OPENAI_TIMEOUT_S", 60.0, float, 1),
-        "openai_retries": read.number("MUSE_OPENAI_RETRIES", 3, int, 0),
-        "remote_concurrency": read.number("MUSE_REMOTE_CONCURRENCY", 8, int, 1),
-    }
-
-
-def _gguf_settings(read: _Reader) -> dict[str, Any]:
-    """The llama.cpp engine's threads, and an optional llama-server binary for it."""
-    raw = read.text("MUSE_LLAMA_SERVER", "")
-    binary = Path(raw).expanduser() if raw else None
-    if binary is not None and not binary.is_file():
-        read.problems.append(f"MUSE_LLAMA_SERVER={raw!r} is not a file (a llama-server binary)")
-    return {"gguf_threads": read.number("MUSE_GGUF_THREADS", 1, int, 1), "llama_server": binary}
-
-
-def _shards(read: _Reader) -> dict[str, Any]:
-    """MUSE_SHARDS (a count or auto) and MUSE_SHARD_IDS (some of them, for this process)."""
-    raw = read.text("MUSE_SHARDS", "").lower()
-    shards: int | Literal["auto"] | None = None
-    if raw == "auto":
-        shards = "auto"
-    elif raw:
-        shards = read.number("MUSE_SHARDS", 1, int, 1)
-    ids_raw = read.text("MUSE_SHARD_IDS", "")
-    if not ids_raw:
-        return {"shards": shards, "shard_ids": None}
-    try:
-        ids = tuple(sorted({int(part) for part in ids_raw.split(",")}))
-    except ValueError:
-        read.problems.append(f"MUSE_SHARD_IDS must be shard numbers like 0,1, got {ids_raw!r}")
-        return {"shards": shards, "shard_ids": None}
-    if not isinstance(shards, int) or not all(0 <= i < shards for i in ids):
-        read.problems.append(
-            f"MUSE_SHARD_IDS={ids_raw!r} needs MUSE_SHARDS set to a count above each of them"
-        )
-    return {"shards": shards, "shard_ids": ids}
-
-
-def _picture_settings(read: _Reader) -> dict[str, Any]:
-    """Model sizes, /draw's buttons, and memory savers for large pictures."""
-    return {
-        "image_review_at": read.number("MUSE_IMAGE_REVIEW_AT", 0.4, float, 0),
-        "image_block_at": read.number("MUSE_IMAGE_BLOCK_AT", 0.8, float, 0),
-        "image_native_px": read.number("MUSE_IMAGE_NATIVE_PX", 0, int, 0),
-        "image_variations": min(4, read.number("MUSE_IMAGE_VARIATIONS", 4, int, 1)),
-        "image_tile_above_px": read.number("MUSE_IMAGE_TILE_ABOVE_PX", 1024, int, 0),
-        "image_attention_slicing": read.flag("MUSE_IMAGE_ATTENTION_SLICING", False),
-        "image_upscaler": read.text("MUSE_IMAGE_UPSCALER", ""),
-    }
-
-
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Validate ``env`` once; raise ``ConfigError`` listing every problem."""
-    read = _Reader(env)
+    read = Reader(env)
     text_model = read.text("MUSE_TEXT_MODEL", DEFAULT_TEXT_MODEL)
     _check_text_model(text_model, read.problems)
     image_model = _image_model(read)
@@ -405,9 +295,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         filter_classifier_threshold=read.number("MUSE_FILTER_CLASSIFIER_THRESHOLD", 0.5, float, 0),
         **_guard_settings(read) | _semantic_settings(read),
         **_web_settings(read),
-        **_picture_settings(read),
+        **picture_settings(read),
         **_batching_settings(read),
-        **_remote(read) | _shards(read) | _gguf_settings(read),
+        **remote_settings(read)
+        | shard_settings(read)
+        | gguf_settings(read)
+        | challenger_settings(read),
     )
     for check in (_check_image_limits, _check_gguf_quant, _check_web):
         check(settings, read.problems)

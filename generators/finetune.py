@@ -3,16 +3,18 @@
 ``finetune`` reads the JSON lines that Muse's exporter writes (TRL's conversational format),
 trains the base model with ``SFTTrainer`` or ``DPOTrainer`` (optionally through a LoRA adapter
 that is merged back afterwards) and saves a plain model folder that ``MUSE_TEXT_MODEL`` can
-point at. torch, transformers, TRL, PEFT and datasets are imported only when training starts.
+point at. A share of the rows is held out for an eval loss; checkpoints go to ``<out>.checkpoints``
+so that an interrupted run can resume; beside the model go ``loss.png``, ``training_log.json``
+and a model card (``README.md``). torch, transformers, TRL, PEFT and datasets are imported only
+when training starts.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import math
-import tempfile
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,15 +22,40 @@ from pathlib import Path
 from typing import Any
 
 from generators.backend import load_hint
+from generators.finetune_data import (
+    DPO,
+    SFT,
+    FinetuneError,
+    count_rows,
+    detect_format,
+    held_out_rows,
+    load_rows,
+    split_rows,
+)
+from generators.finetune_report import LossLog, file_sha256, write_report
 
-SFT = "sft"
-DPO = "dpo"
-COLUMNS: dict[str, tuple[str, ...]] = {SFT: ("messages",), DPO: ("prompt", "chosen", "rejected")}
+__all__ = ["DPO", "SFT", "FinetuneError", "FinetuneResult", "TrainPlan", "detect_format"]
 MAX_LENGTH = 1024  # tokens per training sequence; longer rows are truncated
 LORA_RANK = 16
 DPO_BETA = 0.1
 
 LogCallback = Callable[[dict[str, float]], None]
+
+
+@dataclass(frozen=True)
+class TrainPlan:
+    """The hyper-parameters of one run."""
+
+    lora: bool = False
+    max_steps: int = 50
+    learning_rate: float = 5e-5
+    batch_size: int = 4
+    seed: int = 0
+    eval_fraction: float = 0.1  # share of rows held out for the eval loss
+    save_steps: int = 0  # checkpoint every this many steps; 0: a fifth of max_steps
+
+    def checkpoint_every(self) -> int:
+        return self.save_steps or max(1, self.max_steps // 5)
 
 
 @dataclass(frozen=True)
@@ -43,76 +70,21 @@ class FinetuneResult:
     out_dir: Path
     lora: bool
     seconds: float
+    train_rows: int = 0
+    eval_rows: int = 0
+    eval_loss: float | None = None  # on the held-out rows after the last step
+    resumed_from: int = 0  # the checkpoint's step, 0 for a fresh run
 
 
-class FinetuneError(RuntimeError):
-    """Fine-tuning cannot start or finish; the message says why and what to do."""
+def checkpoint_dir(out: Path) -> Path:
+    """Where the checkpoints of the run writing ``out`` go."""
+    return out.with_name(out.name + ".checkpoints")
 
 
-def _row_format(row: object) -> str | None:
-    """``sft`` or ``dpo`` when ``row`` has that format's fields, else None."""
-    if not isinstance(row, dict):
-        return None
-    if isinstance(row.get("messages"), list) and row["messages"]:
-        return SFT
-    if all(isinstance(row.get(key), list | str) and row[key] for key in COLUMNS[DPO]):
-        return DPO
-    return None
-
-
-def _rows(path: Path) -> Iterator[tuple[int, object]]:
-    """(line number, parsed JSON) for each non-blank line; FinetuneError on a missing file or
-    a line that is not JSON."""
-    if not path.is_file():
-        raise FinetuneError(f"training data {str(path)!r} does not exist or is not a file")
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as err:
-                raise FinetuneError(f"{path}:{number} is not valid JSON: {err}") from err
-
-
-def detect_format(path: Path) -> str:
-    """``sft`` when the first row has ``messages``, ``dpo`` when it has ``prompt``, ``chosen``
-    and ``rejected``."""
-    for number, row in _rows(path):
-        found = _row_format(row)
-        if found is None:
-            raise FinetuneError(
-                f"{path}:{number} is neither an SFT row (a 'messages' list) nor a DPO row "
-                "('prompt', 'chosen' and 'rejected'); export the data with `muse export`"
-            )
-        return found
-    raise FinetuneError(f"training data {str(path)!r} is empty: export some rated outputs first")
-
-
-def _row_problem(row: object, method: str) -> str | None:
-    """What keeps ``row`` from training with ``method``, or None."""
-    if not isinstance(row, dict) or _row_format(row) != method:
-        columns = ", ".join(repr(c) for c in COLUMNS[method])
-        return f"is not a {method.upper()} row like the first one (it needs {columns})"
-    if method == SFT:
-        last = row["messages"][-1]
-        if not isinstance(last, dict) or last.get("role") != "assistant":
-            return "does not end with an assistant message to learn from"
-    return None
-
-
-def count_rows(path: Path, method: str) -> int:
-    """How many rows ``path`` has; every one must be in ``method``'s format."""
-    count = 0
-    for number, row in _rows(path):
-        problem = _row_problem(row, method)
-        if problem is not None:
-            raise FinetuneError(f"{path}:{number} {problem}")
-        count += 1
-    return count
-
-
-def _check_args(max_steps: int, learning_rate: float, batch_size: int) -> None:
+def _check_args(plan: TrainPlan) -> None:
+    max_steps, learning_rate, batch_size = plan.max_steps, plan.learning_rate, plan.batch_size
+    if plan.save_steps < 0:
+        raise FinetuneError(f"save_steps must be 0 or more, got {plan.save_steps}")
     if max_steps < 1:
         raise FinetuneError(f"max_steps must be at least 1, got {max_steps}")
     if batch_size < 1:
@@ -150,36 +122,13 @@ def load_base(base: str) -> tuple[Any, Any]:
     return tokenizer, model
 
 
-def load_rows(data: Path, method: str) -> Any:
-    """The JSONL as a ``datasets.Dataset`` holding only the columns ``method`` trains on."""
-    import datasets
-
-    with tempfile.TemporaryDirectory(prefix="muse-ft-data-") as cache:
-        try:
-            table = datasets.load_dataset(
-                "json", data_files=str(data), split="train", cache_dir=cache, keep_in_memory=True
-            )
-        except Exception as err:  # pyarrow and datasets raise many kinds for bad files
-            raise FinetuneError(f"cannot read training data {str(data)!r}: {err}") from err
-    table = table.select_columns(list(COLUMNS[method]))
-    if method == SFT:
-        table = table.map(split_completion, remove_columns=["messages"])
-    return table
-
-
-def split_completion(row: dict[str, Any]) -> dict[str, Any]:
-    """A ``messages`` row as TRL's prompt-completion pair, so SFT learns only the final
-    assistant message, not Muse's own system and user prompts."""
-    messages = row["messages"]
-    return {"prompt": messages[:-1], "completion": messages[-1:]}
-
-
 class _LogForwarder:
     """Collects each step's loss and hands every numeric log entry to ``on_log``."""
 
     def __init__(self, on_log: LogCallback | None) -> None:
         self.on_log = on_log
         self.losses: list[float] = []
+        self.log = LossLog()
 
     def __call__(self, step: int, max_steps: int, logs: dict[str, Any]) -> None:
         numbers = {
@@ -189,6 +138,9 @@ class _LogForwarder:
         }
         if "loss" in numbers:
             self.losses.append(numbers["loss"])
+            self.log.train.append((step, numbers["loss"]))
+        if "eval_loss" in numbers:
+            self.log.eval.append((step, numbers["eval_loss"]))
         if self.on_log is not None:
             self.on_log({"step": float(step), "max_steps": float(max_steps), **numbers})
 
@@ -212,25 +164,30 @@ def _callback(forward: _LogForwarder) -> Any:
     return ForwardLogs()
 
 
-def _config_kwargs(
-    work: str, *, max_steps: int, learning_rate: float, batch_size: int, seed: int
-) -> dict[str, Any]:
-    """Settings shared by SFTConfig and DPOConfig: quiet, no checkpoints, CPU unless CUDA."""
+def _config_kwargs(work: Path, plan: TrainPlan, evaluate: bool) -> dict[str, Any]:
+    """Settings shared by SFTConfig and DPOConfig: quiet, the last checkpoint kept in ``work``,
+    the eval loss at each checkpoint when ``evaluate``, CPU unless CUDA."""
     import torch
 
     cuda = torch.cuda.is_available()
+    every = plan.checkpoint_every()
     return _checkpointing_off() | dict(
-        output_dir=work,
-        max_steps=max_steps,
-        learning_rate=learning_rate,
-        per_device_train_batch_size=batch_size,
+        output_dir=str(work),
+        max_steps=plan.max_steps,
+        learning_rate=plan.learning_rate,
+        per_device_train_batch_size=plan.batch_size,
+        per_device_eval_batch_size=plan.batch_size,
         max_length=MAX_LENGTH,
         logging_steps=1,
-        save_strategy="no",
+        save_strategy="steps",
+        save_steps=every,
+        save_total_limit=1,
+        eval_strategy="steps" if evaluate else "no",
+        eval_steps=every,
         report_to="none",
         disable_tqdm=True,
-        seed=seed,
-        data_seed=seed,
+        seed=plan.seed,
+        data_seed=plan.seed,
         use_cpu=not cuda,
         bf16=cuda and torch.cuda.is_bf16_supported(),
         fp16=False,
@@ -317,39 +274,83 @@ def finetune(
     data: Path,
     base: str,
     out: Path,
+    plan: TrainPlan | None = None,
     *,
-    lora: bool = False,
-    max_steps: int = 50,
-    learning_rate: float = 5e-5,
-    batch_size: int = 4,
-    seed: int = 0,
+    resume: bool = False,
+    manifest: Path | None = None,
     on_log: LogCallback | None = None,
+    **hyper: Any,
 ) -> FinetuneResult:
-    """Train ``base`` on ``data`` (SFT or DPO, told by its rows) and save the model to ``out``.
+    """Train ``base`` on ``data`` (SFT or DPO, told by its rows) and save the model to ``out``,
+    with ``loss.png``, ``training_log.json`` and a model card beside it.
 
-    ``on_log`` gets each log entry the trainer writes (``step``, ``max_steps``, ``loss``, ...).
+    ``hyper`` overrides fields of ``plan`` (``max_steps=20``). ``resume`` continues from the
+    last checkpoint of an interrupted run into the same ``out``. ``manifest`` is the export's
+    manifest, copied into the card. ``on_log`` gets each log entry the trainer writes
+    (``step``, ``max_steps``, ``loss``, ``eval_loss``, ...).
     """
     started = time.perf_counter()
-    _check_args(max_steps, learning_rate, batch_size)
+    plan = dataclasses.replace(plan or TrainPlan(), **hyper)
+    _check_args(plan)
     _check_out(out)
+    work = _checkpoints(out, resume)
     method = detect_format(data)
     count = count_rows(data, method)
+    held = held_out_rows(count, plan.eval_fraction)
     forward = _LogForwarder(on_log)
-    with _no_progress_bars(), tempfile.TemporaryDirectory(prefix="muse-ft-") as work:
-        config = _config_kwargs(
-            work, max_steps=max_steps, learning_rate=learning_rate, batch_size=batch_size, seed=seed
+    with _no_progress_bars():
+        steps, eval_loss, resumed = _train_and_save(
+            data, method, base, out, _config_kwargs(work, plan, held > 0),
+            plan=plan, held=held, forward=forward, resume=resume,
+        )  # fmt: skip
+    result = FinetuneResult(
+        method=method, rows=count, steps=steps, first_loss=forward.losses[0],
+        last_loss=forward.losses[-1], out_dir=out, lora=plan.lora,
+        seconds=time.perf_counter() - started, train_rows=count - held, eval_rows=held,
+        eval_loss=eval_loss, resumed_from=resumed,
+    )  # fmt: skip
+    write_report(out, _facts(result, base, data, plan), forward.log, manifest)
+    shutil.rmtree(work, ignore_errors=True)  # the model is saved: the checkpoints are spent
+    return result
+
+
+def _checkpoints(out: Path, resume: bool) -> Path:
+    """The checkpoint folder for ``out``: one with a checkpoint when resuming, else none yet."""
+    work = checkpoint_dir(out)
+    found = sorted(work.glob("checkpoint-*")) if work.is_dir() else []
+    if resume and not found:
+        raise FinetuneError(f"nothing to resume: no checkpoint in {str(work)!r}")
+    if not resume and found:
+        raise FinetuneError(
+            f"an interrupted run left checkpoints in {str(work)!r}: pass --resume to continue "
+            "it, or delete that folder to start over"
         )
-        steps = _train_and_save(data, method, base, out, config, lora=lora, forward=forward)
-    return FinetuneResult(
-        method=method,
-        rows=count,
-        steps=steps,
-        first_loss=forward.losses[0],
-        last_loss=forward.losses[-1],
-        out_dir=out,
-        lora=lora,
-        seconds=time.perf_counter() - started,
-    )
+    return work
+
+
+def _facts(result: FinetuneResult, base: str, data: Path, plan: TrainPlan) -> dict[str, Any]:
+    """What the model card and training_log.json record about the run."""
+    results: dict[str, Any] = {
+        "steps": result.steps,
+        "first train loss": round(result.first_loss, 4),
+        "last train loss": round(result.last_loss, 4),
+        "eval loss": None if result.eval_loss is None else round(result.eval_loss, 4),
+        "seconds": round(result.seconds, 1),
+    }
+    if result.resumed_from:
+        results["resumed from step"] = result.resumed_from
+    return {
+        "name": result.out_dir.name,
+        "base_model": base,
+        "method": result.method,
+        "data": str(data),
+        "data_sha256": file_sha256(data),
+        "rows": result.rows,
+        "train_rows": result.train_rows,
+        "eval_rows": result.eval_rows,
+        "hyper_parameters": dataclasses.asdict(plan),
+        "results": results,
+    }
 
 
 def _train_and_save(
@@ -359,12 +360,15 @@ def _train_and_save(
     out: Path,
     config: dict[str, Any],
     *,
-    lora: bool,
+    plan: TrainPlan,
+    held: int,
     forward: _LogForwarder,
-) -> int:
-    """Train ``base`` on the rows of ``data`` and save it to ``out``; returns the steps taken.
-    Raises ``FinetuneError`` when the loss diverged (nothing is saved then)."""
-    rows = load_rows(data, method)
+    resume: bool,
+) -> tuple[int, float | None, int]:
+    """Train ``base`` on the rows of ``data`` and save it to ``out``; returns the steps taken,
+    the final eval loss and the step resumed from. Raises ``FinetuneError`` when the loss
+    diverged (nothing is saved then)."""
+    train_rows, eval_rows = split_rows(load_rows(data, method), held, plan.seed)
     tokenizer, model = load_base(base)
     use_cache = bool(model.config.use_cache)
     trainer = _trainer(
@@ -373,14 +377,19 @@ def _train_and_save(
         config,
         model=model,
         processing_class=tokenizer,
-        train_dataset=rows,
+        train_dataset=train_rows,
+        eval_dataset=eval_rows,
         callbacks=[_callback(forward)],
-        peft_config=_lora_config() if lora else None,
+        peft_config=_lora_config() if plan.lora else None,
     )
-    trainer.train()
+    trainer.train(resume_from_checkpoint=resume or None)
+    resumed = forward.log.train[0][0] - 1 if resume and forward.log.train else 0
     if not forward.losses or not all(math.isfinite(loss) for loss in forward.losses):
         raise FinetuneError(
             f"training diverged (losses {forward.losses[-3:]}); try a lower learning rate"
         )
-    save_model(trainer, out, lora, use_cache)
-    return int(trainer.state.global_step)
+    steps = int(trainer.state.global_step)
+    if eval_rows is not None and (not forward.log.eval or forward.log.eval[-1][0] != steps):
+        trainer.evaluate()  # the figure after the last step, when no checkpoint fell on it
+    save_model(trainer, out, plan.lora, use_cache)
+    return steps, forward.log.eval[-1][1] if forward.log.eval else None, resumed

@@ -88,6 +88,7 @@ class TextResult:
     generate_s: float
     batch_rows: int = 1
     extra: dict[str, str] = field(default_factory=dict)
+    model_ids: tuple[str, ...] = ()  # per sample, when two models wrote them (an A/B match)
 
 
 @dataclass(frozen=True)

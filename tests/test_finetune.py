@@ -189,7 +189,7 @@ def test_bad_later_rows_fail_before_loading(tmp_path: Path) -> None:
     ],
 )
 def test_bad_arguments(tmp_path: Path, kwargs: dict[str, Any], message: str) -> None:
-    data = _write_jsonl(tmp_path / "sft.jsonl", sft_rows(2))
+    data = _write_jsonl(tmp_path / "sft.jsonl", sft_rows(4))
     with pytest.raises(FinetuneError, match=message):
         finetune(data, "unused", tmp_path / "out", **kwargs)
 
@@ -205,7 +205,7 @@ def test_output_folder_must_be_new(tmp_path: Path) -> None:
 
 
 def test_unloadable_base(tiny_base_lm_dir: Path, tmp_path: Path) -> None:
-    data = _write_jsonl(tmp_path / "sft.jsonl", sft_rows(2))
+    data = _write_jsonl(tmp_path / "sft.jsonl", sft_rows(4))
     out = tmp_path / "out"
     with pytest.raises(FinetuneError, match="not in the local Hugging Face cache"):
         finetune(data, "muse-tests/no-such-model", out)

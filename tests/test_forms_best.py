@@ -37,8 +37,14 @@ def test_candidates_start_with_the_row_and_follow_from_its_seed() -> None:
 
 
 def test_the_candidate_that_keeps_the_rhyme_wins_under_the_rows_seed() -> None:
-    loose = "There once was a cat on a mat\nWho sat there all day by the door\nHe ran to the sea\nHe swam with a bee\nAnd then he went home to the floor"
-    kept = "There once was a cat on a mat\nWho wore an enormous red hat\nHe ran to the sea\nTo swim with a bee\nAnd came home as round as a bat"
+    loose = "\n".join((
+        "There once was a cat on a mat", "Who sat there all day by the door", "He ran to the sea",
+        "He swam with a bee", "And then he went home to the floor",
+    ))  # fmt: skip
+    kept = "\n".join((
+        "There once was a cat on a mat", "Who wore an enormous red hat", "He ran to the sea",
+        "To swim with a bee", "And came home as round as a bat",
+    ))  # fmt: skip
     samples = [TextSample(loose, 7, 5, 30, "stop"), TextSample(kept, 99, 5, 31, "stop")]
     chosen = best.best_of(LIMERICK, samples, seed=7)
     assert chosen.text == kept and chosen.seed == 7

@@ -18,7 +18,7 @@ from discord.ext import commands
 
 from bot.discord.buttons import MuseButton
 from bot.discord.context import app_of
-from bot.discord.render import label, result_embed
+from bot.discord.render import label, model_name, result_embed
 from bot.discord.replies import NO_PINGS, report_error
 from bot.errors import NotAllowed, UserError
 from bot.service.privacy import forget_member
@@ -84,6 +84,10 @@ class CompareButton(MuseButton, template=AB_TEMPLATE):
         service = app_of(interaction).service
         delivery = await service.compare_vote(self.job_id, interaction.user.id, self.choice)
         await _redraw(interaction, delivery)
+        if len(delivery.match_models) == 2:  # a champion-challenger match: named once chosen
+            a, b = (model_name(m) for m in delivery.match_models)
+            reveal = f"Thanks! **A** was written by `{a}`, **B** by `{b}`."
+            await interaction.followup.send(reveal, ephemeral=True)
 
 
 class EditModal(discord.ui.Modal, title="Edit the result"):

@@ -37,7 +37,7 @@ from bot.service.checks import check_prompt, validate_request
 from bot.service.copyright import result_withheld
 from bot.service.delivery import build_delivery
 from bot.service.derive import actions, read_source
-from bot.service.execution import Executor, has_content, job_queue, ticket
+from bot.service.execution import Executor, has_content, job_queue
 from bot.service.feedback import FeedbackStore, RateLimiter
 from bot.service.messages import busy_message, failure_message
 from bot.service.pictures import Pictures
@@ -177,7 +177,7 @@ class MuseService:
         rows = self._rows(request, source_png)
         record = job_record(request, origin, rows, parent, self.clock())
         try:
-            future = self.queue.submit(ticket(record, rows, remote=self.executor.remote))
+            future = self.queue.submit(self.executor.ticket(record, rows))
         except Overloaded as err:
             raise Busy(busy_message(err)) from err
         return PendingJob(record, request, rows, future, time.perf_counter())
@@ -200,7 +200,7 @@ class MuseService:
         request = dataclasses.replace(request_from_fields(job.kind, job.options), seed=job.seed)
         rows = self._rows(request, await read_source(self, request))
         try:
-            future = self.queue.submit(ticket(job, rows, remote=self.executor.remote))
+            future = self.queue.submit(self.executor.ticket(job, rows))
         except Overloaded as err:
             await self.storage.finish_job(job.id, "failed", self.clock(), "not resumed: busy")
             raise Busy(busy_message(err)) from err

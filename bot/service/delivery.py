@@ -12,6 +12,8 @@ from bot.store.storage import Storage
 from generators.requests import request_from_fields
 from moderation.verdict import Decision
 
+MATCH_MODEL = "two models, named once you choose"  # a match's public footer hides them
+
 
 async def build_delivery(
     storage: Storage, feedback: FeedbackStore, job: JobRecord, default_model_id: str
@@ -29,13 +31,15 @@ async def build_delivery(
     edits = await feedback.latest_edits([out.id for out in shown])
     picks = await feedback.pick_counts(job.id, "pick") if len(shown) > 1 else {}
     request = request_from_fields(job.kind, job.options)
+    models = tuple(o.model_id for o in stored if o.candidate in (0, 1)) if job.compare else ()
+    match = models if len(set(models)) > 1 else ()
     return Delivery(
         job_id=job.id,
         group_id=job.group_id,
         kind=job.kind,
         requester_id=job.user_id,
         options=request.options(),
-        model_id=stored[0].model_id if stored else default_model_id,
+        model_id=MATCH_MODEL if match else stored[0].model_id if stored else default_model_id,
         seed=job.seed,
         sample_number=await storage.group_size(job.group_id),
         outputs=tuple(
@@ -58,6 +62,7 @@ async def build_delivery(
         compare=job.compare,
         picked=next((oid for oid in picks if oid is not None), None),
         ab_counts=await _ab_counts(feedback, job, shown) if job.compare else (0, 0, 0),
+        match_models=match,
     )
 
 

@@ -4,6 +4,8 @@ denoising steps, and judge every image before it is kept."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -13,6 +15,7 @@ from typing import Any, cast
 
 from bot.config import Settings
 from bot.ops.metrics import Metrics
+from bot.service.arena import ARENA_KIND, match_ticket, play_match
 from bot.service.streaming import StreamFilter
 from bot.service.types import Result, Rows
 from bot.service.work import image_outputs, image_path
@@ -94,6 +97,20 @@ class Executor:
         self.remote = is_remote(backend)
         self.remote_texts: dict[str, list[str]] = {}  # running remote jobs' text so far, per row
         self.text_steps = TextSteps(worker, backend, self._count_step, self._mark_running)  # type: ignore[arg-type]
+        self.challenger: TextBackend | None = None  # set by whoever loaded one (bot.service.arena)
+        self.match_random = random.Random()
+        self._match_models: dict[str, tuple[str, ...]] = {}  # a running match's model per row
+
+    def ticket(self, record: JobRecord, rows: Rows) -> Ticket[Rows]:
+        """A job's queue ticket; a share of compare text jobs become champion-challenger
+        matches when a challenger is served."""
+        share = self.settings.challenger_share
+        if self._can_match(record) and self.match_random.random() < share:
+            return match_ticket(record, rows)  # type: ignore[arg-type, return-value]
+        return ticket(record, rows, remote=self.remote)
+
+    def _can_match(self, record: JobRecord) -> bool:
+        return self.challenger is not None and record.compare and record.kind != "draw"
 
     def partial(self, job_id: str) -> tuple[str, ...] | None:
         """A running text job's rows so far (unfiltered), from the step loop or a server."""
@@ -125,6 +142,8 @@ class Executor:
         try:
             if batch[0].kind == "image":
                 samples: Sequence[Any] = await self._draw(batch, rows, cancel)
+            elif batch[0].kind == ARENA_KIND:
+                samples = await self._match(batch[0], rows, cancel)
             else:
                 samples = await self._write(batch, rows, cancel)
         except asyncio.CancelledError:
@@ -147,8 +166,22 @@ class Executor:
                 assert self.image_backend is not None
                 results.append(ImageResult(chunk, self.image_backend.model_id, elapsed, len(rows)))
             else:
-                results.append(TextResult(chunk, self.backend.model_id, elapsed, len(rows)))
+                models = self._match_models.pop(ticket.job_id, ())
+                result = TextResult(chunk, self.backend.model_id, elapsed, len(rows))
+                results.append(dataclasses.replace(result, model_ids=models))
         return results
+
+    async def _match(
+        self, match: Ticket[Rows], rows: list[Any], cancel: threading.Event
+    ) -> Sequence[Any]:
+        """A and B from the champion and the challenger, in a random order."""
+        assert self.challenger is not None
+        champion = cast(TextBackend, self.backend)
+        samples, models = await play_match(
+            self.worker, champion, self.challenger, rows, cancel, self.match_random
+        )
+        self._match_models[match.job_id] = models
+        return samples
 
     async def _write(
         self, batch: list[Ticket[Rows]], rows: list[Any], cancel: threading.Event

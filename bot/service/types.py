@@ -81,6 +81,7 @@ class Delivery:
     picked: int | None = None  # the output the requester picked among candidates
     ab_counts: tuple[int, int, int] = (0, 0, 0)  # members preferring A, B, or a tie
     actions: tuple[str, ...] = ()  # a drawing's buttons (``bot.service.derive.actions``)
+    match_models: tuple[str, ...] = ()  # A's and B's model in a champion-challenger match
 
 
 @dataclass(frozen=True)

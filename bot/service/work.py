@@ -143,9 +143,8 @@ def text_outputs(
         verdict = judge(text) if text else Verdict(Decision.ALLOW)
         tokens = float(sample.new_tokens)
         timings = _timings(total_s, result.generate_s, result.batch_rows, new_tokens=tokens)
-        outputs.append(
-            NewOutput(index, text, result.model_id, sample.seed, verdict.to_json(), timings)
-        )
+        model_id = result.model_ids[index] if result.model_ids else result.model_id
+        outputs.append(NewOutput(index, text, model_id, sample.seed, verdict.to_json(), timings))
     return outputs
 
 

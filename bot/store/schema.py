@@ -181,7 +181,17 @@ ALTER TABLE jobs ADD COLUMN operation TEXT;
 CREATE INDEX jobs_source ON jobs (source_output_id) WHERE source_output_id IS NOT NULL;
 """
 
+# Champion and challenger as `muse promote` last left them (bot/service/arena.py); a row wins
+# over MUSE_TEXT_MODEL / MUSE_TEXT_CHALLENGER at start while those name the same two models.
+SCHEMA_V10 = """
+CREATE TABLE model_roles (
+    role       TEXT PRIMARY KEY CHECK (role IN ('champion', 'challenger')),
+    model      TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7, SCHEMA_V8,
-    SCHEMA_V9,
+    SCHEMA_V9, SCHEMA_V10,
 )  # fmt: skip

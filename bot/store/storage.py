@@ -8,10 +8,11 @@ grouped by the tables they touch: ``jobs`` (jobs and outputs), ``votes`` and ``m
 
 from __future__ import annotations
 
+from bot.store.arena import ArenaQueries
 from bot.store.jobs import JobQueries
 from bot.store.members import MemberQueries
 from bot.store.votes import VoteQueries
 
 
-class Storage(JobQueries, VoteQueries, MemberQueries):
+class Storage(JobQueries, VoteQueries, MemberQueries, ArenaQueries):
     """The database. Open with ``await Storage.open(path)`` or ``async with``."""

@@ -27,6 +27,7 @@ from aiohttp import web
 from bot.errors import ConfigError, UserError
 from bot.review.items import WEB_ACTOR_ID
 from bot.review.reviews import ReviewDesk
+from bot.service.arena import pair_standings
 from bot.store.storage import Storage
 from bot.web.auth import LOGIN_COOKIE, SESSION_COOKIE, SESSION_MAX_AGE_S, Guard
 from bot.web.charts import bar_chart
@@ -194,7 +195,10 @@ class WebView:
             ),
         ]  # fmt: skip
         audit = await self.desk.audit_everywhere(AUDIT_SHOWN)
-        return Dashboard(items, total, await queue_depth(storage), audit, charts, flash)
+        roles = await storage.model_roles()  # the challenger as last promoted, when saved
+        arena = pair_standings(await storage.match_choices(), roles[1:] if roles else ())
+        queue = await queue_depth(storage)
+        return Dashboard(items, total, queue, audit, charts, flash, arena=arena)
 
     @staticmethod
     def _flash(query: Mapping[str, str]) -> Flash | None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from html import escape
 
 from bot.review.items import CLI_USER_ID, AuditEntry, ReviewItem, actor_name
+from bot.service.arena import Standing
 from bot.web.queries import QueueDepth
 
 
@@ -30,6 +31,7 @@ class Dashboard:
     audit: Sequence[AuditEntry]
     charts: Sequence[str]  # finished SVG markup from bot.web.charts
     flash: Flash | None = None
+    arena: Sequence[Standing] = ()  # A/B matches between text models (bot.service.arena)
 
 
 def when(timestamp: float) -> str:
@@ -168,6 +170,25 @@ def _audit(entries: Sequence[AuditEntry]) -> str:
     )
 
 
+def _arena(standings: Sequence[Standing]) -> str:
+    """Each pair of models that met in A/B matches: win rate, 95% interval, comparisons."""
+    if not standings:
+        return ""
+    rows = []
+    for s in standings:
+        rate, (low, high) = s.win_rate(), s.interval()
+        shown = "—" if rate is None else f"{rate:.1%} ({low:.1%} to {high:.1%})"
+        rows.append(
+            f"<tr><td>{escape(s.model)}</td><td>{escape(s.rival)}</td><td>{shown}</td>"
+            f"<td>{s.decided}</td><td>{s.ties}</td></tr>"
+        )
+    return (
+        '<section><h2>Champion and challenger</h2><table class="arena"><thead><tr>'
+        "<th>model</th><th>against</th><th>win rate (95% CI)</th><th>comparisons</th>"
+        f"<th>ties</th></tr></thead><tbody>{''.join(rows)}</tbody></table></section>"
+    )
+
+
 def _header(board: Dashboard, csrf: str) -> str:
     return (
         '<header class="top"><h1>Muse · moderators</h1>'
@@ -202,6 +223,7 @@ def dashboard_page(board: Dashboard, csrf: str) -> str:
         f'<section><h2>Pending review</h2><div id="pending">{items}</div>{more}</section>'
         f'<section><h2>Activity, last 14 days (UTC)</h2><div class="charts">'
         f"{''.join(board.charts)}</div></section>"
+        f"{_arena(board.arena)}"
         f"<section><h2>Moderation log</h2>{_audit(board.audit)}</section></main>"
     )
     return layout("Muse · moderators", body)
