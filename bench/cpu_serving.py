@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -223,7 +222,7 @@ def report(threads: int, cells: dict[str, Cell]) -> list[str]:
     return missed
 
 
-def main() -> None:
+def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from tests.llama_server import find_binary, serve
 
@@ -244,8 +243,8 @@ def main() -> None:
     for line in missed:
         print(f"MISSED: {line}")
     print("FAIL" if missed else "PASS: every target met")
-    sys.exit(1 if missed else 0)
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import os
 import random
-import sys
 import tempfile
 import threading
 import time
@@ -241,4 +240,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

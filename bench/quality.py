@@ -106,4 +106,4 @@ async def collect(backend: Any) -> tuple[Side, Side]:
 if __name__ == "__main__":
     from bench.quality_report import main
 
-    sys.exit(main(collect, load_backend))
+    raise SystemExit(main(collect, load_backend))

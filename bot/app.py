@@ -75,24 +75,35 @@ def load_models(settings: Settings, access: Access | None = None) -> Models:
     torch.set_num_threads(settings.torch_threads)
     models = Models(None, 0.0)
     if local_text:
-        from generators.text import TransformersTextBackend
-
-        log.info("loading the text model %s and warming it up", settings.text_model)
-        text = TransformersTextBackend.load(
-            text_model_for(settings),
-            device=settings.device,
-            quant=settings.text_quant,
-            local_files_only=local_only,
-        )
-        models.text, models.token_s = text, text.warmup()
-        log.info("text warm-up: %.1f ms per token", models.token_s * 1000)
-        if settings.text_challenger is not None:
-            models.challenger = TransformersTextBackend.load(
-                settings.text_challenger, device=settings.device, quant=settings.text_quant
-            )
+        _load_text(settings, models, local_only)
     if settings.image_model is None:
         log.info("MUSE_IMAGE_MODEL is off: /draw is disabled")
         return models
+    _load_image(settings, models, local_only)
+    return models
+
+
+def _load_text(settings: Settings, models: Models, local_only: bool) -> None:
+    """The transformers text model (and the challenger), warmed up."""
+    from generators.text import TransformersTextBackend
+
+    log.info("loading the text model %s and warming it up", settings.text_model)
+    text = TransformersTextBackend.load(
+        text_model_for(settings),
+        device=settings.device,
+        quant=settings.text_quant,
+        local_files_only=local_only,
+    )
+    models.text, models.token_s = text, text.warmup()
+    log.info("text warm-up: %.1f ms per token", models.token_s * 1000)
+    if settings.text_challenger is not None:
+        models.challenger = TransformersTextBackend.load(
+            settings.text_challenger, device=settings.device, quant=settings.text_quant
+        )
+
+
+def _load_image(settings: Settings, models: Models, local_only: bool) -> None:
+    """The diffusers pipeline, warmed up at its native size."""
     import diffusers
 
     diffusers.utils.logging.disable_progress_bar()
@@ -101,7 +112,7 @@ def load_models(settings: Settings, access: Access | None = None) -> Models:
 
     log.info("loading the image model %s and warming it up", settings.image_model)
     image = DiffusersImageBackend.load(
-        settings.image_model,
+        str(settings.image_model),
         device=settings.device,
         offload=settings.image_offload,
         guidance=settings.image_guidance,
@@ -112,7 +123,6 @@ def load_models(settings: Settings, access: Access | None = None) -> Models:
     )
     models.image, models.step_s = image, image.warmup()
     log.info("image warm-up: %.2f s per step at native size", models.step_s)
-    return models
 
 
 async def connect_remote(settings: Settings, models: Models) -> OpenAITextBackend | None:

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 from dotenv import dotenv_values
 
@@ -119,7 +120,12 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
     )  # fmt: skip
     async with await Storage.open(settings.db_path) as storage:
         manifest = await export(
-            storage, args.out, fmt=args.format, filters=filters, secret=_secret(settings)
+            storage,
+            args.out,
+            fmt=args.format,
+            filters=filters,
+            secret=_secret(settings),
+            progress=RowProgress(sys.stderr),
         )
     skipped = ", ".join(f"{n} {why}" for why, n in manifest.skipped.items()) or "none"
     print(f"wrote {manifest.rows} {manifest.format} row(s) to {manifest.data} (skipped: {skipped})")
@@ -193,6 +199,21 @@ def _cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.discord.serve import serve  # the CLI's one way into the Discord adapter
 
     return serve(settings, metrics_host=args.metrics_host, metrics_port=args.metrics_port)
+
+
+class RowProgress:
+    """``exporting: N rows…`` on stderr, at most every ``every`` rows (one line, rewritten in
+    place on a terminal)."""
+
+    def __init__(self, stream: TextIO, every: int = 1000) -> None:
+        self.stream, self.every, self.shown = stream, every, 0
+
+    def __call__(self, rows: int) -> None:
+        if rows - self.shown < self.every:
+            return
+        self.shown = rows
+        end = "\r" if self.stream.isatty() else "\n"
+        print(f"exporting: {rows} rows…", end=end, file=self.stream, flush=True)
 
 
 def _cmd_export(settings: Settings, args: argparse.Namespace) -> int:

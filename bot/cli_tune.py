@@ -58,13 +58,15 @@ def add_finetune(tune: argparse.ArgumentParser) -> None:
     tune.add_argument("--base", required=True, help="hub id or folder of the model to tune")
     tune.add_argument("--out", type=Path, required=True, help="new folder for the tuned model")
     tune.add_argument("--lora", action="store_true", help="train a LoRA adapter, then merge it")
-    tune.add_argument("--steps", type=int, default=50)
-    tune.add_argument("--learning-rate", type=float, default=5e-5)
-    tune.add_argument("--batch-size", type=int, default=4)
+    tune.add_argument("--steps", type=int, default=50, help="training steps (default: 50)")
+    tune.add_argument(
+        "--learning-rate", type=float, default=5e-5, help="optimizer step size (default: 5e-5)"
+    )
+    tune.add_argument("--batch-size", type=int, default=4, help="rows per step (default: 4)")
     tune.add_argument("--eval-fraction", type=float, default=0.1, help="rows held out (0.1)")
     tune.add_argument("--save-steps", type=int, default=0, help="checkpoint interval (steps/5)")
     tune.add_argument("--resume", action="store_true", help="continue an interrupted run")
-    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument("--seed", type=int, default=0, help="seed of the split and the training")
     tune.add_argument("--manifest", type=Path, help="export manifest (default: DATA.manifest.json)")
 
 

@@ -126,6 +126,11 @@ def shard_settings(read: Reader) -> dict[str, Any]:
 def picture_settings(read: Reader) -> dict[str, Any]:
     """Model sizes, /draw's buttons, and memory savers for large pictures."""
     return {
+        "image_dir": Path(read.text("MUSE_IMAGE_DIR", "./data/images")).expanduser(),
+        "image_offload": read.flag("MUSE_IMAGE_OFFLOAD", False),
+        "image_max_steps": read.number("MUSE_IMAGE_MAX_STEPS", 30, int, 1),
+        "image_default_steps": read.number("MUSE_IMAGE_DEFAULT_STEPS", 20, int, 1),
+        "image_guidance": read.number("MUSE_IMAGE_GUIDANCE", 7.0, float, 0),
         "image_review_at": read.number("MUSE_IMAGE_REVIEW_AT", 0.4, float, 0),
         "image_block_at": read.number("MUSE_IMAGE_BLOCK_AT", 0.8, float, 0),
         "image_native_px": read.number("MUSE_IMAGE_NATIVE_PX", 0, int, 0),

@@ -13,6 +13,7 @@ import errno
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,10 +29,17 @@ from bot.store.storage import Storage
 
 
 async def export(
-    storage: Storage, out: Path, *, fmt: str, filters: ExportFilters, secret: str
+    storage: Storage,
+    out: Path,
+    *,
+    fmt: str,
+    filters: ExportFilters,
+    secret: str,
+    progress: Callable[[int], None] | None = None,
 ) -> Manifest:
     """Write the ``fmt`` dataset to ``out`` (JSONL; Parquet for ``.parquet``; a folder of PNGs
-    with ``metadata.jsonl`` for ``kind="draw"``) and its manifest; returns the manifest."""
+    with ``metadata.jsonl`` for ``kind="draw"``) and its manifest; returns the manifest.
+    ``progress`` is told the rows written so far as they grow."""
     names = Pseudonyms(secret)
     spec = format_named(fmt)
     layout = _layout(out, filters)
@@ -39,8 +47,8 @@ async def export(
         _check_destination(out, layout)
         out.parent.mkdir(parents=True, exist_ok=True)
         if layout == "imagefolder":
-            return await _export_folder(storage, out, spec, filters, names)
-        run = ExportRun(spec, filters, names, images=None)
+            return await _export_folder(storage, out, spec, filters, names, progress)
+        run = ExportRun(spec, filters, names, images=None, progress=progress)
         return await _export_file(storage, out, run, layout)
     except OSError as err:  # name the path asked for, not the hidden partial file
         raise OSError(err.errno, err.strerror or str(err), str(out)) from err
@@ -81,6 +89,8 @@ async def _write_rows(storage: Storage, run: ExportRun, sink: Sink) -> None:
             for row in run.fmt.rows(run, run.usable(group)):
                 sink.write(row)
                 run.rows += 1
+            if run.progress is not None:
+                run.progress(run.rows)
 
 
 def _sink(path: Path, spec: Format, layout: str) -> Sink:
@@ -104,10 +114,15 @@ async def _export_file(storage: Storage, out: Path, run: ExportRun, layout: str)
 
 
 async def _export_folder(
-    storage: Storage, out: Path, spec: Format, filters: ExportFilters, names: Pseudonyms
+    storage: Storage,
+    out: Path,
+    spec: Format,
+    filters: ExportFilters,
+    names: Pseudonyms,
+    progress: Callable[[int], None] | None,
 ) -> Manifest:
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    run = ExportRun(spec, filters, names, Images(work, names))
+    run = ExportRun(spec, filters, names, Images(work, names), progress=progress)
     try:
         sink = JsonlSink(work / "metadata.jsonl")
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -54,6 +54,7 @@ class ExportRun:
     skipped: Counter[str] = field(default_factory=Counter)
     model_ids: set[str] = field(default_factory=set)
     _last_turns: tuple[tuple[str, str, str], list[dict[str, str]]] | None = None
+    progress: Callable[[int], None] | None = None  # told the rows written so far, per group
 
     def usable(self, group: list[Item]) -> list[Item]:
         """The group's exportable outputs; the others are counted by reason."""
