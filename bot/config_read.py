@@ -91,12 +91,31 @@ def remote_settings(read: Reader) -> dict[str, Any]:
     }
 
 
+# Where `make llama-server` (.ci/llama-server) caches a llama-server built for this host.
+LLAMA_SERVER_VERSION = "11434.0.0"  # keep in step with .ci/llama-server
+
+
+def built_llama_server(cache: Path) -> Path | None:
+    """The llama-server that `make llama-server` built under ``cache``, if there is one."""
+    binary = cache / f"llama-server-{LLAMA_SERVER_VERSION}" / "llama-server"
+    return binary if binary.is_file() else None
+
+
 def gguf_settings(read: Reader) -> dict[str, Any]:
-    """The llama.cpp engine's threads, and an optional llama-server binary for it."""
+    """The llama.cpp engine's threads, and its binary: ``MUSE_LLAMA_SERVER`` when it names one,
+    ``wheel`` for the xllamacpp wheel's engine, and by default a llama-server built for this
+    host by `make llama-server` when there is one (about 10% faster than the wheel's generic
+    build here), else the wheel's."""
     raw = read.text("MUSE_LLAMA_SERVER", "")
-    binary = Path(raw).expanduser() if raw else None
-    if binary is not None and not binary.is_file():
-        read.problems.append(f"MUSE_LLAMA_SERVER={raw!r} is not a file (a llama-server binary)")
+    if raw.lower() == "wheel":
+        binary = None
+    elif raw:
+        binary = Path(raw).expanduser()
+        if not binary.is_file():
+            read.problems.append(f"MUSE_LLAMA_SERVER={raw!r} is not a file (a llama-server binary)")
+    else:
+        cache = read.text("MUSE_CACHE", str(Path.home() / ".cache" / "muse"))
+        binary = built_llama_server(Path(cache).expanduser())
     return {"gguf_threads": read.number("MUSE_GGUF_THREADS", 1, int, 1), "llama_server": binary}
 
 

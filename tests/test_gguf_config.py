@@ -91,3 +91,27 @@ def test_auto_is_the_gguf_on_cpu_and_transformers_on_a_gpu() -> None:
 def test_an_explicit_model_is_kept_on_any_host() -> None:
     settings = Settings(text_model="owner/model", device="cpu")
     assert text_model_for(settings) == "owner/model" and local_gguf(settings) is None
+
+
+def test_a_llama_server_built_for_this_host_is_used_unless_the_wheel_is_asked_for(
+    tmp_path: Path,
+) -> None:
+    """`make llama-server` caches a host build under MUSE_CACHE; Muse then serves GGUF models
+    with it by default. ``wheel`` keeps the xllamacpp wheel's engine; with no build, the wheel."""
+    from bot.config_read import LLAMA_SERVER_VERSION
+
+    cache = tmp_path / "cache"
+    assert load_settings({"MUSE_CACHE": str(cache)}).llama_server is None
+    built = cache / f"llama-server-{LLAMA_SERVER_VERSION}" / "llama-server"
+    built.parent.mkdir(parents=True)
+    built.write_bytes(b"")
+    assert load_settings({"MUSE_CACHE": str(cache)}).llama_server == built
+    wheel = {"MUSE_CACHE": str(cache), "MUSE_LLAMA_SERVER": "wheel"}
+    assert load_settings(wheel).llama_server is None
+
+
+def test_the_build_script_and_the_settings_agree_on_the_version() -> None:
+    from bot.config_read import LLAMA_SERVER_VERSION
+
+    script = Path(__file__).resolve().parents[1] / ".ci" / "llama-server"
+    assert f"VERSION={LLAMA_SERVER_VERSION}" in script.read_text()

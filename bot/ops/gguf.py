@@ -62,5 +62,6 @@ async def start_gguf(settings: Settings, spec: GgufSpec) -> LlamaCppTextBackend:
         binary=settings.llama_server,
     )
     backend = await LlamaCppTextBackend.start(config, timeout_s=settings.openai_timeout_s)
-    log.info("llama.cpp serves %s with %d thread(s)", path, config.threads)
+    engine = config.binary or "the xllamacpp wheel's engine"
+    log.info("llama.cpp (%s) serves %s with %d thread(s)", engine, path, config.threads)
     return backend
