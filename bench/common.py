@@ -90,3 +90,30 @@ class Ticker:
             f"ticks={len(ordered)} worst={ordered[-1] * 1000:.1f} ms "
             f"p99={p99 * 1000:.1f} ms median={statistics.median(ordered) * 1000:.2f} ms"
         )
+
+
+async def stream_direct(
+    client: Any, model: str, prompt: Any, extra: dict[str, Any] | None = None
+) -> tuple[int, float | None]:
+    """One row straight to an OpenAI-compatible server, as Muse's backend would send it:
+    (tokens written, seconds to the first text, None when none came)."""
+    sampling = prompt.sampling
+    sent = time.perf_counter()
+    stream = await client.chat.completions.create(
+        model=model,
+        messages=[{"role": m.role, "content": m.content} for m in prompt.messages],
+        max_tokens=sampling.max_new_tokens,
+        temperature=sampling.temperature,
+        top_p=sampling.top_p,
+        seed=sampling.seed,
+        stream=True,
+        stream_options={"include_usage": True},
+        extra_body={"top_k": sampling.top_k, **(extra or {})},
+    )
+    tokens, first = 0, None
+    async for chunk in stream:
+        if first is None and chunk.choices and chunk.choices[0].delta.content:
+            first = time.perf_counter() - sent
+        if chunk.usage is not None:
+            tokens = chunk.usage.completion_tokens
+    return int(tokens), first

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.common import stream_direct
 from bot.app import open_service
 from bot.config import Settings
 from bot.service.core import MuseService
@@ -77,27 +78,9 @@ async def direct(client: Any, model: str, batch: list[PoemRequest], cell: Cell) 
     """The rows Muse would send, straight to llama-server."""
 
     async def one(prompt: TextPrompt) -> int:
-        sampling = prompt.sampling
-        sent = time.perf_counter()
-        stream = await client.chat.completions.create(
-            model=model,
-            messages=[{"role": m.role, "content": m.content} for m in prompt.messages],
-            max_tokens=sampling.max_new_tokens,
-            temperature=sampling.temperature,
-            top_p=sampling.top_p,
-            seed=sampling.seed,
-            stream=True,
-            stream_options={"include_usage": True},
-            extra_body={"top_k": sampling.top_k, **NO_PROMPT_CACHE},
-        )
-        tokens, first = 0, None
-        async for chunk in stream:
-            if first is None and chunk.choices and chunk.choices[0].delta.content:
-                first = time.perf_counter() - sent
-            if chunk.usage is not None:
-                tokens = chunk.usage.completion_tokens
+        tokens, first = await stream_direct(client, model, prompt, NO_PROMPT_CACHE)
         cell.ttft_s.append(first if first is not None else float("nan"))
-        return int(tokens)
+        return tokens
 
     started = time.perf_counter()
     counts = await asyncio.gather(*(one(prompt_of(r)) for r in batch))

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.common import stream_direct
 from bot.app import open_service
 from bot.config import Settings
 from bot.service.core import MuseService
@@ -51,22 +52,7 @@ async def direct(base_url: str, model: str) -> Round:
     prompts = [poem_prompt(r, SamplingParams(r.seed or 0, NEW_TOKENS)) for r in requests()]
 
     async def one(prompt: Any) -> int:
-        sampling = prompt.sampling
-        stream = await client.chat.completions.create(
-            model=model,
-            messages=[{"role": m.role, "content": m.content} for m in prompt.messages],
-            max_tokens=sampling.max_new_tokens,
-            temperature=sampling.temperature,
-            top_p=sampling.top_p,
-            seed=sampling.seed,
-            stream=True,
-            stream_options={"include_usage": True},
-            extra_body={"top_k": sampling.top_k},
-        )
-        tokens = 0
-        async for chunk in stream:
-            if chunk.usage is not None:
-                tokens = chunk.usage.completion_tokens
+        tokens, _ = await stream_direct(client, model, prompt)
         return tokens
 
     started, cpu = time.perf_counter(), time.process_time()
