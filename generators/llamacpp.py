@@ -105,7 +105,10 @@ class LlamaEngine:
 
     @property
     def ready(self) -> bool:
-        return self._ready.is_set()
+        """Serving: started, and its process has not exited (even if the watcher has not yet
+        woken up to notice, as when a dropped connection reports the crash first)."""
+        process = self._process
+        return self._ready.is_set() and process is not None and process.returncode is None
 
     @property
     def pid(self) -> int | None:

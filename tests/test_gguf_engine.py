@@ -6,6 +6,7 @@ engine mid-job. Without the wheel these tests skip locally and fail in CI."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -104,25 +105,33 @@ def test_the_engine_honours_a_gbnf_grammar(backend: LlamaCppTextBackend) -> None
     assert text in {"moon light.", "moon shadow.", "river light.", "river shadow."}
 
 
-async def test_a_crash_mid_row_fails_it_clearly_and_the_engine_restarts(
-    backend: LlamaCppTextBackend,
-) -> None:
+async def test_a_crash_mid_row_fails_it_clearly_and_the_engine_restarts(tiny_gguf: Path) -> None:
+    # a 5 s pause before the restart, so that the engine is surely still down when the row has
+    # failed (with the default 1 s, a slow moment let the restart win the race)
+    config = EngineConfig(
+        model=tiny_gguf, alias="tiny-poet", slots=4, ctx_per_slot=512, restart_delay_s=5.0
+    )
+    backend = await LlamaCppTextBackend.start(config, timeout_s=30)
     engine = backend.engine
     first_pid = engine.pid
     assert first_pid is not None
 
     def kill(*_: Any) -> None:
         if engine.pid == first_pid:
-            os.kill(first_pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # a later chunk of the same stream
+                os.kill(first_pid, signal.SIGKILL)
 
-    with pytest.raises(RemoteGenerationError) as caught:
-        await backend.generate([prompt(5, 400)], threading.Event(), kill)
-    assert str(caught.value) == CRASHED
-    assert backend.problem() is not None and "not running" in str(backend.problem())
-    await asyncio.wait_for(engine._ready.wait(), 60)
-    assert engine.starts == 2 and engine.pid != first_pid and backend.problem() is None
-    [sample] = await backend.generate([prompt(6)], threading.Event())
-    assert sample.text
+    try:
+        with pytest.raises(RemoteGenerationError) as caught:
+            await backend.generate([prompt(5, 400)], threading.Event(), kill)
+        assert str(caught.value) == CRASHED
+        assert backend.problem() is not None and "not running" in str(backend.problem())
+        await asyncio.wait_for(engine._ready.wait(), 60)
+        assert engine.starts == 2 and engine.pid != first_pid and backend.problem() is None
+        [sample] = await backend.generate([prompt(6)], threading.Event())
+        assert sample.text
+    finally:
+        await backend.close()
 
 
 async def service_over(make_service: ServiceFactory, backend: Any, **kw: Any) -> MuseService:
