@@ -70,12 +70,9 @@ def draw_loss_plot(log: LossLog, path: Path) -> None:
 
 
 def file_sha256(path: Path) -> str:
-    """The hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
+    """The hex SHA-256 of a file (generators may not import moderation's twin)."""
     with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 def read_manifest(path: Path | None) -> dict[str, Any] | None:
