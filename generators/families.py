@@ -21,8 +21,6 @@ import inspect
 from dataclasses import dataclass
 from typing import Any
 
-from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting
-
 NAMES = {"StableDiffusion": "Stable Diffusion", "StableDiffusionXL": "SDXL",
          "StableDiffusion3": "SD3", "PixArtSigma": "PixArt-Σ", "Flux": "FLUX.1"}  # fmt: skip
 NO_NEGATIVE = ("Flux",)  # guidance-distilled: no classifier-free guidance
@@ -83,6 +81,8 @@ def _builds(auto: Any, pipe: Any) -> bool:
 
 def detect(pipe: Any, native_px: int = 0) -> Family:
     """The family of a loaded pipeline; ``native_px`` > 0 overrides the native side."""
+    from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting  # not for Family
+
     params = inspect.signature(pipe.__call__).parameters
     native, multiple = _size(pipe)
     if native_px > 0:

@@ -18,7 +18,6 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import torch
@@ -29,7 +28,6 @@ from diffusers import (
     DiffusionPipeline,
 )
 from PIL import Image
-from PIL.PngImagePlugin import PngInfo
 
 from generators.backend import (
     GenerationCancelled,
@@ -41,7 +39,8 @@ from generators.backend import (
 from generators.families import Family, detect
 from generators.memory import ALL_SAVERS, MemoryPlan, savers
 from generators.options import ImageSize
-from generators.provenance import AI_FLAG_KEY, Provenance, marker_chunks
+from generators.png import encode_png, muse_version
+from generators.provenance import Provenance, marker_chunks
 from generators.samples import DrawRow, ImageSample
 from generators.text import default_dtype, resolve_device
 from generators.upscaler import Upscaler
@@ -49,26 +48,6 @@ from generators.upscaler import Upscaler
 log = logging.getLogger(__name__)
 
 DEFAULT_GUIDANCE = 7.0
-
-
-def muse_version() -> str:
-    try:
-        return version("muse-bot")
-    except PackageNotFoundError:
-        return "dev"
-
-
-def encode_png(image: Image.Image, metadata: dict[str, str]) -> bytes:
-    """PNG bytes with ``metadata`` as text chunks (deterministic for the same pixels)."""
-    info = PngInfo()
-    for key, value in metadata.items():
-        if key == AI_FLAG_KEY:
-            info.add_text(key, value)  # tEXt (iTXt if the model id is not Latin-1)
-        else:
-            info.add_itxt(key, value)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", pnginfo=info)
-    return buffer.getvalue()
 
 
 class DiffusersImageBackend:

@@ -51,17 +51,30 @@ class ScaleOptions:
         return options | {"autoscaling_config": scaling}
 
 
+async def answer(engine: ImageEngine, request: Any, *, edit: bool) -> Any:
+    """An images request's answer: JSON, server-sent events with ``stream``, or a 400."""
+    from fastapi.responses import JSONResponse, StreamingResponse
+
+    try:
+        body = await request.json()
+        if not isinstance(body, dict):
+            raise BadImageRequest("the body must be a JSON object")
+        rows, guidance = engine.rows_of(body, edit=edit)
+    except (BadImageRequest, json.JSONDecodeError) as err:
+        error = {"message": str(err), "type": "invalid_request_error"}
+        return JSONResponse({"error": error}, status_code=400)
+    if body.get("stream"):
+        events = engine.stream(rows, guidance)
+        return StreamingResponse(events, media_type="text/event-stream")
+    return await engine.draw(rows, guidance, lambda step, steps: None)
+
+
 def build_app(engine: EngineOptions, scale: ScaleOptions) -> Any:
     """The bound Ray Serve application (FastAPI ingress)."""
     from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse, StreamingResponse
     from ray import serve
 
     api = FastAPI(title="Muse images")
-
-    def refused(err: BadImageRequest) -> JSONResponse:
-        body = {"error": {"message": str(err), "type": "invalid_request_error"}}
-        return JSONResponse(body, status_code=400)
 
     @serve.deployment(**scale.deployment())
     @serve.ingress(api)
@@ -77,26 +90,13 @@ def build_app(engine: EngineOptions, scale: ScaleOptions) -> Any:
         def models(self) -> dict[str, Any]:
             return self.engine.models()
 
-        async def _images(self, request: Request, edit: bool) -> Any:
-            try:
-                body = await request.json()
-                if not isinstance(body, dict):
-                    raise BadImageRequest("the body must be a JSON object")
-                rows, guidance = self.engine.rows_of(body, edit=edit)
-            except (BadImageRequest, json.JSONDecodeError) as err:
-                return refused(BadImageRequest(str(err)))
-            if body.get("stream"):
-                events = self.engine.stream(rows, guidance)
-                return StreamingResponse(events, media_type="text/event-stream")
-            return await self.engine.draw(rows, guidance, lambda step, steps: None)
-
         @api.post("/v1/images/generations")
         async def generations(self, request: Request) -> Any:
-            return await self._images(request, edit=False)
+            return await answer(self.engine, request, edit=False)
 
         @api.post("/v1/images/edits")
         async def edits(self, request: Request) -> Any:
-            return await self._images(request, edit=True)
+            return await answer(self.engine, request, edit=True)
 
     return MuseImages.bind(engine)  # type: ignore[attr-defined]
 
@@ -175,7 +175,7 @@ def _shutdown() -> None:
     from ray import serve
 
     try:
-        serve.shutdown()
+        serve.shutdown()  # type: ignore[no-untyped-call]
     finally:
         ray.shutdown()
 

@@ -139,9 +139,7 @@ class ImageEngine:
         return {"object": "list", "data": [entry | {"capabilities": abilities}]}
 
     def answer(self, samples: list[ImageSample]) -> dict[str, Any]:
-        data = [
-            {"b64_json": base64.b64encode(s.png).decode(), "seed": s.seed} for s in samples
-        ]
+        data = [{"b64_json": base64.b64encode(s.png).decode(), "seed": s.seed} for s in samples]
         return {"created": int(time.time()), "model": self.model_id, "data": data}
 
     def _run(

@@ -109,3 +109,18 @@ async def make_service(storage: Storage, settings: Settings) -> AsyncIterator[Se
     for service, worker in made:
         await service.__aexit__(None, None, None)
         await worker.close()
+
+
+@pytest.fixture(scope="session")
+def image_engine_url(tiny_sd_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The base URL of Muse's real picture engine (Ray Serve, one CPU replica) serving the
+    tiny pipeline; without Ray these tests skip locally and fail in CI (tests/image_engine.py)."""
+    from tests.image_engine import engine, ray_missing
+
+    if ray_missing():
+        if os.environ.get("CI"):
+            pytest.fail("ray[serve] is missing: make install installs it from the test extra")
+        pytest.skip("ray[serve] is not installed")
+    folder = tmp_path_factory.mktemp("image-engine")
+    with engine(tiny_sd_dir, log=folder / "engine.log") as url:
+        yield url
