@@ -33,6 +33,7 @@ from moderation.text import build_text_filter, describe_filter
 
 if TYPE_CHECKING:
     from generators.remote import OpenAITextBackend
+    from generators.remote_image import RemoteImageBackend
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def load_models(settings: Settings, access: Access | None = None) -> Models:
         raise ModelLoadError("MUSE_TEXT_CHALLENGER is served locally: set MUSE_TEXT_BACKEND=local")
     local_only = access is not None and access.local_only
     local_text = settings.text_backend == "local" and local_gguf(settings) is None
-    if not local_text and settings.image_model is None:
+    if not local_text and (settings.image_model is None or settings.image_backend == "remote"):
         return Models(None, 0.0)  # nothing runs here: torch is not even imported
     import torch  # heavy imports stay out of module import time
 
@@ -76,9 +77,8 @@ def load_models(settings: Settings, access: Access | None = None) -> Models:
     models = Models(None, 0.0)
     if local_text:
         _load_text(settings, models, local_only)
-    if settings.image_model is None:
-        log.info("MUSE_IMAGE_MODEL is off: /draw is disabled")
-        return models
+    if settings.image_model is None or settings.image_backend == "remote":
+        return models  # /draw is off, or drawn elsewhere (connect_image_engine)
     _load_image(settings, models, local_only)
     return models
 
@@ -151,6 +151,27 @@ async def connect_remote(settings: Settings, models: Models) -> OpenAITextBacken
     return remote
 
 
+def connect_image_engine(settings: Settings, models: Models) -> RemoteImageBackend | None:
+    """With ``MUSE_IMAGE_BACKEND=remote``, the picture engine's client, checked with one small
+    picture; None when /draw is off (``MUSE_IMAGE_MODEL=off``) or drawn here."""
+    if settings.image_model is None:
+        log.info("MUSE_IMAGE_MODEL is off: /draw is disabled")
+        return None
+    if settings.image_backend != "remote":
+        return None
+    from generators.remote_image import ImageServerConfig, RemoteImageBackend
+
+    config = ImageServerConfig(
+        settings.image_base_url, settings.image_api_key, timeout_s=settings.image_timeout_s,
+        retries=settings.image_retries, guidance=settings.image_guidance,
+        native_px=settings.image_native_px,
+    )  # fmt: skip
+    engine = RemoteImageBackend.connect(config)
+    models.image, models.step_s = engine, engine.warmup()
+    log.info("picture engine %s serves %r", config.base_url, engine.model_id)
+    return engine
+
+
 FILTER_OFF_WARNING = (
     "SAFETY FILTER IS OFF (MUSE_FILTER=0): prompts and outputs are posted unchecked. "
     "Use this only on a private test server."
@@ -220,6 +241,7 @@ async def open_service(
         models = await worker.call(load, settings)
         log.info("safety layers active: %s", describe_filter(text_filter))
         remote = await connect_remote(settings, models)
+        engine = await asyncio.to_thread(connect_image_engine, settings, models)
         if models.text is None:
             raise ModelLoadError("no text back-end was loaded")
         rates = {"text": models.token_s, "image": models.step_s}
@@ -236,6 +258,8 @@ async def open_service(
         service.executor.challenger = models.challenger
         if remote is not None:
             service.metrics.watch_text_server(remote.health)
+        if engine is not None:
+            service.metrics.watch_image_server(engine.health)
         freeze_startup_objects()
         async with service:
             yield service
@@ -252,9 +276,11 @@ def service_health(service: MuseService) -> Health:
 
     worker = service.worker
     remote = service.backend if isinstance(service.backend, OpenAITextBackend) else None
+    engine = getattr(service.image_backend, "problem", None)  # a remote picture engine's
     return Health(
         worker.is_alive,
         lambda: worker.busy_since,
         service.settings.job_timeout_s + 60,
         text_server=None if remote is None else remote.problem,
+        image_server=engine,
     )

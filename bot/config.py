@@ -14,6 +14,7 @@ from bot.config_read import (
     challenger_settings,
     check_model,
     gguf_settings,
+    image_engine_settings,
     picture_settings,
     remote_settings,
     shard_settings,
@@ -105,6 +106,13 @@ class Settings:
     openai_timeout_s: float = 60.0
     openai_retries: int = 3
     remote_concurrency: int = 8
+    # pictures on a picture engine (generators.remote_image): Muse's Ray Serve application
+    # (generators.serve_images) or another OpenAI images API; "local": the diffusers pipeline
+    image_backend: Literal["local", "remote"] = "local"
+    image_base_url: str = ""
+    image_api_key: str = field(default="", repr=False)
+    image_timeout_s: float = 120.0  # per read: connecting, each next step, the answer
+    image_retries: int = 3
     # a GGUF MUSE_TEXT_MODEL runs on llama.cpp (generators.llamacpp): its CPU threads, and a
     # llama-server binary to run instead of the xllamacpp wheel's engine (None: the wheel)
     gguf_threads: int = 1
@@ -293,6 +301,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         **picture_settings(read),
         **_batching_settings(read),
         **remote_settings(read)
+        | image_engine_settings(read)
         | shard_settings(read)
         | gguf_settings(read)
         | challenger_settings(read),

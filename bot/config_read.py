@@ -160,6 +160,26 @@ def picture_settings(read: Reader) -> dict[str, Any]:
     }
 
 
+def image_engine_settings(read: Reader) -> dict[str, Any]:
+    """MUSE_IMAGE_BACKEND and the picture engine's settings (``generators.remote_image``)."""
+    backend = read.text("MUSE_IMAGE_BACKEND", "local").lower()
+    url = read.text("MUSE_IMAGE_BASE_URL", "")
+    if backend not in ("local", "remote"):
+        read.problems.append(f"MUSE_IMAGE_BACKEND must be local or remote, got {backend!r}")
+    elif backend == "remote" and not url.startswith(("http://", "https://")):
+        read.problems.append(
+            "MUSE_IMAGE_BACKEND=remote needs MUSE_IMAGE_BASE_URL like http://host:8000/v1, "
+            f"got {url!r}"
+        )
+    return {
+        "image_backend": "remote" if backend == "remote" else "local",
+        "image_base_url": url,
+        "image_api_key": read.env.get("MUSE_IMAGE_API_KEY", "").strip(),
+        "image_timeout_s": read.number("MUSE_IMAGE_TIMEOUT_S", 120.0, float, 1),
+        "image_retries": read.number("MUSE_IMAGE_RETRIES", 3, int, 0),
+    }
+
+
 def challenger_settings(read: Reader) -> dict[str, Any]:
     """MUSE_TEXT_CHALLENGER (a second text model, off when empty) and MUSE_CHALLENGER_SHARE."""
     model = read.text("MUSE_TEXT_CHALLENGER", "") or None

@@ -259,5 +259,7 @@ def _member_error(err: ImageServerError) -> RemoteImageError:
         "server_error": "The picture server failed to draw this; try again later.",
         "bad_request": "The picture server refused this request.",
     }
-    return RemoteImageError(words.get(err.outcome, "The picture server is not available."),
-                            err.detail)  # fmt: skip
+    message = words.get(err.outcome, "The picture server is not available.")
+    if err.outcome == "bad_request":  # the engine's own reason, which the member can act on
+        message = message.removesuffix(".") + ": " + err.detail.split(": ", 1)[-1][:200]
+    return RemoteImageError(message, err.detail)

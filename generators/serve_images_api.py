@@ -29,7 +29,7 @@ from generators.backend import GenerationCancelled
 from generators.samples import DrawRow, ImageSample
 
 MAX_N = 8
-MAX_STEPS = 200
+MAX_STEPS = 1000  # the bot has its own, lower limit (MUSE_IMAGE_MAX_STEPS)
 MAX_SIDE_PX = 2048
 MODES = ("img2img", "inpaint", "upscale")
 

@@ -16,6 +16,7 @@ from PIL import Image
 
 from generators.backend import GenerationCancelled, ModelLoadError
 from generators.edits import plan
+from generators.options import ImageSize
 from generators.remote_image import ImageServerConfig, RemoteImageBackend, RemoteImageError
 from generators.samples import DrawRow
 from tests.image_engine import MODEL_ID, FaultProxy
@@ -32,13 +33,13 @@ def row(seed: int, steps: int = 2, **extra: Any) -> DrawRow:
 
 def chunks(png: bytes) -> dict[str, str]:
     with Image.open(io.BytesIO(png)) as image:
-        return {k: str(v) for k, v in image.text.items()}
+        return {str(k): str(v) for k, v in image.info.items()}
 
 
 def test_text_to_image_with_seeds_progress_and_provenance(image_engine_url: str) -> None:
     remote = backend(image_engine_url)
     assert remote.model_id == MODEL_ID and remote.family.img2img and remote.family.inpaint
-    assert remote.dimensions.__self__ is remote and remote.native == 64
+    assert remote.native == 64 and remote.dimensions(ImageSize.SQUARE) == (64, 64)
     steps: list[tuple[int, int]] = []
     first = remote.generate([row(7), row(8)], threading.Event(), lambda *s: steps.append(s))
     again = remote.generate([row(7)], threading.Event(), lambda *s: None)
@@ -105,7 +106,7 @@ def test_down_slow_and_5xx_are_retried_then_told_to_members(image_engine_url: st
 
 def test_engine_refusals_are_not_retried(image_engine_url: str, tmp_path: Path) -> None:
     remote = backend(image_engine_url)
-    bad = row(1, steps=999)
+    bad = row(1, steps=5000)
     with pytest.raises(RemoteImageError, match="refused"):
         remote.generate([bad], threading.Event(), lambda *s: None)
     assert remote.health.requests["bad_request"] == 1 and remote.health.retries == 0

@@ -55,6 +55,10 @@ class Metrics:
         """Export the remote text server's request outcomes, retries and failure run."""
         self.registry.register(_TextServerCollector(health))
 
+    def watch_image_server(self, health: ServerHealth) -> None:
+        """The same for the picture engine (``muse_image_server_*``)."""
+        self.registry.register(_TextServerCollector(health, "image"))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -62,23 +66,27 @@ class Metrics:
 class _TextServerCollector:
     """Reads ``ServerHealth`` at scrape time (the backend keeps the counts)."""
 
-    def __init__(self, health: ServerHealth) -> None:
+    def __init__(self, health: ServerHealth, kind: str = "text") -> None:
         self.health = health
+        self.kind = kind  # "text" or "image": the metric names' prefix
 
     def collect(self) -> Iterator[Metric]:
         health = self.health
         requests = CounterMetricFamily(
-            "muse_text_server_requests", "Requests to the text server, by outcome",
+            f"muse_{self.kind}_server_requests", f"Requests to the {self.kind} server, by outcome",
             labels=["outcome"],
         )  # fmt: skip
         for outcome in sorted({*OUTCOMES, *health.requests}):
             requests.add_metric([outcome], health.requests[outcome])
         yield requests
         yield CounterMetricFamily(
-            "muse_text_server_retries", "Requests to the text server retried", health.retries
+            f"muse_{self.kind}_server_retries",
+            f"Requests to the {self.kind} server retried",
+            health.retries,
         )
         yield GaugeMetricFamily(
-            "muse_text_server_failures_in_a_row", "Failed requests since the last answered one",
+            f"muse_{self.kind}_server_failures_in_a_row",
+            "Failed requests since the last answered one",
             health.failures_in_a_row,
         )  # fmt: skip
         if health.restarts is not None:
@@ -97,6 +105,7 @@ class Health:
     busy_since: Callable[[], float | None]
     stuck_after_s: float
     text_server: Callable[[], str | None] | None = None
+    image_server: Callable[[], str | None] | None = None  # the remote picture engine's check
 
     def problem(self) -> str | None:
         if not self.worker_alive():
@@ -104,7 +113,11 @@ class Health:
         since = self.busy_since()
         if since is not None and time.monotonic() - since > self.stuck_after_s:
             return f"the model worker has been busy for over {self.stuck_after_s:.0f} s"
-        return None if self.text_server is None else self.text_server()
+        for server in (self.text_server, self.image_server):
+            found = None if server is None else server()
+            if found is not None:
+                return found
+        return None
 
 
 def metrics_app(metrics: Metrics, health: Health) -> web.Application:

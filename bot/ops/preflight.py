@@ -87,7 +87,7 @@ def model_sources(settings: Settings) -> list[ModelSource]:
     sources = []
     if settings.text_backend == "local":
         sources.append(_text_source(settings))
-    if settings.image_model is not None:
+    if settings.image_model is not None and settings.image_backend == "local":
         sources.append(ModelSource("MUSE_IMAGE_MODEL", settings.image_model, "model_index.json"))
     return sources
 
