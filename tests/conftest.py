@@ -117,6 +117,9 @@ def image_engine_url(tiny_sd_dir: Path, tmp_path_factory: pytest.TempPathFactory
     tiny pipeline; without Ray these tests skip locally and fail in CI (tests/image_engine.py)."""
     from tests.image_engine import engine, ray_missing
 
+    if os.environ.get("MUSE_TEST_IMAGE_ENGINE"):  # one already serving the tiny pipeline
+        yield os.environ["MUSE_TEST_IMAGE_ENGINE"]
+        return
     if ray_missing():
         if os.environ.get("CI"):
             pytest.fail("ray[serve] is missing: make install installs it from the test extra")

@@ -95,6 +95,9 @@ class FaultProxy:
         self.retry_after = ""
         self.delay_s = 0.0
         self.requests = 0
+        self.in_flight = 0
+        self.most_in_flight = 0  # requests forwarded at once, at the most
+        self._lock = threading.Lock()
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}{self.target.path}"
@@ -134,7 +137,17 @@ class FaultProxy:
             handler.end_headers()
             handler.wfile.write(b"{}")
             return
-        time.sleep(self.delay_s)
+        with self._lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            time.sleep(self.delay_s)
+            self._relay(handler, body)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _relay(self, handler: http.server.BaseHTTPRequestHandler, body: bytes | None) -> None:
         conn = http.client.HTTPConnection(self.target.hostname or "", self.target.port, timeout=60)
         try:
             headers = {"Content-Type": "application/json"}

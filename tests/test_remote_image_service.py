@@ -5,6 +5,7 @@ operator."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,9 @@ def text_only(settings: Settings) -> Models:
     return Models(ScriptedBackend(), 0.0)
 
 
-async def draw(service: Any, seed: int) -> Any:
-    pending = service.prepare(DrawRequest(prompt="a calm harbour", seed=seed, steps=2), Origin(1))
+async def draw(service: Any, seed: int, steps: int = 2, user: int = 1) -> Any:
+    request = DrawRequest(prompt="a calm harbour", seed=seed, steps=steps)
+    pending = service.prepare(request, Origin(user))
     await service.start(pending)
     return await service.finish(pending)
 
@@ -47,6 +49,10 @@ async def test_draw_through_the_engine_then_its_failure_is_reported(
             delivery = await draw(service, 4)
             assert delivery.model_id == MODEL_ID and delivery.outputs[0].image_path
             assert service_health(service).problem() is None
+            proxy.delay_s = 0.5  # two batches (other steps): both on the engine at once
+            await asyncio.gather(draw(service, 1, 2, user=2), draw(service, 1, 3, user=3))
+            assert proxy.most_in_flight == 2 and service.worker.busy_since is None
+            proxy.delay_s = 0.0
             proxy.fail_next = 100
             for seed in (5, 6):
                 with pytest.raises(GenerationFailed, match="picture server failed"):

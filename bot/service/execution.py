@@ -31,14 +31,18 @@ from moderation.policy import Strictness, apply_image_policy
 from moderation.verdict import Decision
 
 
-def ticket(record: JobRecord, rows: Rows, *, remote: bool = False) -> Ticket[Rows]:
+def ticket(
+    record: JobRecord, rows: Rows, *, remote: bool = False, remote_images: bool = False
+) -> Ticket[Rows]:
     """A job's place in the queue. Images batch by size, steps and, for image-to-image, the
     strength (units: steps run x images); text rows all batch together (units: new tokens,
     decoded in parallel). A remote text job is a batch of its own in the "remote" lane: the
-    server batches concurrent jobs itself."""
+    server batches concurrent jobs itself; pictures from a picture engine run in the "images"
+    lane, several batches at once, off the worker thread."""
     first, lane = rows[0], "local"
     if isinstance(first, DrawRow):
         key, kind = f"image:{first.width}x{first.height}:{first.steps}", "image"
+        lane = "images" if remote_images else lane
         steps = first.steps
         if first.init_png is not None:  # image-to-image runs steps x strength steps
             key += f":restyle:{first.strength:g}:{first.mode}"
@@ -95,6 +99,7 @@ class Executor:
         self.steps: dict[str, StepProgress] = {}
         self.streams = streams  # which streamed text of running text jobs may be shown
         self.remote = is_remote(backend)
+        self.remote_images = bool(getattr(image_backend, "remote", False))  # a picture engine
         self.remote_texts: dict[str, list[str]] = {}  # running remote jobs' text so far, per row
         self.text_steps = TextSteps(worker, backend, self._count_step, self._mark_running)  # type: ignore[arg-type]
         self.challenger: TextBackend | None = None  # set by whoever loaded one (bot.service.arena)
@@ -107,7 +112,7 @@ class Executor:
         share = self.settings.challenger_share
         if self._can_match(record) and self.match_random.random() < share:
             return match_ticket(record, rows)  # type: ignore[arg-type, return-value]
-        return ticket(record, rows, remote=self.remote)
+        return ticket(record, rows, remote=self.remote, remote_images=self.remote_images)
 
     def _can_match(self, record: JobRecord) -> bool:
         return self.challenger is not None and record.compare and record.kind != "draw"
@@ -216,6 +221,8 @@ class Executor:
         def on_step(step: int, total: int) -> None:  # worker thread
             loop.call_soon_threadsafe(_record_step, steps, step, total)
 
+        if self.remote_images:  # waiting on the engine: the worker thread stays free
+            return await asyncio.to_thread(self.image_backend.generate, rows, cancel, on_step)
         return await self.worker.call(self.image_backend.generate, rows, cancel, on_step)
 
     def _count_generation(self, kind: str, seconds: float, samples: Sequence[Any]) -> None:
@@ -273,5 +280,5 @@ def job_queue(
         job_timeout_s=settings.job_timeout_s,
         throughput=throughput,
         runner=executor.text_runner(),
-        lane_limits={"remote": settings.remote_concurrency},
+        lane_limits={"remote": settings.remote_concurrency, "images": settings.remote_concurrency},
     )
