@@ -3,8 +3,8 @@ engine's throughput with 2 replicas against 1, each side by side in one run.
 
 One local Ray (``num_cpus=3``: one logical CPU per replica) serves two applications of Muse's
 engine (``generators.serve_images``) over the same random pipeline (``make_tiny_sd(realistic=
-True)``: SD-1.5's VAE, a UNet of half SD-1.5's width, native 256 px): ``/one`` with one replica
-and ``/two`` with two. Each round sends ``REQUESTS`` pictures at once.
+True)``: SD-1.5's VAE, a UNet of half SD-1.5's width, drawn at 128 px): ``/one`` with one
+replica and ``/two`` with two. Each round sends ``REQUESTS`` pictures at once.
 
 (a) Overhead: the same pictures as /draw jobs through Muse (``open_service`` with
 ``MUSE_IMAGE_BACKEND=remote``: validation, queue, streamed progress, the open_nsfw filter, PNG
@@ -14,12 +14,13 @@ alternating. Target: at most 1.10x.
 and their ratio. On a 2-core host each replica runs torch on one thread, so the ideal is 2x and
 whatever else runs on the machine (and Muse's own side) takes it down; no target.
 
-Run: ``python -m bench.remote_image`` (about 5 minutes on a quiet 2-core host)
+Run: ``python -m bench.remote_image`` (about 3 minutes on a 2-core host)
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import tempfile
 import threading
@@ -37,7 +38,8 @@ from generators.requests import DrawRequest
 from generators.samples import DrawRow
 
 REQUESTS = 4
-STEPS = 4
+STEPS = 2
+SIDE_PX = 128  # a quarter of the pipeline's native pixels: keeps a round near 40 s on 2 cores
 ROUNDS = 3
 TARGET = 1.10
 PROMPTS = ("a lighthouse at dusk", "a red fox", "an old map", "a glass of water")
@@ -53,6 +55,7 @@ def start_engine(model: Path) -> tuple[str, float]:
     from tests.llama_server import free_port
 
     started, port = time.perf_counter(), free_port()
+    os.environ.setdefault("RAY_worker_niceness", "0")  # as generators.serve_images does
     ray.init(num_cpus=3, object_store_memory=200 * 1024 * 1024, include_dashboard=False,
              log_to_driver=False)  # fmt: skip
     serve.start(http_options={"host": "127.0.0.1", "port": port})
@@ -109,13 +112,14 @@ async def measure(root: str, folder: Path) -> dict[str, list[float]]:
     settings = Settings(
         db_path=folder / "bench.sqlite3", image_dir=folder / "images", image_backend="remote",
         image_base_url=f"{root}/one/v1", guard_model="off", queue_per_user=REQUESTS,
-        image_max_steps=STEPS,
+        image_max_steps=STEPS, image_native_px=SIDE_PX,
     )  # fmt: skip
     from tests.fakes import ScriptedBackend
 
     times: dict[str, list[float]] = {"muse": [], "one": [], "two": []}
     async with open_service(settings, lambda _: Models(ScriptedBackend(), 0.0)) as service:
-        clients = {n: RemoteImageBackend.connect(ImageServerConfig(f"{root}/{n}/v1"))
+        clients = {n: RemoteImageBackend.connect(ImageServerConfig(f"{root}/{n}/v1",
+                                                                   native_px=SIDE_PX))
                    for n in ("one", "two")}  # fmt: skip
         side = clients["one"].native
         for counted in [False] + [True] * ROUNDS:  # alternate, so drift hits every side alike
@@ -140,8 +144,8 @@ def report(times: dict[str, list[float]], start_s: float) -> bool:
         return f"median {median[name]:.2f} s ({REQUESTS / median[name]:.2f} images/s; {walls})"
 
     print(
-        f"[{REQUESTS} pictures at once, {STEPS} steps, random SD (half SD-1.5 UNet) at native "
-        f"size on Ray Serve (CPU), {ROUNDS} rounds; Ray + Serve + 3 replicas up in "
+        f"[{REQUESTS} pictures at once, {STEPS} steps, {SIDE_PX} px, random SD (half SD-1.5 "
+        f"UNet) on Ray Serve (CPU), {ROUNDS} rounds; Ray + Serve + 3 replicas up in "
         f"{start_s:.1f} s, {threading.active_count()} threads here]\n"
         f"  direct to the engine (1 replica):  {shown('one')}\n"
         f"  through Muse (same engine):        {shown('muse')}\n"
@@ -155,8 +159,6 @@ def report(times: dict[str, list[float]], start_s: float) -> bool:
 
 def main() -> bool:
     """Build the pipeline, start the engine, measure; True when (a) meets its target."""
-    import os
-
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from tests.tiny_models import make_tiny_sd
 

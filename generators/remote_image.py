@@ -142,7 +142,7 @@ class RemoteImageBackend:
         with futures.ThreadPoolExecutor(len(rows), thread_name_prefix="image-row") as pool:
             running = [pool.submit(self._row, row, i, progress, cancel, connections)
                        for i, row in enumerate(rows)]  # fmt: skip
-            while not futures.wait(running, timeout=0.05).not_done == set():
+            while futures.wait(running, timeout=0.05).not_done:
                 if cancel.is_set():
                     connections.shut()
             if cancel.is_set():
