@@ -88,7 +88,7 @@ class RemoteImageBackend:
         self.family = family
         self.native, self.multiple = family.native, family.multiple
         self.health = ServerHealth()
-        self._headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
+        self._headers = _auth(config)
 
     @classmethod
     def connect(cls, config: ImageServerConfig) -> RemoteImageBackend:
@@ -96,7 +96,7 @@ class RemoteImageBackend:
         url = config.base_url.rstrip("/") + "/models"
         for attempt in range(config.retries + 1):
             try:
-                entries = get(url, {}, config.timeout_s).get("data") or [{}]
+                entries = get(url, _auth(config), config.timeout_s).get("data") or [{}]
                 return cls(config, str(entries[0].get("id", "remote")),
                            family_of(entries[0], config.native_px))  # fmt: skip
             except ImageServerError as err:
@@ -248,6 +248,10 @@ class RemoteImageBackend:
         info = Provenance(model, version, row.created_s, row.init_sha256 or None,
                           row.operation, row.parent)  # fmt: skip
         return metadata | marker_chunks(info)
+
+
+def _auth(config: ImageServerConfig) -> dict[str, str]:
+    return {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
 
 
 def _member_error(err: ImageServerError) -> RemoteImageError:

@@ -95,6 +95,7 @@ class FaultProxy:
         self.retry_after = ""
         self.delay_s = 0.0
         self.requests = 0
+        self.auth: list[str] = []  # the Authorization header of each request
         self.in_flight = 0
         self.most_in_flight = 0  # requests forwarded at once, at the most
         self._lock = threading.Lock()
@@ -128,6 +129,7 @@ class FaultProxy:
 
     def forward(self, handler: http.server.BaseHTTPRequestHandler, body: bytes | None) -> None:
         self.requests += 1
+        self.auth.append(handler.headers.get("Authorization", ""))
         if self.fail_next > 0:
             self.fail_next -= 1
             handler.send_response(self.status)

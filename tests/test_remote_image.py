@@ -85,10 +85,12 @@ def test_down_slow_and_5xx_are_retried_then_told_to_members(image_engine_url: st
     with pytest.raises(ModelLoadError, match="did not answer"):
         backend(f"http://127.0.0.1:{free_port()}/v1", retries=0)
     with FaultProxy(image_engine_url) as proxy:
-        remote = backend(proxy.url, retries=2)
+        remote = backend(proxy.url, retries=2, api_key="sk-secret-key-0123456789")
         proxy.fail_next = 2  # two 503s, then the engine answers
         [sample] = remote.generate([row(5)], threading.Event(), lambda *s: None)
         assert sample.seed == 5 and remote.health.retries == 2
+        assert set(proxy.auth) == {"Bearer sk-secret-key-0123456789"} and len(proxy.auth) == 4
+        assert "secret" not in repr(remote.config)
         proxy.fail_next, proxy.status, proxy.retry_after = 1, 429, "0.1"
         remote.generate([row(5)], threading.Event(), lambda *s: None)
         assert remote.health.requests["rate_limited"] == 1
