@@ -61,7 +61,8 @@ class ImageServerConfig:
 
 def family_of(entry: dict[str, Any], native_px: int) -> Family:
     """What the served model can do: Muse's engine says it in ``capabilities``; another
-    OpenAI-compatible server is assumed to take edits, masks and negative prompts."""
+    OpenAI-compatible server is assumed to draw from text only (OpenAI's edits endpoint takes
+    multipart forms, which this client does not send), with negative prompt and guidance."""
     can = entry.get("capabilities") or {}
     multiple = int(can.get("multiple_px", 8))
     native = native_px or int(can.get("native_px", 1024))
@@ -72,8 +73,8 @@ def family_of(entry: dict[str, Any], native_px: int) -> Family:
         negative=bool(can.get("negative_prompt", True)),
         guidance=bool(can.get("guidance", True)),
         step_callback=bool(can.get("progress", False)),
-        img2img=bool(can.get("img2img", True)),
-        inpaint=bool(can.get("inpaint", True)),
+        img2img=bool(can.get("img2img", False)),
+        inpaint=bool(can.get("inpaint", False)),
     )
 
 

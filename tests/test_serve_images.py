@@ -53,3 +53,14 @@ def test_replicas_gpus_and_autoscaling_become_serve_options() -> None:
     }  # fmt: skip
     with pytest.raises(SystemExit):
         parser().parse_args(["--model", "m", "--autoscale", "4:1"])
+
+
+def test_a_server_without_capabilities_gets_text_to_image_only() -> None:
+    from generators.remote_image import family_of
+
+    foreign = family_of({"id": "sd-3.5-large", "object": "model"}, 0)
+    assert (foreign.name, foreign.native, foreign.img2img, foreign.inpaint) == (
+        "sd-3.5-large", 1024, False, False,
+    )  # fmt: skip
+    assert not foreign.step_callback and foreign.negative
+    assert family_of({"id": "x"}, 768).native == 768  # MUSE_IMAGE_NATIVE_PX

@@ -271,7 +271,7 @@ def has_content(out: NewOutput) -> bool:
 def job_queue(
     settings: Settings, executor: Executor, throughput: Throughput | None
 ) -> JobQueue[Rows, Result]:
-    """The bounded queue: the local lane runs one batch at a time, the remote lane several."""
+    """The bounded queue: the local lane runs one batch at a time, the remote lanes several."""
     return JobQueue(
         executor.execute,
         max_depth=settings.queue_max_depth,
