@@ -11,9 +11,11 @@ What is forced, and by what:
   grammar accepts.
 - Own rules, only where no grammar can say it (``generators.forms.rules``), checked on the
   ``CANDIDATES`` likeliest tokens allowed by the grammar (``WIDE_CANDIDATES`` if none passes):
-  haiku syllables, English rhyme (a long line's next word is drawn from the rhyme words of its
-  partner line), no repeated line, no role talk, no slogan preamble, distinct slogans of one
-  request; plus a repeated n-gram block.
+  haiku syllables, English rhyme (once a rhyming line is about as long as its partner line,
+  its next word is drawn from the partner's rhyme words; from its seventh word, a line that sets
+  a rhyme ends on a word with six rhymes or more), no repeated line, no role talk, no slogan
+  preamble (judged on decoded text, so a character split over byte tokens counts), distinct
+  slogans of one request; plus a repeated n-gram block.
 - Near its token cap a row may only close (line end or end of text) where the grammar lets it.
 
 If the own rules leave no token, the grammar's mask alone applies: the form's structure always
@@ -31,13 +33,22 @@ import torch
 
 from generators.forms.english import rhyme_words
 from generators.forms.grammar import lark
-from generators.forms.rules import LineState, may_continue, may_end_line, must_force_rhyme
+from generators.forms.rules import (
+    MIN_RHYME_CHOICES,
+    WEAK_ENDINGS,
+    LineState,
+    may_continue,
+    may_end_line,
+    must_force_rhyme,
+    must_set_rhyme,
+)
 from generators.forms.spec import FormSpec
 
 CANDIDATES = 32  # likeliest grammar-allowed tokens the word-level rules look at
 WIDE_CANDIDATES = 256  # looked at when none of those passes
 CLOSE_PER_LINE = 12  # tokens kept per line still to write; below that a row closes fast
 NGRAM = {False: 4, True: 6}  # repeated token n-gram blocked, English / Chinese
+SETTER = "*"  # the forcing target of a line that sets a rhyme: any word others can rhyme with
 
 
 class FormTokens:
@@ -81,7 +92,16 @@ class FormTokens:
 
     def spellings(self, target: str) -> list[list[int]]:
         """Token ids of " word" for the common rhyme words of ``target``: those the tokenizer
-        spells as one token (a word frequent enough to be in its vocabulary), else all."""
+        spells as one token (a word frequent enough to be in its vocabulary), else all. For
+        ``SETTER``: the one-token words with ``MIN_RHYME_CHOICES`` rhymes or more (about 12,000
+        on SmolLM2; found once, under 2 s)."""
+        if target == SETTER and target not in self._words:
+            self._words[target] = [
+                [i]
+                for w, i in self.single.items()
+                if w.islower() and len(w) >= 3 and w not in WEAK_ENDINGS
+                if len(rhyme_words(w)) >= MIN_RHYME_CHOICES
+            ]
         if target not in self._words:
             words = rhyme_words(target)
             common = [[self.single[w]] for w in words if w in self.single]
@@ -178,6 +198,8 @@ class RowConstraint:
     def _word_rules(self, scores: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor | None:
         state = LineState.of(self.text)
         target = self.forcing or must_force_rhyme(self.spec, state)
+        if not target and must_set_rhyme(self.spec, state):
+            target = SETTER
         if target:
             forced = self._force_rhyme(target, allowed)
             if forced is not None:
@@ -208,7 +230,17 @@ class RowConstraint:
             return may_end_line(self.spec, LineState.of(self.text + head))
         if not self.watch_words:
             return True
-        return may_continue(self.spec, LineState.of(self.text), piece)
+        return may_continue(self.spec, *self._decoded(token, piece))
+
+    def _decoded(self, token: int, piece: str) -> tuple[LineState, str]:
+        """The row's text before ``token`` and what ``token`` adds to it, judged on decoded
+        text: a character split over byte tokens (each alone decodes to U+FFFD) is seen once
+        its last byte is drawn, so a rule on it (a Chinese preamble) holds at that byte."""
+        if "\ufffd" not in piece and not self.text.endswith("\ufffd"):
+            return LineState.of(self.text), piece
+        base = self.text.rstrip("\ufffd")
+        after = str(self.tokens.tokenizer.decode([*self.ids, token]))
+        return LineState.of(base), after[len(base) :] if after.startswith(base) else piece
 
     def _distinct(self) -> bool:
         mine = self.text.strip()
