@@ -8,7 +8,18 @@ The two sides alternate by group (English poems, Chinese poems, slogans), all re
 group submitted at once, so machine load hits both alike. Exits 1 when an "after" target is
 missed.
 
+Speed is printed two ways. "tokens/s per piece" (the median over poems of a poem's new tokens
+over its own generation time, prefill included) is how fast each member's piece is written: the
+target (0.8x) applies to it. "tokens/s all rows" (all new tokens over wall time) also counts how
+full the batch is: before, every row runs to the 200-token cap, so the batch stays full; after,
+pieces end where their form ends (a haiku in about 25 tokens), the batch empties, and a step
+costs about the same with fewer rows in it. With requests waiting, freed slots are refilled.
+
     PYTHONPATH=$PWD OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 python -m bench.quality [--show N]
+        [--forms limerick,haiku] [--seeds N] [--no-slogans]
+
+``--forms`` keeps only the named forms, ``--seeds N`` uses N seeds per topic (2 by default;
+``--forms limerick --seeds 6`` gives 12 limericks per side), ``--no-slogans`` skips slogans.
 """
 
 from __future__ import annotations
@@ -33,7 +44,7 @@ FORMS = (
     PoemForm.FREE_VERSE, PoemForm.HAIKU, PoemForm.QUATRAIN, PoemForm.LIMERICK, PoemForm.SONNET,
     PoemForm.WUYAN_JUEJU, PoemForm.QIYAN_JUEJU,
 )  # fmt: skip
-SEEDS = (11, 12)
+SEEDS = (11, 12)  # --seeds N: 11, 12, ... 10 + N
 PRODUCTS = ("moon coffee", "a bicycle repair shop", "桂花绿茶")
 SLOGANS_PER_REQUEST = 3
 
@@ -44,6 +55,7 @@ class Side:
 
     name: str
     poems: list[tuple[PoemForm, str, str, float, int]] = field(default_factory=list)
+    piece_rates: list[float] = field(default_factory=list)  # a poem's new tokens / its time
     slogans: list[tuple[str, list[str]]] = field(default_factory=list)
     tokens: int = 0
     seconds: float = 0.0
@@ -66,8 +78,28 @@ def _language(form: PoemForm) -> Language:
     return Language.CHINESE if form.is_chinese else Language.ENGLISH
 
 
-async def _poems(service: Any, side: Side, forms: list[PoemForm], cap: int | None) -> None:
-    asked = [(f, t, s) for f in forms for t in TOPICS[_language(f)] for s in SEEDS]
+@dataclass(frozen=True)
+class Plan:
+    """What one run asks for (``--forms``, ``--seeds``, ``--no-slogans``)."""
+
+    forms: tuple[PoemForm, ...] = FORMS
+    seeds: tuple[int, ...] = SEEDS
+    slogans: bool = True
+
+    @classmethod
+    def from_argv(cls, argv: list[str]) -> Plan:
+        def value(flag: str) -> str:
+            return argv[argv.index(flag) + 1] if flag in argv else ""
+
+        forms = tuple(PoemForm(f) for f in value("--forms").split(",") if f) or FORMS
+        seeds = tuple(range(11, 11 + int(value("--seeds")))) if value("--seeds") else SEEDS
+        return cls(forms, seeds, "--no-slogans" not in argv)
+
+
+async def _poems(
+    service: Any, side: Side, forms: list[PoemForm], cap: int | None, seeds: tuple[int, ...]
+) -> None:
+    asked = [(f, t, s) for f in forms for t in TOPICS[_language(f)] for s in seeds]
     requests = [PoemRequest(topic=t, form=f, language=_language(f), seed=s) for f, t, s in asked]
     outputs, tokens, elapsed = await _run_jobs(service, requests)
     side.tokens, side.seconds = side.tokens + tokens, side.seconds + elapsed
@@ -75,6 +107,7 @@ async def _poems(service: Any, side: Side, forms: list[PoemForm], cap: int | Non
         spec = form_spec(TextKind.POEM, form, _language(form))
         used = outs[0].timings.get("new_tokens", 0)
         side.poems.append((form, topic, outs[0].text, used, cap or spec.budget_tokens()))
+        side.piece_rates.append(used / max(outs[0].timings.get("generate_s", 0.0), 1e-9))
 
 
 async def _slogans(service: Any, side: Side) -> None:
@@ -85,7 +118,7 @@ async def _slogans(service: Any, side: Side) -> None:
         side.slogans.append((product, [o.text for o in outs]))
 
 
-async def collect(backend: Any) -> tuple[Side, Side]:
+async def collect(backend: Any, plan: Plan) -> tuple[Side, Side]:
     before, after = Side("before"), Side("after")
     common = {"batch_max_rows": 20, "text_slots": 20, "queue_max_depth": 64, "queue_per_user": 64,
               "job_timeout_s": 3600.0}  # fmt: skip
@@ -93,17 +126,22 @@ async def collect(backend: Any) -> tuple[Side, Side]:
         real_service(backend, text_forms=False, **common) as off,
         real_service(backend, text_forms=True, **common) as on,
     ):
-        for group in ([f for f in FORMS if not f.is_chinese], [f for f in FORMS if f.is_chinese]):
+        for chinese in (False, True):
+            group = [f for f in plan.forms if f.is_chinese is chinese]
+            if not group:
+                continue
             cap = 200  # MUSE_POEM_MAX_NEW_TOKENS's default, the "before" cap
-            await _poems(off, before, group, cap)
-            await _poems(on, after, group, None)
+            await _poems(off, before, group, cap, plan.seeds)
+            await _poems(on, after, group, None, plan.seeds)
             print(f"  {[f.value for f in group]}: done", file=sys.stderr, flush=True)
-        await _slogans(off, before)
-        await _slogans(on, after)
+        if plan.slogans:
+            await _slogans(off, before)
+            await _slogans(on, after)
     return before, after
 
 
 if __name__ == "__main__":
     from bench.quality_report import main
 
-    raise SystemExit(main(collect, load_backend))
+    plan = Plan.from_argv(sys.argv)
+    raise SystemExit(main(lambda backend: collect(backend, plan), load_backend))

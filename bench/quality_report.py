@@ -6,6 +6,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable
+from statistics import median
 from typing import Any
 
 from generators.forms import checks
@@ -83,13 +84,18 @@ def table(before: Any, after: Any) -> tuple[list[str], bool]:
         ok = ok and met
         mark = "" if key.startswith("uses") else ("met" if met else "MISSED")
         lines.append(f"{key:44} {_share(*b[key]):>16} {_share(*a[key]):>16}  {mark}")
-    speed_b = before.tokens / max(before.seconds, 1e-9)
-    speed_a = after.tokens / max(after.seconds, 1e-9)
-    ratio = speed_a / speed_b
+    piece_b, piece_a = median(before.piece_rates), median(after.piece_rates)
+    ratio = piece_a / max(piece_b, 1e-9)
     ok = ok and ratio >= 0.8
     lines.append(
-        f"{'tokens/s (all rows, wall time)':44} {speed_b:16.1f} {speed_a:16.1f}  "
+        f"{'tokens/s per piece (median poem)':44} {piece_b:16.1f} {piece_a:16.1f}  "
         f"ratio {ratio:.2f} {'met' if ratio >= 0.8 else 'MISSED'} (>= 0.8)"
+    )
+    speed_b = before.tokens / max(before.seconds, 1e-9)
+    speed_a = after.tokens / max(after.seconds, 1e-9)
+    lines.append(
+        f"{'tokens/s all rows (wall; batch occupancy)':44} {speed_b:16.1f} {speed_a:16.1f}  "
+        f"ratio {speed_a / max(speed_b, 1e-9):.2f} (information)"
     )
     return lines, ok
 
@@ -106,6 +112,7 @@ def main(collect: Callable[[Any], Any], load: Callable[[Any], Any]) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
+    from generators.constrain import SETTER
     from tests.real_models import real_lm_dir
 
     torch.set_num_threads(int(os.environ.get("MUSE_TORCH_THREADS", "1")))
@@ -115,6 +122,7 @@ def main(collect: Callable[[Any], Any], load: Callable[[Any], Any]) -> int:
         tokens.matcher(_spec(form))
     tokens.matcher(SLOGAN_EN)
     tokens.matcher(SLOGAN_ZH)
+    tokens.spellings(SETTER)  # the words a rhyme-setting line may end on, found once
     before, after = asyncio.run(collect(backend))
     count = int(sys.argv[sys.argv.index("--show") + 1]) if "--show" in sys.argv else 0
     if count:
