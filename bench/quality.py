@@ -16,8 +16,10 @@ pieces end where their form ends (a haiku in about 25 tokens), the batch empties
 costs about the same with fewer rows in it. With requests waiting, freed slots are refilled.
 
     PYTHONPATH=$PWD OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 python -m bench.quality [--show N]
-        [--forms limerick,haiku] [--seeds N] [--no-slogans]
+        [--backend gguf] [--forms limerick,haiku] [--seeds N] [--no-slogans]
 
+``--backend gguf`` measures the llama.cpp path instead (SmolLM2's Q4_1 GGUF, the CPU default;
+forms there are a GBNF grammar plus best-of-4 scoring, see README), with the same table.
 ``--forms`` keeps only the named forms, ``--seeds N`` uses N seeds per topic (2 by default;
 ``--forms limerick --seeds 6`` gives 12 limericks per side), ``--no-slogans`` skips slogans.
 """
@@ -26,8 +28,12 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import tempfile
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bench.common import load_backend, real_service
@@ -78,6 +84,12 @@ def _language(form: PoemForm) -> Language:
     return Language.CHINESE if form.is_chinese else Language.ENGLISH
 
 
+def _form(name: str) -> PoemForm:
+    """A form by its value ("free verse", "七言绝句") or its name ("qiyan_jueju")."""
+    key = name.upper().replace(" ", "_")
+    return PoemForm[key] if key in PoemForm.__members__ else PoemForm(name)
+
+
 @dataclass(frozen=True)
 class Plan:
     """What one run asks for (``--forms``, ``--seeds``, ``--no-slogans``)."""
@@ -91,7 +103,8 @@ class Plan:
         def value(flag: str) -> str:
             return argv[argv.index(flag) + 1] if flag in argv else ""
 
-        forms = tuple(PoemForm(f) for f in value("--forms").split(",") if f) or FORMS
+        names = [f.strip() for f in value("--forms").split(",") if f.strip()]
+        forms = tuple(_form(name) for name in names) or FORMS
         seeds = tuple(range(11, 11 + int(value("--seeds")))) if value("--seeds") else SEEDS
         return cls(forms, seeds, "--no-slogans" not in argv)
 
@@ -118,14 +131,38 @@ async def _slogans(service: Any, side: Side) -> None:
         side.slogans.append((product, [o.text for o in outs]))
 
 
-async def collect(backend: Any, plan: Plan) -> tuple[Side, Side]:
-    before, after = Side("before"), Side("after")
+def transformers_sides(backend: Any) -> Callable[[bool], AbstractAsyncContextManager[Any]]:
+    """The service over the in-process transformers back-end, forms off or on."""
     common = {"batch_max_rows": 20, "text_slots": 20, "queue_max_depth": 64, "queue_per_user": 64,
               "job_timeout_s": 3600.0}  # fmt: skip
-    async with (
-        real_service(backend, text_forms=False, **common) as off,
-        real_service(backend, text_forms=True, **common) as on,
-    ):
+    return lambda forms: real_service(backend, text_forms=forms, **common)
+
+
+@asynccontextmanager
+async def gguf_side(forms: bool) -> AsyncIterator[Any]:
+    """The service over SmolLM2's Q4_1 GGUF on Muse's llama.cpp engine (its own engine process
+    per side), forms off or on: the CPU default path."""
+    from bot.app import open_service
+    from bot.config import Settings
+    from tests.llama_server import find_binary
+    from tests.real_models import smollm2_gguf
+
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(
+            db_path=Path(folder) / "quality.sqlite3", image_model=None,
+            text_model=str(smollm2_gguf()), llama_server=find_binary(), text_forms=forms,
+            remote_concurrency=8, queue_max_depth=64, queue_per_user=64, job_timeout_s=3600.0,
+            openai_timeout_s=600.0,
+        )  # fmt: skip
+        async with open_service(settings) as service:
+            yield service
+
+
+async def collect(
+    sides: Callable[[bool], AbstractAsyncContextManager[Any]], plan: Plan
+) -> tuple[Side, Side]:
+    before, after = Side("before"), Side("after")
+    async with sides(False) as off, sides(True) as on:
         for chinese in (False, True):
             group = [f for f in plan.forms if f.is_chinese is chinese]
             if not group:
@@ -144,4 +181,6 @@ if __name__ == "__main__":
     from bench.quality_report import main
 
     plan = Plan.from_argv(sys.argv)
-    raise SystemExit(main(lambda backend: collect(backend, plan), load_backend))
+    if "--backend" in sys.argv and sys.argv[sys.argv.index("--backend") + 1] == "gguf":
+        raise SystemExit(main(lambda _: collect(gguf_side, plan), None))
+    raise SystemExit(main(lambda b: collect(transformers_sides(b), plan), load_backend))

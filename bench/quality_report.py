@@ -108,8 +108,9 @@ def show(side: Any, count: int) -> None:
         print(f"-- slogans for {product}: {texts}")
 
 
-def main(collect: Callable[[Any], Any], load: Callable[[Any], Any]) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+def warmed(load: Callable[[Any], Any]) -> Any:
+    """The transformers back-end with its one-off costs paid, kept out of both sides: the
+    tokenizer's form view, every form's compiled grammar, the words a rhyme may be set on."""
     import torch
 
     from generators.constrain import SETTER
@@ -117,13 +118,19 @@ def main(collect: Callable[[Any], Any], load: Callable[[Any], Any]) -> int:
 
     torch.set_num_threads(int(os.environ.get("MUSE_TORCH_THREADS", "1")))
     backend = load(real_lm_dir())
-    tokens = backend.form_tokens()  # built once per back-end at first use, as are the
-    for form in PoemForm:  # compiled grammars: one-off costs, kept out of both sides
+    tokens = backend.form_tokens()
+    for form in PoemForm:
         tokens.matcher(_spec(form))
     tokens.matcher(SLOGAN_EN)
     tokens.matcher(SLOGAN_ZH)
-    tokens.spellings(SETTER)  # the words a rhyme-setting line may end on, found once
-    before, after = asyncio.run(collect(backend))
+    tokens.spellings(SETTER)
+    return backend
+
+
+def main(collect: Callable[[Any], Any], load: Callable[[Any], Any] | None) -> int:
+    """Run ``collect`` on the back-end ``load`` gives (None: ``collect`` opens its own)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    before, after = asyncio.run(collect(warmed(load) if load is not None else None))
     count = int(sys.argv[sys.argv.index("--show") + 1]) if "--show" in sys.argv else 0
     if count:
         show(before, count)
