@@ -26,6 +26,7 @@ their per-seed reproducibility.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -74,6 +75,8 @@ class FormTokens:
         }
         self._words: dict[str, list[list[int]]] = {}
         self._matchers: dict[FormSpec, Any] = {}  # a fresh matcher per form, copied per row
+        self._worker: ThreadPoolExecutor | None = None  # computes the next grammar masks
+        self._executor: Any = None  # llguidance's batch mask executor
 
     def __repr__(self) -> str:
         return f"<FormTokens vocab={self.vocab}>"
@@ -89,6 +92,27 @@ class FormTokens:
                 raise ValueError(f"grammar of {spec.name}: {fresh.get_error()}")
             self._matchers[spec] = fresh
         return self._matchers[spec].deep_copy()
+
+    def start_masks(self, rows: Sequence[RowConstraint]) -> None:
+        """Start computing the next grammar mask of every row in ``rows`` in one llguidance
+        batch call on a worker thread, so it runs while the model's forward pass does (both
+        release the GIL); each row's ``restrict`` then waits for its mask instead of computing
+        it. The masks are exactly those ``restrict`` would compute."""
+        live = [r for r in rows if not (r.matcher.is_error() or r.matcher.is_stopped())]
+        if not live:
+            return
+        import llguidance
+        import llguidance.numpy  # not llguidance.torch: it compiles a kernel at import
+
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix="muse-masks")
+            self._executor = llguidance.LLExecutor()
+        words = llguidance.numpy.allocate_token_bitmask(len(live), self.vocab)
+        pairs = [(row.matcher, i) for i, row in enumerate(live)]
+        fill = llguidance.numpy.fill_next_token_bitmask_par
+        done = self._worker.submit(fill, self._executor, pairs, words)
+        for i, row in enumerate(live):
+            row.pending = (done, words, i)
 
     def spellings(self, target: str) -> list[list[int]]:
         """Token ids of " word" for the common rhyme words of ``target``: those the tokenizer
@@ -137,6 +161,7 @@ class RowConstraint:
         self.text = ""
         self.forced: list[int] = []  # tokens of a forced rhyme word so far
         self.forcing = ""  # the rhyme target being forced ('' when not)
+        self.pending: tuple[Future[None], Any, int] | None = None  # from start_masks
         self.watch_words = not spec.chinese or spec.slogan  # rules on tokens inside a line
 
     def __repr__(self) -> str:
@@ -144,6 +169,9 @@ class RowConstraint:
 
     def advance(self, token: int) -> None:
         """Record the drawn token (end-of-text tokens included)."""
+        if self.pending is not None:  # never move the matcher while its mask is computed
+            self.pending[0].result()
+            self.pending = None
         if token in self.tokens.eos_ids:
             self.siblings[self.rank] = (self.text.strip(), True)
             return
@@ -170,11 +198,20 @@ class RowConstraint:
         scores.masked_fill_(~narrowed, float("-inf"))
 
     def _grammar_mask(self, width: int) -> torch.Tensor:
+        early = None
+        if self.pending is not None:  # wait first: the matcher is busy until then
+            done, masks, index = self.pending
+            self.pending = None
+            done.result()
+            early = masks[index].view(np.uint8)
         if self.matcher.is_error() or self.matcher.is_stopped():
             allowed = torch.zeros(width, dtype=torch.bool)
             allowed[self.tokens.eos_ids] = True
             return allowed
-        words = np.frombuffer(self.matcher.compute_bitmask(), dtype=np.uint8)
+        if early is not None:
+            words = early
+        else:
+            words = np.frombuffer(self.matcher.compute_bitmask(), dtype=np.uint8)
         bits = np.unpackbits(words, bitorder="little")[:width]
         allowed = torch.zeros(width, dtype=torch.bool)
         allowed[: len(bits)] = torch.from_numpy(bits.astype(bool))

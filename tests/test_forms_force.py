@@ -104,3 +104,22 @@ def test_a_chinese_preamble_is_refused_at_the_byte_that_completes_it(
     row.restrict(scores)
     assert bool(scores[last] == float("-inf")) is refused
     assert bool(torch.isfinite(scores).any())
+
+
+def test_masks_computed_during_the_forward_pass_are_the_ones_restrict_computes(
+    tokens: FormTokens,
+) -> None:
+    """``start_masks`` (one llguidance batch call on a worker thread) gives every row exactly
+    the mask that ``restrict`` computes on its own."""
+    texts = [(LIMERICK, "There once was a fellow named Ray\nWho sat on"), (SLOGAN_ZH, "月光")]
+    alone = [row_after(tokens, spec, text) for spec, text in texts]
+    early = [row_after(tokens, spec, text) for spec, text in texts]
+    tokens.start_masks(early)
+    assert all(row.pending is not None for row in early)
+    draws = torch.Generator().manual_seed(3)
+    for one, other in zip(alone, early, strict=True):
+        scores = torch.randn(tokens.vocab, generator=draws)
+        same = scores.clone()
+        one.restrict(scores)
+        other.restrict(same)
+        assert other.pending is None and torch.equal(scores, same)
