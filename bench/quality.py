@@ -8,15 +8,32 @@ The two sides alternate by group (English poems, Chinese poems, slogans), all re
 group submitted at once, so machine load hits both alike. Exits 1 when an "after" target is
 missed.
 
+Speed is printed two ways. "tokens/s per piece" (the median over poems of a poem's new tokens
+over its own generation time, prefill included) is how fast each member's piece is written: the
+target (0.8x) applies to it. "tokens/s all rows" (all new tokens over wall time) also counts how
+full the batch is: before, every row runs to the 200-token cap, so the batch stays full; after,
+pieces end where their form ends (a haiku in about 25 tokens), the batch empties, and a step
+costs about the same with fewer rows in it. With requests waiting, freed slots are refilled.
+
     PYTHONPATH=$PWD OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 python -m bench.quality [--show N]
+        [--backend gguf] [--forms limerick,haiku] [--seeds N] [--no-slogans]
+
+``--backend gguf`` measures the llama.cpp path instead (SmolLM2's Q4_1 GGUF, the CPU default;
+forms there are a GBNF grammar plus best-of-4 scoring, see README), with the same table.
+``--forms`` keeps only the named forms, ``--seeds N`` uses N seeds per topic (2 by default;
+``--forms limerick --seeds 6`` gives 12 limericks per side), ``--no-slogans`` skips slogans.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import tempfile
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bench.common import load_backend, real_service
@@ -33,7 +50,7 @@ FORMS = (
     PoemForm.FREE_VERSE, PoemForm.HAIKU, PoemForm.QUATRAIN, PoemForm.LIMERICK, PoemForm.SONNET,
     PoemForm.WUYAN_JUEJU, PoemForm.QIYAN_JUEJU,
 )  # fmt: skip
-SEEDS = (11, 12)
+SEEDS = (11, 12)  # --seeds N: 11, 12, ... 10 + N
 PRODUCTS = ("moon coffee", "a bicycle repair shop", "桂花绿茶")
 SLOGANS_PER_REQUEST = 3
 
@@ -44,6 +61,7 @@ class Side:
 
     name: str
     poems: list[tuple[PoemForm, str, str, float, int]] = field(default_factory=list)
+    piece_rates: list[float] = field(default_factory=list)  # a poem's new tokens / its time
     slogans: list[tuple[str, list[str]]] = field(default_factory=list)
     tokens: int = 0
     seconds: float = 0.0
@@ -66,8 +84,35 @@ def _language(form: PoemForm) -> Language:
     return Language.CHINESE if form.is_chinese else Language.ENGLISH
 
 
-async def _poems(service: Any, side: Side, forms: list[PoemForm], cap: int | None) -> None:
-    asked = [(f, t, s) for f in forms for t in TOPICS[_language(f)] for s in SEEDS]
+def _form(name: str) -> PoemForm:
+    """A form by its value ("free verse", "七言绝句") or its name ("qiyan_jueju")."""
+    key = name.upper().replace(" ", "_")
+    return PoemForm[key] if key in PoemForm.__members__ else PoemForm(name)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one run asks for (``--forms``, ``--seeds``, ``--no-slogans``)."""
+
+    forms: tuple[PoemForm, ...] = FORMS
+    seeds: tuple[int, ...] = SEEDS
+    slogans: bool = True
+
+    @classmethod
+    def from_argv(cls, argv: list[str]) -> Plan:
+        def value(flag: str) -> str:
+            return argv[argv.index(flag) + 1] if flag in argv else ""
+
+        names = [f.strip() for f in value("--forms").split(",") if f.strip()]
+        forms = tuple(_form(name) for name in names) or FORMS
+        seeds = tuple(range(11, 11 + int(value("--seeds")))) if value("--seeds") else SEEDS
+        return cls(forms, seeds, "--no-slogans" not in argv)
+
+
+async def _poems(
+    service: Any, side: Side, forms: list[PoemForm], cap: int | None, seeds: tuple[int, ...]
+) -> None:
+    asked = [(f, t, s) for f in forms for t in TOPICS[_language(f)] for s in seeds]
     requests = [PoemRequest(topic=t, form=f, language=_language(f), seed=s) for f, t, s in asked]
     outputs, tokens, elapsed = await _run_jobs(service, requests)
     side.tokens, side.seconds = side.tokens + tokens, side.seconds + elapsed
@@ -75,6 +120,7 @@ async def _poems(service: Any, side: Side, forms: list[PoemForm], cap: int | Non
         spec = form_spec(TextKind.POEM, form, _language(form))
         used = outs[0].timings.get("new_tokens", 0)
         side.poems.append((form, topic, outs[0].text, used, cap or spec.budget_tokens()))
+        side.piece_rates.append(used / max(outs[0].timings.get("generate_s", 0.0), 1e-9))
 
 
 async def _slogans(service: Any, side: Side) -> None:
@@ -85,25 +131,56 @@ async def _slogans(service: Any, side: Side) -> None:
         side.slogans.append((product, [o.text for o in outs]))
 
 
-async def collect(backend: Any) -> tuple[Side, Side]:
-    before, after = Side("before"), Side("after")
+def transformers_sides(backend: Any) -> Callable[[bool], AbstractAsyncContextManager[Any]]:
+    """The service over the in-process transformers back-end, forms off or on."""
     common = {"batch_max_rows": 20, "text_slots": 20, "queue_max_depth": 64, "queue_per_user": 64,
               "job_timeout_s": 3600.0}  # fmt: skip
-    async with (
-        real_service(backend, text_forms=False, **common) as off,
-        real_service(backend, text_forms=True, **common) as on,
-    ):
-        for group in ([f for f in FORMS if not f.is_chinese], [f for f in FORMS if f.is_chinese]):
+    return lambda forms: real_service(backend, text_forms=forms, **common)
+
+
+@asynccontextmanager
+async def gguf_side(forms: bool) -> AsyncIterator[Any]:
+    """The service over SmolLM2's Q4_1 GGUF on Muse's llama.cpp engine (its own engine process
+    per side), forms off or on: the CPU default path."""
+    from bot.app import open_service
+    from bot.config import Settings
+    from tests.llama_server import find_binary
+    from tests.real_models import smollm2_gguf
+
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(
+            db_path=Path(folder) / "quality.sqlite3", image_model=None,
+            text_model=str(smollm2_gguf()), llama_server=find_binary(), text_forms=forms,
+            remote_concurrency=8, queue_max_depth=64, queue_per_user=64, job_timeout_s=3600.0,
+            openai_timeout_s=600.0,
+        )  # fmt: skip
+        async with open_service(settings) as service:
+            yield service
+
+
+async def collect(
+    sides: Callable[[bool], AbstractAsyncContextManager[Any]], plan: Plan
+) -> tuple[Side, Side]:
+    before, after = Side("before"), Side("after")
+    async with sides(False) as off, sides(True) as on:
+        for chinese in (False, True):
+            group = [f for f in plan.forms if f.is_chinese is chinese]
+            if not group:
+                continue
             cap = 200  # MUSE_POEM_MAX_NEW_TOKENS's default, the "before" cap
-            await _poems(off, before, group, cap)
-            await _poems(on, after, group, None)
+            await _poems(off, before, group, cap, plan.seeds)
+            await _poems(on, after, group, None, plan.seeds)
             print(f"  {[f.value for f in group]}: done", file=sys.stderr, flush=True)
-        await _slogans(off, before)
-        await _slogans(on, after)
+        if plan.slogans:
+            await _slogans(off, before)
+            await _slogans(on, after)
     return before, after
 
 
 if __name__ == "__main__":
     from bench.quality_report import main
 
-    raise SystemExit(main(collect, load_backend))
+    plan = Plan.from_argv(sys.argv)
+    if "--backend" in sys.argv and sys.argv[sys.argv.index("--backend") + 1] == "gguf":
+        raise SystemExit(main(lambda _: collect(gguf_side, plan), None))
+    raise SystemExit(main(lambda b: collect(transformers_sides(b), plan), load_backend))

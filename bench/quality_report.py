@@ -6,6 +6,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable
+from statistics import median
 from typing import Any
 
 from generators.forms import checks
@@ -83,13 +84,18 @@ def table(before: Any, after: Any) -> tuple[list[str], bool]:
         ok = ok and met
         mark = "" if key.startswith("uses") else ("met" if met else "MISSED")
         lines.append(f"{key:44} {_share(*b[key]):>16} {_share(*a[key]):>16}  {mark}")
-    speed_b = before.tokens / max(before.seconds, 1e-9)
-    speed_a = after.tokens / max(after.seconds, 1e-9)
-    ratio = speed_a / speed_b
+    piece_b, piece_a = median(before.piece_rates), median(after.piece_rates)
+    ratio = piece_a / max(piece_b, 1e-9)
     ok = ok and ratio >= 0.8
     lines.append(
-        f"{'tokens/s (all rows, wall time)':44} {speed_b:16.1f} {speed_a:16.1f}  "
+        f"{'tokens/s per piece (median poem)':44} {piece_b:16.1f} {piece_a:16.1f}  "
         f"ratio {ratio:.2f} {'met' if ratio >= 0.8 else 'MISSED'} (>= 0.8)"
+    )
+    speed_b = before.tokens / max(before.seconds, 1e-9)
+    speed_a = after.tokens / max(after.seconds, 1e-9)
+    lines.append(
+        f"{'tokens/s all rows (wall; batch occupancy)':44} {speed_b:16.1f} {speed_a:16.1f}  "
+        f"ratio {speed_a / max(speed_b, 1e-9):.2f} (information)"
     )
     return lines, ok
 
@@ -102,20 +108,29 @@ def show(side: Any, count: int) -> None:
         print(f"-- slogans for {product}: {texts}")
 
 
-def main(collect: Callable[[Any], Any], load: Callable[[Any], Any]) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+def warmed(load: Callable[[Any], Any]) -> Any:
+    """The transformers back-end with its one-off costs paid, kept out of both sides: the
+    tokenizer's form view, every form's compiled grammar, the words a rhyme may be set on."""
     import torch
 
+    from generators.constrain import SETTER
     from tests.real_models import real_lm_dir
 
     torch.set_num_threads(int(os.environ.get("MUSE_TORCH_THREADS", "1")))
     backend = load(real_lm_dir())
-    tokens = backend.form_tokens()  # built once per back-end at first use, as are the
-    for form in PoemForm:  # compiled grammars: one-off costs, kept out of both sides
+    tokens = backend.form_tokens()
+    for form in PoemForm:
         tokens.matcher(_spec(form))
     tokens.matcher(SLOGAN_EN)
     tokens.matcher(SLOGAN_ZH)
-    before, after = asyncio.run(collect(backend))
+    tokens.spellings(SETTER)
+    return backend
+
+
+def main(collect: Callable[[Any], Any], load: Callable[[Any], Any] | None) -> int:
+    """Run ``collect`` on the back-end ``load`` gives (None: ``collect`` opens its own)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    before, after = asyncio.run(collect(warmed(load) if load is not None else None))
     count = int(sys.argv[sys.argv.index("--show") + 1]) if "--show" in sys.argv else 0
     if count:
         show(before, count)

@@ -11,9 +11,11 @@ What is forced, and by what:
   grammar accepts.
 - Own rules, only where no grammar can say it (``generators.forms.rules``), checked on the
   ``CANDIDATES`` likeliest tokens allowed by the grammar (``WIDE_CANDIDATES`` if none passes):
-  haiku syllables, English rhyme (a long line's next word is drawn from the rhyme words of its
-  partner line), no repeated line, no role talk, no slogan preamble, distinct slogans of one
-  request; plus a repeated n-gram block.
+  haiku syllables, English rhyme (once a rhyming line is about as long as its partner line,
+  its next word is drawn from the partner's rhyme words; from its seventh word, a line that sets
+  a rhyme ends on a word with six rhymes or more), no repeated line, no role talk, no slogan
+  preamble (judged on decoded text, so a character split over byte tokens counts), distinct
+  slogans of one request; plus a repeated n-gram block.
 - Near its token cap a row may only close (line end or end of text) where the grammar lets it.
 
 If the own rules leave no token, the grammar's mask alone applies: the form's structure always
@@ -24,20 +26,30 @@ their per-seed reproducibility.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import torch
 
-from generators.forms.english import rhyme_words
+from generators.forms.english import rhyme_choices, rhyme_words
 from generators.forms.grammar import lark
-from generators.forms.rules import LineState, may_continue, may_end_line, must_force_rhyme
+from generators.forms.rules import (
+    MIN_RHYME_CHOICES,
+    WEAK_ENDINGS,
+    LineState,
+    may_continue,
+    may_end_line,
+    must_force_rhyme,
+    must_set_rhyme,
+)
 from generators.forms.spec import FormSpec
 
 CANDIDATES = 32  # likeliest grammar-allowed tokens the word-level rules look at
 WIDE_CANDIDATES = 256  # looked at when none of those passes
 CLOSE_PER_LINE = 12  # tokens kept per line still to write; below that a row closes fast
 NGRAM = {False: 4, True: 6}  # repeated token n-gram blocked, English / Chinese
+SETTER = "*"  # the forcing target of a line that sets a rhyme: any word others can rhyme with
 
 
 class FormTokens:
@@ -63,6 +75,8 @@ class FormTokens:
         }
         self._words: dict[str, list[list[int]]] = {}
         self._matchers: dict[FormSpec, Any] = {}  # a fresh matcher per form, copied per row
+        self._worker: ThreadPoolExecutor | None = None  # computes the next grammar masks
+        self._executor: Any = None  # llguidance's batch mask executor
 
     def __repr__(self) -> str:
         return f"<FormTokens vocab={self.vocab}>"
@@ -79,9 +93,39 @@ class FormTokens:
             self._matchers[spec] = fresh
         return self._matchers[spec].deep_copy()
 
+    def start_masks(self, rows: Sequence[RowConstraint]) -> None:
+        """Start computing the next grammar mask of every row in ``rows`` in one llguidance
+        batch call on a worker thread, so it runs while the model's forward pass does (both
+        release the GIL); each row's ``restrict`` then waits for its mask instead of computing
+        it. The masks are exactly those ``restrict`` would compute."""
+        live = [r for r in rows if not (r.matcher.is_error() or r.matcher.is_stopped())]
+        if not live:
+            return
+        import llguidance
+        import llguidance.numpy  # not llguidance.torch: it compiles a kernel at import
+
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix="muse-masks")
+            self._executor = llguidance.LLExecutor()
+        words = llguidance.numpy.allocate_token_bitmask(len(live), self.vocab)
+        pairs = [(row.matcher, i) for i, row in enumerate(live)]
+        fill = llguidance.numpy.fill_next_token_bitmask_par
+        done = self._worker.submit(fill, self._executor, pairs, words)
+        for i, row in enumerate(live):
+            row.pending = (done, words, i)
+
     def spellings(self, target: str) -> list[list[int]]:
         """Token ids of " word" for the common rhyme words of ``target``: those the tokenizer
-        spells as one token (a word frequent enough to be in its vocabulary), else all."""
+        spells as one token (a word frequent enough to be in its vocabulary), else all. For
+        ``SETTER``: the one-token words with ``MIN_RHYME_CHOICES`` rhymes or more (about 12,000
+        on SmolLM2; found once, in about 0.3 s)."""
+        if target == SETTER and target not in self._words:
+            self._words[target] = [
+                [i]
+                for w, i in self.single.items()
+                if w.islower() and len(w) >= 3 and w not in WEAK_ENDINGS
+                if rhyme_choices(w) >= MIN_RHYME_CHOICES
+            ]
         if target not in self._words:
             words = rhyme_words(target)
             common = [[self.single[w]] for w in words if w in self.single]
@@ -117,6 +161,7 @@ class RowConstraint:
         self.text = ""
         self.forced: list[int] = []  # tokens of a forced rhyme word so far
         self.forcing = ""  # the rhyme target being forced ('' when not)
+        self.pending: tuple[Future[None], Any, int] | None = None  # from start_masks
         self.watch_words = not spec.chinese or spec.slogan  # rules on tokens inside a line
 
     def __repr__(self) -> str:
@@ -124,6 +169,9 @@ class RowConstraint:
 
     def advance(self, token: int) -> None:
         """Record the drawn token (end-of-text tokens included)."""
+        if self.pending is not None:  # never move the matcher while its mask is computed
+            self.pending[0].result()
+            self.pending = None
         if token in self.tokens.eos_ids:
             self.siblings[self.rank] = (self.text.strip(), True)
             return
@@ -150,11 +198,20 @@ class RowConstraint:
         scores.masked_fill_(~narrowed, float("-inf"))
 
     def _grammar_mask(self, width: int) -> torch.Tensor:
+        early = None
+        if self.pending is not None:  # wait first: the matcher is busy until then
+            done, masks, index = self.pending
+            self.pending = None
+            done.result()
+            early = masks[index].view(np.uint8)
         if self.matcher.is_error() or self.matcher.is_stopped():
             allowed = torch.zeros(width, dtype=torch.bool)
             allowed[self.tokens.eos_ids] = True
             return allowed
-        words = np.frombuffer(self.matcher.compute_bitmask(), dtype=np.uint8)
+        if early is not None:
+            words = early
+        else:
+            words = np.frombuffer(self.matcher.compute_bitmask(), dtype=np.uint8)
         bits = np.unpackbits(words, bitorder="little")[:width]
         allowed = torch.zeros(width, dtype=torch.bool)
         allowed[: len(bits)] = torch.from_numpy(bits.astype(bool))
@@ -178,6 +235,8 @@ class RowConstraint:
     def _word_rules(self, scores: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor | None:
         state = LineState.of(self.text)
         target = self.forcing or must_force_rhyme(self.spec, state)
+        if not target and must_set_rhyme(self.spec, state):
+            target = SETTER
         if target:
             forced = self._force_rhyme(target, allowed)
             if forced is not None:
@@ -208,7 +267,17 @@ class RowConstraint:
             return may_end_line(self.spec, LineState.of(self.text + head))
         if not self.watch_words:
             return True
-        return may_continue(self.spec, LineState.of(self.text), piece)
+        return may_continue(self.spec, *self._decoded(token, piece))
+
+    def _decoded(self, token: int, piece: str) -> tuple[LineState, str]:
+        """The row's text before ``token`` and what ``token`` adds to it, judged on decoded
+        text: a character split over byte tokens (each alone decodes to U+FFFD) is seen once
+        its last byte is drawn, so a rule on it (a Chinese preamble) holds at that byte."""
+        if "\ufffd" not in piece and not self.text.endswith("\ufffd"):
+            return LineState.of(self.text), piece
+        base = self.text.rstrip("\ufffd")
+        after = str(self.tokens.tokenizer.decode([*self.ids, token]))
+        return LineState.of(base), after[len(base) :] if after.startswith(base) else piece
 
     def _distinct(self) -> bool:
         mine = self.text.strip()

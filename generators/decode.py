@@ -148,6 +148,9 @@ class DecodeBatch:
 
     def _decode(self) -> list[RowUpdate]:
         assert self.mask is not None and self.cache is not None
+        constrained = [row.constraint for row in self.rows if row.constraint is not None]
+        if constrained:  # their grammar masks are computed while the forward pass runs
+            constrained[0].tokens.start_masks(constrained)
         last = torch.tensor([[row.new_ids[-1]] for row in self.rows], device=self.device)
         self.mask = F.pad(self.mask, (0, 1), value=1)
         positions = (self.mask.sum(-1, keepdim=True) - 1).long()

@@ -63,6 +63,27 @@ def rhyme_words(word: str) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
+@cache
+def _rhyme_counts() -> dict[str, int]:
+    """Per CMUdict rhyming part, how many plain words (as ``rhyme_words`` keeps them) end on it."""
+    import pronouncing
+
+    pronouncing.init_cmu()
+    table: dict[str, list[str]] = pronouncing.rhyme_lookup
+    return {
+        part: len({w for w in ws if w.isalpha() and 3 <= len(w) <= 10})
+        for part, ws in table.items()
+    }
+
+
+def rhyme_choices(word: str) -> int:
+    """At least how many words ``rhyme_words`` finds for ``word`` (its best pronunciation's
+    rhyming words, less the word itself): one table pass for all words instead of a dictionary
+    search per word, for scanning a whole vocabulary."""
+    counts = _rhyme_counts()
+    return max((counts.get(part, 0) - 1 for part in rhyme_parts(word.lower())), default=0)
+
+
 def last_word(line: str) -> str:
     found = words(line)
     return found[-1] if found else ""

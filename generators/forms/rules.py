@@ -128,10 +128,30 @@ def _new_rhyme_char(spec: FormSpec, state: LineState) -> bool:
     return not partner or partner[-1] != han[-1]
 
 
+def force_from_words(spec: FormSpec, state: LineState) -> int:
+    """Words after which a rhyming line's next word is forced: about its partner line's length
+    (a limerick's short third and fourth lines stay short), ``FORCE_RHYME_WORDS`` at most, and
+    never before the line may hold enough words to end."""
+    ref = spec.rhymes_with(len(state.done))
+    partner = FORCE_RHYME_WORDS + 1
+    if ref is not None and ref < len(state.done):
+        partner = len(words(state.done[ref]))
+    return max(spec.line_chars[0] - 1, min(FORCE_RHYME_WORDS, partner - 1))
+
+
 def must_force_rhyme(spec: FormSpec, state: LineState) -> str:
     """The rhyme target when the current line is long enough that its next word must be a
     rhyme word ('' otherwise)."""
     target = rhyme_target(spec, state)
     if not target or not rhyme_words(target) or state.current.endswith(" "):
         return ""
-    return target if len(words(state.current)) >= FORCE_RHYME_WORDS else ""
+    return target if len(words(state.current)) >= force_from_words(spec, state) else ""
+
+
+def must_set_rhyme(spec: FormSpec, state: LineState) -> bool:
+    """True when the current line sets a rhyme and is long enough that its next word must be
+    one that later lines can rhyme with (``MIN_RHYME_CHOICES`` rhymes at least): a line left to
+    run on until its word limit may end on a word nothing rhymes with."""
+    if spec.chinese or state.current.endswith(" ") or not sets_rhyme(spec, len(state.done)):
+        return False
+    return len(words(state.current)) >= FORCE_RHYME_WORDS
