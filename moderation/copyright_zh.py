@@ -117,13 +117,10 @@ def _object_hits(folded: str, objects: str) -> Iterator[Hit]:
 
 
 def new_slogan(folded: str, at: int) -> bool:
-    """Whether a slogan word at ``at`` asks for a new slogan: for a shop, an event or a
-    campaign (阳光奶茶店的广告语, 运动会的标语), or with a writing verb (写/想/编 一句), and
-    nothing asks for an existing one (是什么, 原话, 那句, 一字不差)."""
-    if EXISTING.search(folded) is not None:
-        return False
-    name = _TRAILING.sub("", _clause_before(folded, at))
-    return VENUE.search(name) is not None or MAKE_NEW.search(folded) is not None
+    """Whether a slogan word at ``at`` asks for a new slogan: nothing asks for an existing one
+    (是什么, 原话, 那句, 一字不差). A slogan for something (反对地域歧视的宣传语, 射击比赛的加油
+    口号, 阳光奶茶店的广告语) is a new one; a brand's own is asked for with those words."""
+    return EXISTING.search(folded) is None
 
 
 def strong_hits(folded: str) -> Iterator[Hit]:
