@@ -8,10 +8,10 @@ service uses (text filter plus copyright guard, ``check_request``, standard stri
 each mode: the shipped fallback (lists, ML second opinion, intent rules and the
 sentence-embedding head: what runs when no guard model can be had), the fallback without the
 head, the lists alone (what ran before the semantic layer), and the guard model when
-``--guard`` (a folder or hub id) or ``MUSE_GUARD_MODEL`` names one that loads. A flagged item is one the policy does not allow.
-It prints recall per language, category and style, false positives per language and category,
-and milliseconds per prompt check, with PASS or FAIL for the issue's targets on the fallback;
-it exits 1 when one fails.
+``--guard`` (a folder or hub id) or ``MUSE_GUARD_MODEL`` names one that loads. A flagged item
+is one the policy does not allow. It prints recall per language, category and style, false
+positives per language and category, and milliseconds per prompt check, with PASS or FAIL for
+the issue's targets on the fallback; it exits 1 when one fails.
 """
 
 from __future__ import annotations

