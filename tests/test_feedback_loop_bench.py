@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from bench.feedback_loop import TOPICS, blind_ab, choose, taste
-from bench.feedback_taste import likes
+from bench.feedback_loop import TOPICS, blind_ab
+from bench.feedback_taste import choose, likes, taste
 
 GOOD = "\n".join(
     [
