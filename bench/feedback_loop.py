@@ -3,7 +3,8 @@
 1. A simulated community with a stated taste (``TASTE``, printed) asks for compare poems (A/B)
    on training topics through the real service, chooses A, B or a tie, and votes 👍/👎.
 2. Its feedback goes through ``muse export --format dpo`` and ``muse finetune --lora`` on the
-   real SmolLM2-135M-Instruct, on the CPU (fine-tuning bounded by ``--budget-s``, 900 s).
+   real SmolLM2-135M-Instruct, on the CPU (each fine-tune bounded by ``--budget-s``, 900 s),
+   DPO with an SFT term on the chosen poems (``--beta 0.3 --sft-weight 1``).
 3. On held-out topics the raters compare base and tuned poems blind (positions drawn at random,
    one rater per match so the choices are independent): the tuned model's win rate with its
    95% Wilson interval, for each export size (the learning curve).
@@ -99,7 +100,8 @@ def export_and_tune(env: dict[str, str], work: Path, name: str, base: str, args:
     if muse(["export", "--format", "dpo", "--out", str(data)]) != 0:
         raise SystemExit("muse export failed")
     tune = ["finetune", "--data", str(data), "--base", base, "--out", str(out), "--lora"]
-    hyper = ["--steps", str(args.steps), "--learning-rate", str(args.lr), "--batch-size", "4",
+    hyper = ["--steps", str(args.steps), "--learning-rate", str(args.lr),
+             "--batch-size", str(args.batch_size), "--save-steps", str(max(1, args.steps // 2)),
              "--beta", str(args.beta), "--sft-weight", str(args.sft_weight)]  # fmt: skip
     if muse([*tune, *hyper, "--eval-fraction", "0.1"]) != 0:
         raise SystemExit("muse finetune failed")
@@ -142,17 +144,18 @@ def blind_ab(
 def _args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="base model folder (default: the real SmolLM2)")
-    parser.add_argument("--train-topics", type=int, default=32)
-    parser.add_argument("--eval-matches", type=int, default=48)
+    parser.add_argument("--train-topics", type=int, default=16)
+    parser.add_argument("--eval-matches", type=int, default=40)
     parser.add_argument("--raters", type=int, default=3)
     parser.add_argument("--compares", type=int, default=2, help="compare requests per topic")
     parser.add_argument("--curve", type=int, default=2, help="export sizes on the curve")
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--steps", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=2)
+    parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--beta", type=float, default=0.3, help="DPO beta")
     parser.add_argument("--sft-weight", type=float, default=1.0, help="SFT term on chosen")
-    parser.add_argument("--tokens", type=int, default=200, help="new tokens per poem")
-    parser.add_argument("--budget-s", type=float, default=900.0, help="fine-tuning, in all")
+    parser.add_argument("--tokens", type=int, default=144, help="new tokens per poem")
+    parser.add_argument("--budget-s", type=float, default=900.0, help="each fine-tune")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args()
 
@@ -176,7 +179,7 @@ def _verdict(curve: list[tuple[int, int, int, int]], tune_s: float, budget_s: fl
     _, wins, losses, _ = curve[-1]
     rate, (low, _) = wins / max(1, wins + losses), wilson_interval(wins, wins + losses)
     met = rate >= TARGET_WIN and low > 0.5 and tune_s <= budget_s
-    print(f"fine-tuning took {tune_s:.0f} s (budget {budget_s:.0f} s)")
+    print(f"the longest export and fine-tune took {tune_s:.0f} s (budget {budget_s:.0f} s)")
     print(f"target: win rate >= {TARGET_WIN:.0%} with the interval above 50%: "
           f"{'MET' if met else 'MISSED'}")  # fmt: skip
     return 0 if met else 1
@@ -213,7 +216,9 @@ def _loop(args: argparse.Namespace, base: str, work: Path) -> tuple[list[Any], f
         print(f"collected {events} feedback events ({time.perf_counter() - started:.0f} s)")
         started = time.perf_counter()
         tuned = export_and_tune(env, work, f"round{point}", base, args)
-        tune_s += time.perf_counter() - started
+        took_s = time.perf_counter() - started
+        tune_s = max(tune_s, took_s)
+        print(f"export and fine-tune on {events} events took {took_s:.0f} s")
         tuned_poems = poems(load_backend(tuned), topics, seeds, args.tokens)
         result = blind_ab(base_poems, tuned_poems, topics, args.raters, args.seed)
         curve.append((events, *result))
