@@ -47,11 +47,12 @@ TARGET_WIN, SECRET = 0.65, "feedback-loop-bench-secret-0123456789"
 
 
 async def compare_and_rate(
-    service: MuseService, topic: str, seed: int, raters: int, rng: random.Random
+    service: MuseService, ask: tuple[str, int, int], raters: int, rng: random.Random
 ) -> int:
-    """One compare request on ``topic``; every rater chooses A, B or a tie and votes on both.
-    Returns the feedback events."""
-    origin = Origin(user_id=1000 + seed % raters, guild_id=1, channel_id=1)
+    """One compare request (topic, seed, requester); every rater chooses A, B or a tie and
+    votes on both. Returns the feedback events."""
+    topic, seed, requester = ask
+    origin = Origin(user_id=requester, guild_id=1, channel_id=1)
     pending = service.prepare(PoemRequest(topic=topic, compare=True, seed=seed), origin)
     await service.start(pending)
     delivery = await service.finish(pending)
@@ -73,15 +74,14 @@ async def community_round(
     service: MuseService, topics: list[str], args: Any, rng: random.Random
 ) -> int:
     """``args.compares`` compare requests per topic, four at a time (so the service batches
-    their eight rows), each rated by ``args.raters`` members. Returns feedback events."""
+    their eight rows; four requesters, as a member may have two in progress), each rated by
+    ``args.raters`` members. Returns feedback events."""
     asks = [(t, rng.randrange(1 << 30)) for t in topics for _ in range(args.compares)]
     events = 0
     for start in range(0, len(asks), 4):
+        batch = [(t, seed, 1000 + i) for i, (t, seed) in enumerate(asks[start : start + 4])]
         done = await asyncio.gather(
-            *(
-                compare_and_rate(service, t, seed, args.raters, rng)
-                for t, seed in asks[start : start + 4]
-            )
+            *(compare_and_rate(service, a, args.raters, rng) for a in batch)
         )
         events += sum(done)
     return events
