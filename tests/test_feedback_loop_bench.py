@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import random
+import sqlite3
+from pathlib import Path
 
 from bench.feedback_loop import TOPICS, blind_ab
 from bench.feedback_taste import choose, likes, taste
@@ -51,3 +55,19 @@ def test_blind_ab_counts_the_tuned_side_wherever_it_is_shown() -> None:
     assert blind_ab([GOOD] * 40, [LOOP] * 40, topics, 3, seed=5) == (0, 40, 0)
     wins, losses, ties = blind_ab([GOOD] * 40, [GOOD] * 40, topics, 3, seed=5)
     assert wins + losses + ties == 40 and ties > 0
+
+
+def test_a_community_round_goes_through_the_service(tiny_lm_dir: Path, tmp_path: Path) -> None:
+    """Eight compare requests, four at a time, from four requesters (a member may have only
+    two in progress), each chosen and voted on by two raters, then exported as DPO pairs."""
+    from bench.common import load_backend
+    from bench.feedback_loop import _settings, collect
+
+    env, settings = _settings(tmp_path, str(tiny_lm_dir), 16)
+    args = argparse.Namespace(compares=2, raters=2)
+    events = asyncio.run(collect(settings, load_backend(tiny_lm_dir), TOPICS[:4], args, 0))
+    assert events == 8 * 3 * 2  # per request and rater: an A/B choice and two votes
+    with sqlite3.connect(tmp_path / "muse.sqlite3") as db:
+        assert db.execute("SELECT count(*) FROM outputs").fetchone() == (16,)
+        assert db.execute("SELECT count(*) FROM votes").fetchone() == (32,)
+    assert env["MUSE_DB_PATH"] == str(tmp_path / "muse.sqlite3")
