@@ -3,7 +3,8 @@
 1. A simulated community with a stated taste (``TASTE``, printed) asks for compare poems (A/B)
    on training topics through the real service, chooses A, B or a tie, and votes 👍/👎.
 2. Its feedback goes through ``muse export --format dpo`` and ``muse finetune --lora`` on the
-   real SmolLM2-135M-Instruct, on the CPU (fine-tuning bounded by ``--budget-s``, 900 s).
+   real SmolLM2-135M-Instruct, on the CPU (each fine-tune bounded by ``--budget-s``, 900 s),
+   DPO with an SFT term on the chosen poems (``--beta 0.3 --sft-weight 1``).
 3. On held-out topics the raters compare base and tuned poems blind (positions drawn at random,
    one rater per match so the choices are independent): the tuned model's win rate with its
    95% Wilson interval, for each export size (the learning curve).
@@ -24,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.feedback_taste import TASTE, choose, likes, taste
 from bot.app import Models, open_service
 from bot.cli import main as muse
 from bot.config import Settings
@@ -34,11 +36,6 @@ from generators.prompts import clean_poem, poem_prompt
 from generators.requests import PoemRequest
 from generators.samples import SamplingParams
 
-TASTE = (
-    "short poems of about four lines that name their topic: score = 3 if the topic word "
-    "appears, minus 1 per line away from 4, minus 1 per 15 words beyond 30; a rater adds "
-    "Gaussian noise (sd 0.3) and calls a tie when the two scores are within 0.25"
-)
 TOPICS = (
     "moon river garden ocean rocket coffee shadow morning winter lantern harbor forest desert "
     "candle thunder meadow bridge island mountain window train autumn kitten violin lighthouse "
@@ -49,54 +46,51 @@ TOPICS = (
 TARGET_WIN, SECRET = 0.65, "feedback-loop-bench-secret-0123456789"
 
 
-def taste(text: str, topic: str) -> float:
-    """The community's score of a poem (see ``TASTE``)."""
-    lines = [line for line in text.splitlines() if line.strip()]
-    words = len(text.split())
-    named = topic.lower() in text.lower()
-    return 3.0 * named - abs(len(lines) - 4) - max(0, words - 30) / 15
-
-
-def choose(a: str, b: str, topic: str, rng: random.Random) -> str:
-    """A rater's blind choice between texts A and B: "a", "b" or "tie"."""
-    score_a = taste(a, topic) + rng.gauss(0, 0.3)
-    score_b = taste(b, topic) + rng.gauss(0, 0.3)
-    if abs(score_a - score_b) < 0.25:
-        return "tie"
-    return "a" if score_a > score_b else "b"
+async def compare_and_rate(
+    service: MuseService, ask: tuple[str, int, int], raters: int, rng: random.Random
+) -> int:
+    """One compare request (topic, seed, requester); every rater chooses A, B or a tie and
+    votes on both. Returns the feedback events."""
+    topic, seed, requester = ask
+    origin = Origin(user_id=requester, guild_id=1, channel_id=1)
+    pending = service.prepare(PoemRequest(topic=topic, compare=True, seed=seed), origin)
+    await service.start(pending)
+    delivery = await service.finish(pending)
+    if len(delivery.outputs) < 2:
+        return 0  # one side was held by the filter: nothing to compare
+    a, b = delivery.outputs[0], delivery.outputs[1]
+    for rater in range(raters):
+        await service.compare_vote(
+            delivery.job_id, 2000 + rater, choose(a.text, b.text, topic, rng)
+        )
+        for out in (a, b):
+            await service.vote(
+                out.output_id, 2000 + rater, 1 if likes(out.text, topic, rng) else -1
+            )
+    return 3 * raters
 
 
 async def community_round(
-    service: MuseService, topics: list[str], raters: int, rng: random.Random
+    service: MuseService, topics: list[str], args: Any, rng: random.Random
 ) -> int:
-    """Each topic: a compare request; every rater chooses and votes. Returns feedback events."""
+    """``args.compares`` compare requests per topic, four at a time (so the service batches
+    their eight rows; four requesters, as a member may have two in progress), each rated by
+    ``args.raters`` members. Returns feedback events."""
+    asks = [(t, rng.randrange(1 << 30)) for t in topics for _ in range(args.compares)]
     events = 0
-    for index, topic in enumerate(topics):
-        origin = Origin(user_id=1000 + index % raters, guild_id=1, channel_id=1)
-        request = PoemRequest(topic=topic, compare=True, seed=rng.randrange(1 << 30))
-        pending = service.prepare(request, origin)
-        await service.start(pending)
-        delivery = await service.finish(pending)
-        if len(delivery.outputs) < 2:
-            continue  # one side was held by the filter: nothing to compare
-        a, b = delivery.outputs[0], delivery.outputs[1]
-        for rater in range(raters):
-            await service.compare_vote(
-                delivery.job_id, 2000 + rater, choose(a.text, b.text, topic, rng)
-            )
-            for out in (a, b):
-                liked = taste(out.text, topic) + rng.gauss(0, 0.3) >= 1.5
-                await service.vote(out.output_id, 2000 + rater, 1 if liked else -1)
-            events += 3
+    for start in range(0, len(asks), 4):
+        batch = [(t, seed, 1000 + i) for i, (t, seed) in enumerate(asks[start : start + 4])]
+        done = await asyncio.gather(
+            *(compare_and_rate(service, a, args.raters, rng) for a in batch)
+        )
+        events += sum(done)
     return events
 
 
-async def collect(
-    settings: Settings, backend: Any, topics: list[str], raters: int, seed: int
-) -> int:
+async def collect(settings: Settings, backend: Any, topics: list[str], args: Any, seed: int) -> int:
     """Run the community over ``topics`` through the production service on ``backend``."""
     async with open_service(settings, lambda _: Models(backend, 0.01)) as service:
-        return await community_round(service, topics, raters, random.Random(seed))
+        return await community_round(service, topics, args, random.Random(seed))
 
 
 def export_and_tune(env: dict[str, str], work: Path, name: str, base: str, args: Any) -> Path:
@@ -106,7 +100,9 @@ def export_and_tune(env: dict[str, str], work: Path, name: str, base: str, args:
     if muse(["export", "--format", "dpo", "--out", str(data)]) != 0:
         raise SystemExit("muse export failed")
     tune = ["finetune", "--data", str(data), "--base", base, "--out", str(out), "--lora"]
-    hyper = ["--steps", str(args.steps), "--learning-rate", str(args.lr), "--batch-size", "4"]
+    hyper = ["--steps", str(args.steps), "--learning-rate", str(args.lr),
+             "--batch-size", str(args.batch_size), "--save-steps", str(max(1, args.steps // 2)),
+             "--beta", str(args.beta), "--sft-weight", str(args.sft_weight)]  # fmt: skip
     if muse([*tune, *hyper, "--eval-fraction", "0.1"]) != 0:
         raise SystemExit("muse finetune failed")
     return out
@@ -148,14 +144,18 @@ def blind_ab(
 def _args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="base model folder (default: the real SmolLM2)")
-    parser.add_argument("--train-topics", type=int, default=32)
-    parser.add_argument("--eval-matches", type=int, default=48)
+    parser.add_argument("--train-topics", type=int, default=16)
+    parser.add_argument("--eval-matches", type=int, default=40)
     parser.add_argument("--raters", type=int, default=3)
+    parser.add_argument("--compares", type=int, default=2, help="compare requests per topic")
     parser.add_argument("--curve", type=int, default=2, help="export sizes on the curve")
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--lr", type=float, default=5e-4)
-    parser.add_argument("--tokens", type=int, default=64, help="new tokens per poem")
-    parser.add_argument("--budget-s", type=float, default=900.0, help="fine-tuning, in all")
+    parser.add_argument("--steps", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=2)
+    parser.add_argument("--lr", type=float, default=2e-4)
+    parser.add_argument("--beta", type=float, default=0.3, help="DPO beta")
+    parser.add_argument("--sft-weight", type=float, default=1.0, help="SFT term on chosen")
+    parser.add_argument("--tokens", type=int, default=144, help="new tokens per poem")
+    parser.add_argument("--budget-s", type=float, default=900.0, help="each fine-tune")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args()
 
@@ -179,7 +179,7 @@ def _verdict(curve: list[tuple[int, int, int, int]], tune_s: float, budget_s: fl
     _, wins, losses, _ = curve[-1]
     rate, (low, _) = wins / max(1, wins + losses), wilson_interval(wins, wins + losses)
     met = rate >= TARGET_WIN and low > 0.5 and tune_s <= budget_s
-    print(f"fine-tuning took {tune_s:.0f} s (budget {budget_s:.0f} s)")
+    print(f"the longest export and fine-tune took {tune_s:.0f} s (budget {budget_s:.0f} s)")
     print(f"target: win rate >= {TARGET_WIN:.0%} with the interval above 50%: "
           f"{'MET' if met else 'MISSED'}")  # fmt: skip
     return 0 if met else 1
@@ -191,7 +191,7 @@ def _settings(work: Path, base: str, tokens: int) -> tuple[dict[str, str], Setti
     env = {"MUSE_DB_PATH": str(db), "MUSE_TEXT_MODEL": base, "MUSE_EXPORT_SECRET": SECRET,
            "MUSE_IMAGE_MODEL": "off", "MUSE_FILTER_ML": "0"}  # fmt: skip
     settings = Settings(db_path=db, image_dir=work / "images", text_model=base, image_model=None,
-                        filter_ml=False, poem_max_new_tokens=tokens,
+                        filter_ml=False, poem_max_new_tokens=tokens, text_forms=False,
                         votes_per_minute=100_000)  # a simulated minute is busy  # fmt: skip
     return env, settings
 
@@ -212,11 +212,13 @@ def _loop(args: argparse.Namespace, base: str, work: Path) -> tuple[list[Any], f
     for point in range(args.curve):
         started = time.perf_counter()
         chunk = train[point :: args.curve]
-        events += asyncio.run(collect(settings, backend, chunk, args.raters, args.seed + point))
+        events += asyncio.run(collect(settings, backend, chunk, args, args.seed + point))
         print(f"collected {events} feedback events ({time.perf_counter() - started:.0f} s)")
         started = time.perf_counter()
         tuned = export_and_tune(env, work, f"round{point}", base, args)
-        tune_s += time.perf_counter() - started
+        took_s = time.perf_counter() - started
+        tune_s = max(tune_s, took_s)
+        print(f"export and fine-tune on {events} events took {took_s:.0f} s")
         tuned_poems = poems(load_backend(tuned), topics, seeds, args.tokens)
         result = blind_ab(base_poems, tuned_poems, topics, args.raters, args.seed)
         curve.append((events, *result))
@@ -224,8 +226,10 @@ def _loop(args: argparse.Namespace, base: str, work: Path) -> tuple[list[Any], f
     for name, texts in (("base", base_poems), ("tuned", tuned_poems)):
         mean = sum(taste(p, t) for p, t in zip(texts, topics, strict=True)) / len(texts)
         print(f"mean taste score of {name} poems on held-out topics: {mean:.2f}")
-    print(f"example base poem ({topics[0]}): {base_poems[0]!r}")
-    print(f"example tuned poem ({topics[0]}): {tuned_poems[0]!r}")
+    for index in range(min(3, len(topics))):
+        for name, texts in (("base", base_poems), ("tuned", tuned_poems)):
+            score = taste(texts[index], topics[index])
+            print(f"--- {name} poem on {topics[index]!r} (taste {score:.2f}):\n{texts[index]}")
     return curve, tune_s
 
 

@@ -65,6 +65,10 @@ def add_finetune(tune: argparse.ArgumentParser) -> None:
     tune.add_argument("--batch-size", type=int, default=4, help="rows per step (default: 4)")
     tune.add_argument("--eval-fraction", type=float, default=0.1, help="rows held out (0.1)")
     tune.add_argument("--save-steps", type=int, default=0, help="checkpoint interval (steps/5)")
+    tune.add_argument("--beta", type=float, default=0.1, help="DPO: drift allowed (0.1)")
+    tune.add_argument(
+        "--sft-weight", type=float, default=0.0, help="DPO: weight of an SFT loss on chosen (0)"
+    )
     tune.add_argument("--resume", action="store_true", help="continue an interrupted run")
     tune.add_argument("--seed", type=int, default=0, help="seed of the split and the training")
     tune.add_argument("--manifest", type=Path, help="export manifest (default: DATA.manifest.json)")
@@ -77,7 +81,7 @@ def run_finetune(args: argparse.Namespace) -> int:
     plan = TrainPlan(
         lora=args.lora, max_steps=args.steps, learning_rate=args.learning_rate,
         batch_size=args.batch_size, seed=args.seed, eval_fraction=args.eval_fraction,
-        save_steps=args.save_steps,
+        save_steps=args.save_steps, beta=args.beta, sft_weight=args.sft_weight,
     )  # fmt: skip
     manifest = args.manifest or Path(f"{args.data}.manifest.json")
     result = finetune(

@@ -16,7 +16,7 @@ import dataclasses
 import math
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,14 +32,18 @@ from generators.finetune_data import (
     load_rows,
     split_rows,
 )
-from generators.finetune_report import LossLog, file_sha256, write_report
+from generators.finetune_report import (
+    LogCallback,
+    LogForwarder,
+    file_sha256,
+    log_callback,
+    write_report,
+)
 
 __all__ = ["DPO", "SFT", "FinetuneError", "FinetuneResult", "TrainPlan", "detect_format"]
 MAX_LENGTH = 1024  # tokens per training sequence; longer rows are truncated
 LORA_RANK = 16
 DPO_BETA = 0.1
-
-LogCallback = Callable[[dict[str, float]], None]
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,8 @@ class TrainPlan:
     seed: int = 0
     eval_fraction: float = 0.1  # share of rows held out for the eval loss
     save_steps: int = 0  # checkpoint every this many steps; 0: a fifth of max_steps
+    beta: float = DPO_BETA  # DPO: how far the tuned model may drift from the base
+    sft_weight: float = 0.0  # DPO: weight of an added SFT loss on the chosen texts (RPO)
 
     def checkpoint_every(self) -> int:
         return self.save_steps or max(1, self.max_steps // 5)
@@ -91,6 +97,10 @@ def _check_args(plan: TrainPlan) -> None:
         raise FinetuneError(f"batch_size must be at least 1, got {batch_size}")
     if not learning_rate > 0:
         raise FinetuneError(f"learning_rate must be above 0, got {learning_rate}")
+    if not plan.beta > 0:
+        raise FinetuneError(f"beta must be above 0, got {plan.beta}")
+    if plan.sft_weight < 0:
+        raise FinetuneError(f"sft_weight must be 0 or more, got {plan.sft_weight}")
 
 
 def _check_out(out: Path) -> None:
@@ -120,48 +130,6 @@ def load_base(base: str) -> tuple[Any, Any]:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer, model
-
-
-class _LogForwarder:
-    """Collects each step's loss and hands every numeric log entry to ``on_log``."""
-
-    def __init__(self, on_log: LogCallback | None) -> None:
-        self.on_log = on_log
-        self.losses: list[float] = []
-        self.log = LossLog()
-
-    def __call__(self, step: int, max_steps: int, logs: dict[str, Any]) -> None:
-        numbers = {
-            key: float(value)
-            for key, value in logs.items()
-            if isinstance(value, int | float) and not isinstance(value, bool)
-        }
-        if "loss" in numbers:
-            self.losses.append(numbers["loss"])
-            self.log.train.append((step, numbers["loss"]))
-        if "eval_loss" in numbers:
-            self.log.eval.append((step, numbers["eval_loss"]))
-        if self.on_log is not None:
-            self.on_log({"step": float(step), "max_steps": float(max_steps), **numbers})
-
-
-def _callback(forward: _LogForwarder) -> Any:
-    """A ``TrainerCallback`` that passes the trainer's ``logs`` to ``forward``."""
-    from transformers import TrainerCallback
-
-    class ForwardLogs(TrainerCallback):
-        def on_log(
-            self,
-            args: Any,
-            state: Any,
-            control: Any,
-            logs: dict[str, Any] | None = None,
-            **kwargs: Any,
-        ) -> None:
-            if logs:
-                forward(int(state.global_step), int(state.max_steps), logs)
-
-    return ForwardLogs()
 
 
 def _config_kwargs(work: Path, plan: TrainPlan, evaluate: bool) -> dict[str, Any]:
@@ -218,6 +186,18 @@ def _lora_config() -> Any:
     )
 
 
+def _dpo_kwargs(plan: TrainPlan) -> dict[str, Any]:
+    """DPOConfig's loss settings: the sigmoid preference loss, plus an SFT loss on the chosen
+    texts weighted ``sft_weight`` when above 0 (RPO: keeps the model close to what was liked)."""
+    if plan.sft_weight == 0:
+        return {"beta": plan.beta}
+    return {
+        "beta": plan.beta,
+        "loss_type": ["sigmoid", "sft"],
+        "loss_weights": [1.0, plan.sft_weight],
+    }
+
+
 def _trainer(method: str, base: str, config: dict[str, Any], **common: Any) -> Any:
     """The TRL trainer for ``method``, quiet apart from the callbacks in ``common``."""
     from transformers import PrinterCallback
@@ -234,7 +214,7 @@ def _trainer(method: str, base: str, config: dict[str, Any], **common: Any) -> A
 
         # With LoRA the reference is the base itself, adapter off; otherwise a frozen copy.
         ref_model = None if common["peft_config"] else load_base(base)[1]
-        trainer = DPOTrainer(args=DPOConfig(beta=DPO_BETA, **config), ref_model=ref_model, **common)
+        trainer = DPOTrainer(args=DPOConfig(**config), ref_model=ref_model, **common)
     trainer.remove_callback(PrinterCallback)  # it prints every log line to stdout
     return trainer
 
@@ -297,10 +277,11 @@ def finetune(
     method = detect_format(data)
     count = count_rows(data, method)
     held = held_out_rows(count, plan.eval_fraction)
-    forward = _LogForwarder(on_log)
+    forward = LogForwarder(on_log)
+    config = _config_kwargs(work, plan, held > 0) | _method_kwargs(method, plan)
     with _no_progress_bars():
         steps, eval_loss, resumed = _train_and_save(
-            data, method, base, out, _config_kwargs(work, plan, held > 0),
+            data, method, base, out, config,
             plan=plan, held=held, forward=forward, resume=resume,
         )  # fmt: skip
     result = FinetuneResult(
@@ -312,6 +293,10 @@ def finetune(
     write_report(out, _facts(result, base, data, plan), forward.log, manifest)
     shutil.rmtree(work, ignore_errors=True)  # the model is saved: the checkpoints are spent
     return result
+
+
+def _method_kwargs(method: str, plan: TrainPlan) -> dict[str, Any]:
+    return _dpo_kwargs(plan) if method == DPO else {}
 
 
 def _checkpoints(out: Path, resume: bool) -> Path:
@@ -362,7 +347,7 @@ def _train_and_save(
     *,
     plan: TrainPlan,
     held: int,
-    forward: _LogForwarder,
+    forward: LogForwarder,
     resume: bool,
 ) -> tuple[int, float | None, int]:
     """Train ``base`` on the rows of ``data`` and save it to ``out``; returns the steps taken,
@@ -379,7 +364,7 @@ def _train_and_save(
         processing_class=tokenizer,
         train_dataset=train_rows,
         eval_dataset=eval_rows,
-        callbacks=[_callback(forward)],
+        callbacks=[log_callback(forward)],
         peft_config=_lora_config() if plan.lora else None,
     )
     trainer.train(resume_from_checkpoint=resume or None)

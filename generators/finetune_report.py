@@ -1,11 +1,12 @@
 """What ``muse finetune`` leaves beside the model: the loss curve as a PNG (drawn with Pillow),
-the log as JSON and a model card (README.md) naming the base, the data and the settings."""
+the log as JSON and a model card (README.md) naming the base, the data and the settings; and
+the callback that collects the trainer's losses for them."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,3 +132,48 @@ def write_report(
     (out / "training_log.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
     card = model_card(facts, read_manifest(manifest_path))
     (out / "README.md").write_text(card, encoding="utf-8")
+
+
+LogCallback = Callable[[dict[str, float]], None]
+
+
+class LogForwarder:
+    """Collects each step's loss and hands every numeric log entry to ``on_log``."""
+
+    def __init__(self, on_log: LogCallback | None) -> None:
+        self.on_log = on_log
+        self.losses: list[float] = []
+        self.log = LossLog()
+
+    def __call__(self, step: int, max_steps: int, logs: dict[str, Any]) -> None:
+        numbers = {
+            key: float(value)
+            for key, value in logs.items()
+            if isinstance(value, int | float) and not isinstance(value, bool)
+        }
+        if "loss" in numbers:
+            self.losses.append(numbers["loss"])
+            self.log.train.append((step, numbers["loss"]))
+        if "eval_loss" in numbers:
+            self.log.eval.append((step, numbers["eval_loss"]))
+        if self.on_log is not None:
+            self.on_log({"step": float(step), "max_steps": float(max_steps), **numbers})
+
+
+def log_callback(forward: LogForwarder) -> Any:
+    """A ``TrainerCallback`` that passes the trainer's ``logs`` to ``forward``."""
+    from transformers import TrainerCallback
+
+    class ForwardLogs(TrainerCallback):
+        def on_log(
+            self,
+            args: Any,
+            state: Any,
+            control: Any,
+            logs: dict[str, Any] | None = None,
+            **kwargs: Any,
+        ) -> None:
+            if logs:
+                forward(int(state.global_step), int(state.max_steps), logs)
+
+    return ForwardLogs()

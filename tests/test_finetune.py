@@ -123,6 +123,23 @@ def test_dpo_with_lora_end_to_end(tiny_lm_dir: Path, tmp_path: Path) -> None:
 
 
 @PEFT_WARNING
+def test_dpo_with_an_sft_term_and_beta(tiny_lm_dir: Path, tmp_path: Path) -> None:
+    """``sft_weight`` adds the chosen texts' language-model loss to DPO's (RPO): with the policy
+    equal to the reference the DPO part is log 2, so the first loss is that plus the SFT part."""
+    data = _write_jsonl(tmp_path / "dpo.jsonl", dpo_rows())
+    out = tmp_path / "out"
+    result = finetune(
+        data, str(tiny_lm_dir), out, lora=True, max_steps=4, learning_rate=5e-3,
+        beta=0.5, sft_weight=1.0,
+    )  # fmt: skip
+    assert result.first_loss > math.log(2) + 1.0  # a random tiny model: several nats per token
+    assert result.last_loss < result.first_loss
+    card = json.loads((out / "training_log.json").read_text(encoding="utf-8"))
+    assert card["hyper_parameters"]["beta"] == 0.5
+    assert card["hyper_parameters"]["sft_weight"] == 1.0
+
+
+@PEFT_WARNING
 @pytest.mark.parametrize(("rows", "lora"), [(sft_rows, True), (dpo_rows, False)])
 def test_other_combinations(
     tiny_lm_dir: Path, tmp_path: Path, rows: Callable[[], list[dict[str, Any]]], lora: bool
@@ -186,6 +203,8 @@ def test_bad_later_rows_fail_before_loading(tmp_path: Path) -> None:
         ({"max_steps": 0}, "max_steps"),
         ({"batch_size": 0}, "batch_size"),
         ({"learning_rate": 0.0}, "learning_rate"),
+        ({"beta": 0.0}, "beta"),
+        ({"sft_weight": -1.0}, "sft_weight"),
     ],
 )
 def test_bad_arguments(tmp_path: Path, kwargs: dict[str, Any], message: str) -> None:

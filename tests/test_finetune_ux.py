@@ -98,6 +98,26 @@ def test_cli_too_little_data_exits_2_with_one_line(
     assert err.count("\n") == 1 and "too few to train on" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [(["--beta", "0"], "beta must be above 0"), (["--sft-weight", "-1"], "sft_weight must be")],
+)
+def test_cli_dpo_flags_reach_the_plan(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    flags: list[str],
+    message: str,
+) -> None:
+    """``--beta`` and ``--sft-weight`` are checked like the other hyper-parameters."""
+    monkeypatch.chdir(tmp_path)
+    data = _write_jsonl(tmp_path / "sft.jsonl", sft_rows(8))
+    args = ["finetune", "--data", str(data), "--base", "never/loaded", "--out", "out", *flags]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
 def test_cli_progress_summary_and_files(
     tiny_lm_dir: Path,
     tmp_path: Path,
