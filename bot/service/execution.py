@@ -140,7 +140,7 @@ class Executor:
         """Run one batch: one model call for every row of every job (on the worker thread, or
         on a text server). A text server's requests go out first and the job's "running" mark
         is written beside them: a member's first token waits on no database write, and jobs
-        that start together reach the server together (its batch then takes them at once)."""
+        that start together send their requests together, not one commit apart each."""
         ids = [t.job_id for t in batch]
         rows: list[Any] = [row for ticket in batch for row in ticket.payload]
         started = time.perf_counter()
@@ -180,6 +180,7 @@ class Executor:
     async def _run_local(
         self, batch: list[Ticket[Rows]], rows: list[Any], cancel: threading.Event
     ) -> Sequence[Any]:
+        """Pictures, a champion-challenger match, or text: on the worker thread."""
         if batch[0].kind == "image":
             return await self._draw(batch, rows, cancel)
         if batch[0].kind == ARENA_KIND:
@@ -263,9 +264,9 @@ class Executor:
 
 
 async def beside(work: Awaitable[T], bookkeeping: Awaitable[None]) -> T:
-    """``work``'s result, with ``bookkeeping`` run beside it instead of before it: it starts
-    once ``work`` first waits (a remote call has sent its requests by then) and is awaited
-    before this returns, so later writes still come after it and its error fails the call."""
+    """``work``'s result, with ``bookkeeping`` run beside it as a task of its own instead of
+    before it, so ``work``'s requests need not wait for it; it is awaited before this returns,
+    so later writes still come after it, and its error fails the call."""
     keeping = asyncio.ensure_future(bookkeeping)
     try:
         return await work
