@@ -243,6 +243,24 @@ class LlamaCppTextBackend(OpenAITextBackend):
         request["extra_body"] = {**(request.get("extra_body") or {}), **NO_PROMPT_CACHE}
         return request
 
+    async def _open(self, prompt: TextPrompt) -> Any:
+        """As the OpenAI backend's, sent once more on a new connection when the engine, still
+        up, closed the pooled keep-alive connection the request went out on without answering
+        ("Server disconnected without sending a response"; seen in bench.cpu_serving). A row
+        the engine answered, or one that timed out, is never sent twice."""
+        import openai
+
+        try:
+            return await super()._open(prompt)
+        except openai.APITimeoutError:
+            raise
+        except openai.APIConnectionError as err:
+            if not self.engine.ready:
+                raise
+            log.warning("llama.cpp engine closed a connection unanswered (%r); sending again", err)
+            self.health.record_retry()
+            return await super()._open(prompt)
+
     async def generate(
         self,
         prompts: Sequence[TextPrompt],

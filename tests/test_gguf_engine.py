@@ -23,7 +23,7 @@ from bot.service.core import MuseService
 from bot.service.types import Origin
 from generators.backend import ModelLoadError
 from generators.llamacpp import CRASHED, EngineConfig, LlamaCppTextBackend
-from generators.remote import RemoteGenerationError
+from generators.remote import OpenAITextBackend, RemoteConfig, RemoteGenerationError
 from generators.requests import PoemRequest
 from generators.samples import ChatMessage, SamplingParams, TextPrompt
 from moderation.verdict import Category, Decision
@@ -224,3 +224,54 @@ async def test_an_engine_that_stops_answering_times_out_the_row(tiny_gguf: Path)
     finally:
         os.kill(pid, signal.SIGCONT)
         await backend.close()
+
+
+class DropFirst:
+    """A loopback relay to the engine's ``port`` that closes its first connection unanswered
+    once a request came in, as an engine closing a pooled keep-alive connection does."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.dropped = 0
+        self.relayed = 0
+        self.url = ""
+
+    async def __aenter__(self) -> DropFirst:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/v1"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._server.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.dropped:
+            self.dropped += 1
+            await reader.readuntil(b"\r\n\r\n")
+            writer.close()
+            return
+        self.relayed += 1
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.port)
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while data := await reader.read(65536):
+        writer.write(data)
+        await writer.drain()
+    writer.close()
+
+
+async def test_a_connection_the_engine_closes_unanswered_is_sent_again(
+    backend: LlamaCppTextBackend,
+) -> None:
+    async with DropFirst(backend.engine.port) as relay:
+        config = RemoteConfig(relay.url, "tiny-poet", timeout_s=30, retries=0)
+        own, backend.client = backend.client, OpenAITextBackend.connect(config).client
+        try:
+            [sample] = await backend.generate([prompt(5)], threading.Event())
+        finally:
+            await backend.client.close()
+            backend.client = own
+    assert sample.new_tokens > 0 and (relay.dropped, relay.relayed) == (1, 1)
+    assert backend.health.retries == 1

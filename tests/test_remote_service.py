@@ -94,6 +94,29 @@ async def test_a_slogan_s_candidates_go_out_at_once(tmp_path: Path) -> None:
     assert sorted(r["seed"] for r in server.requests[1:]) == [9, 10, 11, 12]
 
 
+async def test_requests_go_out_before_the_running_mark_is_written(tmp_path: Path) -> None:
+    """A remote job's first token waits on no database write: while every write waits (the
+    store's write lock held), its rows' requests still reach the server; the job is marked
+    running before it is stored as done."""
+    async with remote_service(tmp_path, [Step(hang_s=0.05)]) as (service, server):
+        pending = service.prepare(SloganRequest(product="tea", count=4, seed=9), Origin(1))
+        await service.start(pending)
+        lock = service.storage.write_lock
+        await lock.acquire()  # free, so taken before the queue runs the job
+        try:
+            for _ in range(200):
+                if len(server.requests) == 1 + 4:
+                    break
+                await asyncio.sleep(0.01)
+            reached = len(server.requests) - 1
+        finally:
+            lock.release()
+        delivery = await service.finish(pending)
+    assert reached == 4 and len(delivery.outputs) == 4
+    jobs = stored(tmp_path / "muse.sqlite3", "SELECT status, started_at FROM jobs")
+    assert jobs[0][0] == "done" and jobs[0][1] is not None
+
+
 async def test_member_caps_and_the_prompt_filter_still_apply(tmp_path: Path) -> None:
     async with remote_service(tmp_path, [Step(hang_s=0.05)], queue_per_user=1) as (service, _):
         first = service.prepare(PoemRequest(topic="moon"), Origin(1))

@@ -8,10 +8,10 @@ import dataclasses
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from bot.config import Settings
 from bot.ops.metrics import Metrics
@@ -29,6 +29,8 @@ from generators.worker import ModelWorker
 from moderation.base import ImageFilter
 from moderation.policy import Strictness, apply_image_policy
 from moderation.verdict import Decision
+
+T = TypeVar("T")
 
 
 def ticket(
@@ -140,17 +142,21 @@ class Executor:
         self.metrics.tokens.inc(tokens)
 
     async def execute(self, batch: list[Ticket[Rows]], cancel: threading.Event) -> list[Result]:
-        """Run one batch on the worker thread: one model call for every row of every job."""
-        await self.storage.mark_running([t.job_id for t in batch], self.clock())
+        """Run one batch: one model call for every row of every job (on the worker thread, or
+        on a text server). A text server's requests go out first and the job's "running" mark
+        is written beside them: a member's first token waits on no database write, and jobs
+        that start together send their requests together, not one commit apart each."""
+        ids = [t.job_id for t in batch]
         rows: list[Any] = [row for ticket in batch for row in ticket.payload]
         started = time.perf_counter()
         try:
-            if batch[0].kind == "image":
-                samples: Sequence[Any] = await self._draw(batch, rows, cancel)
-            elif batch[0].kind == ARENA_KIND:
-                samples = await self._match(batch[0], rows, cancel)
+            if batch[0].kind == "text" and self.remote:
+                samples: Sequence[Any] = await beside(
+                    self._write(batch, rows, cancel), self._mark_running(ids)
+                )
             else:
-                samples = await self._write(batch, rows, cancel)
+                await self._mark_running(ids)
+                samples = await self._run_local(batch, rows, cancel)
         except asyncio.CancelledError:
             cancel.set()  # timed out: the thread stops at its next step
             raise
@@ -175,6 +181,16 @@ class Executor:
                 result = TextResult(chunk, self.backend.model_id, elapsed, len(rows))
                 results.append(dataclasses.replace(result, model_ids=models))
         return results
+
+    async def _run_local(
+        self, batch: list[Ticket[Rows]], rows: list[Any], cancel: threading.Event
+    ) -> Sequence[Any]:
+        """Pictures, a champion-challenger match, or text: on the worker thread."""
+        if batch[0].kind == "image":
+            return await self._draw(batch, rows, cancel)
+        if batch[0].kind == ARENA_KIND:
+            return await self._match(batch[0], rows, cancel)
+        return await self._write(batch, rows, cancel)
 
     async def _match(
         self, match: Ticket[Rows], rows: list[Any], cancel: threading.Event
@@ -252,6 +268,17 @@ class Executor:
             await asyncio.to_thread(_write_file, path, sample.png)
             paths.append(path)
         return image_outputs(result, verdicts, paths, total_s)
+
+
+async def beside(work: Awaitable[T], bookkeeping: Awaitable[None]) -> T:
+    """``work``'s result, with ``bookkeeping`` run beside it as a task of its own instead of
+    before it, so ``work``'s requests need not wait for it; it is awaited before this returns,
+    so later writes still come after it, and its error fails the call."""
+    keeping = asyncio.ensure_future(bookkeeping)
+    try:
+        return await work
+    finally:
+        await keeping
 
 
 def _record_step(steps: StepProgress, step: int, total: int) -> None:
