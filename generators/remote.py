@@ -22,7 +22,7 @@ from typing import Any
 
 from generators.backend import ModelLoadError, TokenCallback
 from generators.forms import best
-from generators.forms.grammar import gbnf
+from generators.forms.grammar import row_gbnf
 from generators.remote_health import OK, ServerHealth, outcome_of
 from generators.samples import ChatMessage, SamplingParams, TextPrompt, TextSample
 
@@ -240,7 +240,7 @@ class OpenAITextBackend:
         and vLLM (``structured_outputs``) take it, so forms hold on those servers too."""
         extra: dict[str, Any] = {"top_k": prompt.sampling.top_k} if self._top_k else {}
         if self._grammar and prompt.form is not None:
-            grammar = gbnf(prompt.form)
+            grammar = row_gbnf(prompt.form, prompt.sampling.seed)
             extra["grammar"] = grammar
             extra["structured_outputs"] = {"grammar": grammar}
         if self._anti_loop and prompt.form is not None:

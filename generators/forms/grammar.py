@@ -5,8 +5,9 @@ dialect (``generators.constrain``).
 What a grammar forces: the number of lines, the characters a line may hold and its length
 (exactly 5 or 7 Han characters plus punctuation for 绝句), how each line closes, and for Chinese
 the rhyme of the lines that share the form's first rhyme letter (an alternation over the level-tone
-rhyme groups of ``chinese``). English syllables and rhyme are not expressible this way; they are
-kept by the word-level rules in ``generators.constrain`` (local) or scored (remote).
+rhyme groups of ``chinese``). English syllables and rhyme: on servers (``row_gbnf``) by word lists
+per syllable count and per rhyme sound chosen by the row's seed (``sound_grammar``); in process by
+the word-level rules in ``generators.constrain``, which leave the model a free vocabulary.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from functools import cache
 
 from generators.forms.chinese import level_rhyme_groups
+from generators.forms.sound_grammar import forced_by_grammar, sound_gbnf
 from generators.forms.spec import SLOGAN_MAX_WORDS, FormSpec, form_spec
 from generators.options import Language, PoemForm, TextKind
 
@@ -113,3 +115,10 @@ def gbnf_for(kind: TextKind, form: PoemForm | None, language: Language) -> str:
     """The GBNF grammar for a poem ``form`` (or the slogan) in ``language``: the helper the
     OpenAI-compatible path and llama.cpp serving use."""
     return gbnf(form_spec(kind, form, language))
+
+
+def row_gbnf(spec: FormSpec, seed: int) -> str:
+    """The grammar one server request carries: with English syllables or rhyme forced by word
+    lists (the rhyme sounds drawn by the row's ``seed``) where the form has them, else
+    ``gbnf(spec)``."""
+    return sound_gbnf(spec, seed) if forced_by_grammar(spec) else gbnf(spec)
