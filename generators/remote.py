@@ -188,9 +188,9 @@ class OpenAITextBackend:
         cancel: threading.Event,
         on_token: TokenCallback | None,
     ) -> TextSample:
-        """A row whose form has rules no grammar carries (syllables, English rhyme) is sampled
-        as a few candidates at once, the row itself streaming, and the best one is kept."""
-        if prompt.form is None or not best.scored(prompt.form):
+        """A row whose form has rules its request's grammar does not carry (``best.scored``) is
+        sampled as a few candidates at once, the row itself streaming, and the best one kept."""
+        if prompt.form is None or not best.scored(prompt.form, self._grammar):
             return await self._row(index, prompt, cancel, on_token)
         first, *others = best.candidates(prompt)
         samples = await asyncio.gather(

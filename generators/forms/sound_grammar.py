@@ -6,7 +6,8 @@ A grammar cannot count syllables or compare sounds, but it can choose among list
 - Haiku: every word comes from a class of common words with a known syllable count (CMUdict,
   as ``english.word_syllables`` counts them), and a line of N syllables is a sequence of classes
   that sums to N (``l5 ::= s1 " " l4 | s2 " " l3 | ...``). A word may start with a capital
-  (a line's first word, a name); a line may close with one mark.
+  (a line's first word, a name); a line may close with one mark, never ends on a weak word
+  ("the", "of": ``rules.WEAK_ENDINGS``).
 - Rhyme: before the request, each rhyme group of the scheme gets one sound, drawn by the row's
   seed from the biggest CMUdict rhyme classes of common words (single rhymes: one stressed
   vowel, then consonants only, as in day/way, night/light) (different groups, different
@@ -29,7 +30,7 @@ from generators.forms.rules import WEAK_ENDINGS
 from generators.forms.spec import FormSpec
 
 COMMON_WORDS = 6000  # the most frequent English words (wordfreq) the word lists draw from
-HAIKU_WORDS = 3000  # of which haiku lines use these, so the grammar stays about 40 KB
+HAIKU_WORDS = 2000  # of which haiku lines use these: a 39 KB grammar (3000 words: 57 KB, slower)
 MAX_WORD_SYLLABLES = 4
 RHYME_CLASSES = 30  # the biggest rhyme classes of common words a group's sound is drawn from
 RHYME_CLASS_WORDS = 40  # words kept per class (the commonest)
@@ -100,7 +101,8 @@ def _haiku_line_rules(count: int, rules: dict[str, str]) -> str:
     for n in range(1, count + 1):
         name = f"l{n}"
         if name not in rules:
-            options = [f"s{n}"] if n <= MAX_WORD_SYLLABLES else []
+            last = "t1" if n == 1 else f"s{n}"  # a line never ends on "the", "of", ...
+            options = [last] if n <= MAX_WORD_SYLLABLES else []
             upto = min(n - 1, MAX_WORD_SYLLABLES)
             options += [f"s{k} {_SEP} l{n - k}" for k in range(1, upto + 1)]
             rules[name] = " | ".join(options)
@@ -118,6 +120,8 @@ def haiku_gbnf(spec: FormSpec) -> str:
     out += [f"{name} ::= {alt}" for name, alt in sorted(rules.items())]
     for count, words in sorted(classes.items()):
         out.append(f"s{count} ::= {trie(list(words), either_case=True)}")
+    strong = [w for w in classes[1] if w not in WEAK_ENDINGS and w != "i"]
+    out.append(f"t1 ::= {trie(strong)}")
     return "\n".join(out)
 
 
