@@ -22,7 +22,7 @@ from typing import Any
 
 from generators.backend import ModelLoadError, TokenCallback
 from generators.forms import best
-from generators.forms.grammar import gbnf
+from generators.forms.grammar import row_gbnf
 from generators.remote_health import OK, ServerHealth, outcome_of
 from generators.samples import ChatMessage, SamplingParams, TextPrompt, TextSample
 
@@ -188,9 +188,9 @@ class OpenAITextBackend:
         cancel: threading.Event,
         on_token: TokenCallback | None,
     ) -> TextSample:
-        """A row whose form has rules no grammar carries (syllables, English rhyme) is sampled
-        as a few candidates at once, the row itself streaming, and the best one is kept."""
-        if prompt.form is None or not best.scored(prompt.form):
+        """A row whose form has rules its request's grammar does not carry (``best.scored``) is
+        sampled as a few candidates at once, the row itself streaming, and the best one kept."""
+        if prompt.form is None or not best.scored(prompt.form, self._grammar):
             return await self._row(index, prompt, cancel, on_token)
         first, *others = best.candidates(prompt)
         samples = await asyncio.gather(
@@ -240,7 +240,7 @@ class OpenAITextBackend:
         and vLLM (``structured_outputs``) take it, so forms hold on those servers too."""
         extra: dict[str, Any] = {"top_k": prompt.sampling.top_k} if self._top_k else {}
         if self._grammar and prompt.form is not None:
-            grammar = gbnf(prompt.form)
+            grammar = row_gbnf(prompt.form, prompt.sampling.seed)
             extra["grammar"] = grammar
             extra["structured_outputs"] = {"grammar": grammar}
         if self._anti_loop and prompt.form is not None:

@@ -24,6 +24,8 @@ def row(seed: int, form: object = LIMERICK) -> TextPrompt:
 
 def test_only_rules_a_grammar_cannot_carry_are_scored() -> None:
     assert best.scored(LIMERICK) and best.scored(HAIKU)
+    # with the sound grammar, rhyme is forced and rhyming lines differ; a haiku may repeat a line
+    assert not best.scored(LIMERICK, grammar=True) and best.scored(HAIKU, grammar=True)
     assert not best.scored(FREE) and not best.scored(QIYAN) and not best.scored(SLOGAN_EN)
     assert not best.scored(None)
 
@@ -55,9 +57,9 @@ def test_the_candidate_that_keeps_the_rhyme_wins_under_the_rows_seed() -> None:
 async def test_a_scored_row_asks_the_server_for_several_candidates_at_once() -> None:
     async with ScriptedOpenAI([Step()]) as server:
         remote = OpenAITextBackend.connect(RemoteConfig(server.url, "m", "k", backoff_s=0.01))
-        [limerick, free] = await remote.generate([row(7), row(8, FREE)], threading.Event())
+        [haiku, free] = await remote.generate([row(7, HAIKU), row(8, FREE)], threading.Event())
         await remote.close()
     seeds = sorted(body["seed"] for body in server.requests)
     assert len(server.requests) == best.CANDIDATES + 1
     assert 7 in seeds and 8 in seeds
-    assert limerick.seed == 7 and free.seed == 8
+    assert haiku.seed == 7 and free.seed == 8

@@ -89,3 +89,27 @@ def test_decoding_stops_before_half_a_character(tiny_lm_dir: Path) -> None:
     ids = tokenizer.encode("月光", add_special_tokens=False)
     texts = [complete_text(tokenizer, ids[:n]) for n in range(len(ids) + 1)]
     assert all("\ufffd" not in t for t in texts) and texts[-1] == "月光"
+
+
+def test_chinese_lines_and_slogans_may_not_open_with_role_talk(tiny_lm_dir: Path) -> None:
+    import llguidance
+    import llguidance.hf
+    from llguidance.gbnf_to_lark import gbnf_to_lark
+    from transformers import AutoTokenizer
+
+    tokenizer: Any = AutoTokenizer.from_pretrained(str(tiny_lm_dir))
+    ll = llguidance.hf.from_tokenizer(tokenizer)
+    poem = gbnf_to_lark(gbnf_for(TextKind.POEM, PoemForm.QIYAN_JUEJU, Language.CHINESE))
+    slogan = gbnf_to_lark(gbnf_for(TextKind.SLOGAN, None, Language.CHINESE))
+    good = "朝辞白帝彩云间，\n我辞江陵一日闲。\n两岸猿声啼不住，\n轻舟已过万重山。"
+    cases = [
+        (poem, good, True),  # 我 may open a line
+        (poem, good.replace("两岸猿声", "这是猿声"), False),
+        (poem, good.replace("我辞江陵", "我是江陵"), False),
+        (slogan, "桂花绿茶香满城！", True),
+        (slogan, "这是一杯好茶！", False),
+    ]
+    for grammar, text, accepted in cases:
+        matcher = llguidance.LLMatcher(ll, grammar)
+        ids = tokenizer.encode(text, add_special_tokens=False)
+        assert (matcher.try_consume_tokens(ids) == len(ids) and matcher.is_accepting()) is accepted

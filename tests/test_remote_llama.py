@@ -154,3 +154,24 @@ async def test_the_form_grammar_holds_on_llama_server(remote: OpenAITextBackend)
         assert checks.structure_ok(QIYAN, sample.text), sample.text
         assert checks.rhyme_ok(QIYAN, sample.text), sample.text
     assert "\n" not in line.text and not checks.slogan_leaks(SLOGAN_EN, line.text), line.text
+
+
+async def test_english_syllables_and_rhyme_hold_on_llama_server(remote: OpenAITextBackend) -> None:
+    """Haiku syllables and limerick rhyme are in the grammar itself (word lists per syllable
+    count, rhyme words of a drawn sound), so the tiny random model keeps them too."""
+    from generators.forms import checks
+    from generators.prompts import poem_prompt
+
+    rows = [
+        poem_prompt(PoemRequest(topic="moon river", form=form), SamplingParams(seed), forms=True)
+        for form in (PoemForm.HAIKU, PoemForm.LIMERICK)
+        for seed in (1, 2)
+    ]
+    samples = await remote.generate(rows, threading.Event())
+    await remote.close()
+    for row, sample in zip(rows, samples, strict=True):
+        spec = row.form
+        assert spec is not None
+        assert checks.structure_ok(spec, sample.text), sample.text
+        assert checks.syllables_ok(spec, sample.text) or not spec.syllables, sample.text
+        assert checks.rhyme_ok(spec, sample.text), sample.text

@@ -1,5 +1,6 @@
-"""Best of several: where a server cannot be told a rule (syllables, English rhyme, no repeated
-line), each row is sampled a few times at once and the candidate that keeps the most rules wins.
+"""Best of several: where a server cannot be told a rule (syllables and English rhyme when it
+takes no grammar, a haiku's repeated line), each row is sampled a few times at once and the
+candidate that keeps the most rules wins.
 
 The extra candidates' seeds follow from the row's own seed, so the row's seed still names the
 text it returned.
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from generators.forms.checks import looping_lines, rhyme_ok, structure_ok, syllables_ok
+from generators.forms.sound_grammar import forced_by_grammar
 from generators.forms.spec import FormSpec
 from generators.samples import SamplingParams, TextPrompt, TextSample
 
@@ -19,10 +21,15 @@ _SEED_STEP = 0x9E3779B1  # odd, so the candidates' seeds differ from each other 
 _SEED_SPAN = 2**32
 
 
-def scored(spec: FormSpec | None) -> bool:
-    """Whether the form has rules a grammar cannot carry: syllables, or rhyme in English."""
+def scored(spec: FormSpec | None, grammar: bool = False) -> bool:
+    """Whether the form has rules the request's grammar does not carry. Without a grammar:
+    syllables, or rhyme in English. With the sound grammar (``sound_grammar``): only a haiku's
+    "no repeated line" (its lines 1 and 3 may come out the same); the rhyming lines of the
+    other English forms end on distinct words, so none repeats another."""
     if spec is None:
         return False
+    if grammar and forced_by_grammar(spec):
+        return bool(spec.syllables)
     return bool(spec.syllables) or (not spec.chinese and spec.rhyme.strip(".") != "")
 
 

@@ -3,10 +3,12 @@ vLLM's structured outputs take the text as is; in process, llguidance converts i
 dialect (``generators.constrain``).
 
 What a grammar forces: the number of lines, the characters a line may hold and its length
-(exactly 5 or 7 Han characters plus punctuation for 绝句), how each line closes, and for Chinese
+(exactly 5 or 7 Han characters plus punctuation for 绝句), how each line closes, that no Chinese
+line or slogan opens with 这是 or 我是 (role talk: "这是一首…"), and for Chinese
 the rhyme of the lines that share the form's first rhyme letter (an alternation over the level-tone
-rhyme groups of ``chinese``). English syllables and rhyme are not expressible this way; they are
-kept by the word-level rules in ``generators.constrain`` (local) or scored (remote).
+rhyme groups of ``chinese``). English syllables and rhyme: on servers (``row_gbnf``) by word lists
+per syllable count and per rhyme sound chosen by the row's seed (``sound_grammar``); in process by
+the word-level rules in ``generators.constrain``, which leave the model a free vocabulary.
 """
 
 from __future__ import annotations
@@ -14,10 +16,15 @@ from __future__ import annotations
 from functools import cache
 
 from generators.forms.chinese import level_rhyme_groups
+from generators.forms.sound_grammar import forced_by_grammar, sound_gbnf
 from generators.forms.spec import SLOGAN_MAX_WORDS, FormSpec, form_spec
 from generators.options import Language, PoemForm, TextKind
 
 HAN = r"[\u4E00-\u9FFF]"
+_ZH_START_RULES = [  # a Han character other than 这/我, or 这/我 then one other than 是
+    r"zfirst ::= [\u4E00-\u6210\u6212-\u8FD8\u8FDA-\u9FFF]",
+    r"zpair ::= [\u6211\u8FD9] [\u4E00-\u662E\u6630-\u9FFF]",
+]
 _EN_WORD = "[A-Za-z]{1,14} ( ['-] [A-Za-z]{1,10} )?"  # a word, maybe with one apostrophe or hyphen
 _EN_SEP = '[,;!?.]? " "'  # one mark at most between words, one space
 _EN_END = "[,;.!?]?"
@@ -34,15 +41,23 @@ def _en_line(spec: FormSpec) -> str:
     return f"word ( sep word ){{{low - 1},{high - 1}}} {_EN_END}"
 
 
+def _zh_start(low: int, high: int) -> str:
+    """``low`` to ``high`` Han characters that do not open with 这是 or 我是 (the model's
+    "这是一首…", "我是一位…": role talk, not a line of the poem)."""
+    one = f"zfirst {_rep('han', low - 1, high - 1)}" if high > 1 else "zfirst"
+    two = f"zpair {_rep('han', max(low - 2, 0), high - 2)}" if high > 2 else "zpair"
+    return f"( {one} | {two} )"
+
+
 def _zh_line(spec: FormSpec, index: int, end: str) -> str:
     """Line ``index`` (0-based) of a Chinese form; ``end`` is the class of its last Han
     character ('' for any)."""
     low, high = spec.line_chars
     if spec.han_exact:
         punct = '"，"' if index % 2 == 0 else '"。"'
-        body = _rep("han", spec.han_exact - 1, spec.han_exact - 1)
+        body = _zh_start(spec.han_exact - 1, spec.han_exact - 1)
     else:
-        punct, body = "zhend", _rep("han", low - 1, high - 1)
+        punct, body = "zhend", _zh_start(low - 1, high - 1)
     return f"{body} {end or 'han'} {punct}"
 
 
@@ -52,7 +67,7 @@ def _lines(items: list[str], spec: FormSpec) -> str:
 
 
 def _chinese(spec: FormSpec) -> str:
-    rules = [f"han ::= {HAN}", f"zhend ::= {_ZH_END}"]
+    rules = [f"han ::= {HAN}", f"zhend ::= {_ZH_END}", *_ZH_START_RULES]
     letter = next((ch for ch in spec.rhyme if ch != "." and spec.rhyme.count(ch) > 1), "")
     if not letter:
         line = _zh_line(spec, 1, "")
@@ -77,8 +92,9 @@ def _english(spec: FormSpec) -> str:
 def _slogan(spec: FormSpec) -> str:
     if spec.chinese:
         low, high = spec.line_chars
-        body = _rep("[\\u4E00-\\u9FFF，、！0-9]", low - 1, high - 1)
-        return f"root ::= {HAN} {body} [。！]?"
+        body = "[\\u4E00-\\u9FFF，、！0-9]"
+        one, two = _rep(body, low - 1, high - 1), _rep(body, low - 2, high - 2)
+        return "\n".join([f"root ::= ( zfirst {one} | zpair {two} ) [。！]?", *_ZH_START_RULES])
     more = SLOGAN_MAX_WORDS - 1
     return f'root ::= word ( ","? " " word ){{1,{more}}} [.!?]?\nword ::= {_SLOGAN_WORD}'
 
@@ -113,3 +129,10 @@ def gbnf_for(kind: TextKind, form: PoemForm | None, language: Language) -> str:
     """The GBNF grammar for a poem ``form`` (or the slogan) in ``language``: the helper the
     OpenAI-compatible path and llama.cpp serving use."""
     return gbnf(form_spec(kind, form, language))
+
+
+def row_gbnf(spec: FormSpec, seed: int) -> str:
+    """The grammar one server request carries: with English syllables or rhyme forced by word
+    lists (the rhyme sounds drawn by the row's ``seed``) where the form has them, else
+    ``gbnf(spec)``."""
+    return sound_gbnf(spec, seed) if forced_by_grammar(spec) else gbnf(spec)
