@@ -149,7 +149,7 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--raters", type=int, default=3)
     parser.add_argument("--compares", type=int, default=2, help="compare requests per topic")
     parser.add_argument("--curve", type=int, default=2, help="export sizes on the curve")
-    parser.add_argument("--steps", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=24)
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--beta", type=float, default=0.3, help="DPO beta")
