@@ -67,17 +67,23 @@ def check_model(key: str, value: str, problems: list[str]) -> None:
         problems.append(f"{key}={value!r} is neither a local folder nor a hub id like owner/name")
 
 
+def _backend(read: Reader, key: str, remote: str, url_key: str) -> str:
+    """``key``'s value, "local" or ``remote``; a remote one needs an http(s) URL in ``url_key``."""
+    backend = read.text(key, "local").lower()
+    url = read.text(url_key, "")
+    if backend not in ("local", remote):
+        read.problems.append(f"{key} must be local or {remote}, got {backend!r}")
+    elif backend == remote and not url.startswith(("http://", "https://")):
+        read.problems.append(
+            f"{key}={remote} needs {url_key} like http://host:8000/v1, got {url!r}"
+        )
+    return backend
+
+
 def remote_settings(read: Reader) -> dict[str, Any]:
     """MUSE_TEXT_BACKEND and the OpenAI-compatible server's settings."""
-    backend = read.text("MUSE_TEXT_BACKEND", "local").lower()
+    backend = _backend(read, "MUSE_TEXT_BACKEND", "openai", "MUSE_OPENAI_BASE_URL")
     url, model = read.text("MUSE_OPENAI_BASE_URL", ""), read.text("MUSE_OPENAI_MODEL", "")
-    if backend not in ("local", "openai"):
-        read.problems.append(f"MUSE_TEXT_BACKEND must be local or openai, got {backend!r}")
-    elif backend == "openai" and not url.startswith(("http://", "https://")):
-        read.problems.append(
-            "MUSE_TEXT_BACKEND=openai needs MUSE_OPENAI_BASE_URL like http://host:8000/v1, "
-            f"got {url!r}"
-        )
     if backend == "openai" and not model:
         read.problems.append("MUSE_TEXT_BACKEND=openai needs MUSE_OPENAI_MODEL (the served name)")
     return {
@@ -162,15 +168,8 @@ def picture_settings(read: Reader) -> dict[str, Any]:
 
 def image_engine_settings(read: Reader) -> dict[str, Any]:
     """MUSE_IMAGE_BACKEND and the picture engine's settings (``generators.remote_image``)."""
-    backend = read.text("MUSE_IMAGE_BACKEND", "local").lower()
+    backend = _backend(read, "MUSE_IMAGE_BACKEND", "remote", "MUSE_IMAGE_BASE_URL")
     url = read.text("MUSE_IMAGE_BASE_URL", "")
-    if backend not in ("local", "remote"):
-        read.problems.append(f"MUSE_IMAGE_BACKEND must be local or remote, got {backend!r}")
-    elif backend == "remote" and not url.startswith(("http://", "https://")):
-        read.problems.append(
-            "MUSE_IMAGE_BACKEND=remote needs MUSE_IMAGE_BASE_URL like http://host:8000/v1, "
-            f"got {url!r}"
-        )
     return {
         "image_backend": "remote" if backend == "remote" else "local",
         "image_base_url": url,

@@ -44,6 +44,18 @@ def test_an_unknown_backend_is_refused() -> None:
         load_settings({"MUSE_TEXT_BACKEND": "vllm"})
 
 
+def test_the_picture_engine_needs_a_url_and_a_known_backend() -> None:
+    settings = load_settings(
+        {"MUSE_IMAGE_BACKEND": "Remote", "MUSE_IMAGE_BASE_URL": "http://engine:8000/v1"}
+    )
+    assert settings.image_backend == "remote"
+    assert settings.image_base_url == "http://engine:8000/v1"
+    with pytest.raises(ConfigError, match="MUSE_IMAGE_BACKEND=remote needs MUSE_IMAGE_BASE_URL"):
+        load_settings({"MUSE_IMAGE_BACKEND": "remote", "MUSE_IMAGE_BASE_URL": "engine:8000"})
+    with pytest.raises(ConfigError, match="MUSE_IMAGE_BACKEND must be local or remote"):
+        load_settings({"MUSE_IMAGE_BACKEND": "ray"})
+
+
 def test_a_bad_key_value_never_shows_the_key() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(
