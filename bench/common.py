@@ -16,6 +16,8 @@ from typing import Any
 from bot.app import Models, open_service
 from bot.config import Settings
 from bot.service.core import MuseService
+from bot.service.types import Origin
+from generators.requests import PoemRequest
 
 
 def build_models(root: Path) -> dict[str, Path]:
@@ -58,6 +60,18 @@ async def real_service(backend: Any, **overrides: Any) -> AsyncIterator[MuseServ
         )
         async with open_service(settings, lambda _: Models(backend, 0.01)) as service:
             yield service
+
+
+async def poem_through_service(service: MuseService, member: int, request: PoemRequest) -> int:
+    """One member's poem along the service's whole path; the new tokens its outputs wrote."""
+    pending = service.prepare(request, Origin(user_id=member, guild_id=1, channel_id=1))
+    await service.start(pending)
+    try:
+        await service.finish(pending)
+    except Exception:  # a poem may be held or refused by moderation; it still ran the whole way
+        pass
+    outputs = await service.storage.job_outputs(pending.record.id)
+    return int(sum(o.timings.get("new_tokens", 0) for o in outputs))
 
 
 class Ticker:

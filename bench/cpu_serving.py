@@ -35,11 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.common import stream_direct
+from bench.common import poem_through_service, stream_direct
 from bot.app import open_service
 from bot.config import Settings
 from bot.service.core import MuseService
-from bot.service.types import Origin
 from generators.llamacpp import NO_PROMPT_CACHE
 from generators.prompts import poem_prompt
 from generators.requests import PoemRequest
@@ -145,16 +144,10 @@ async def through_muse(
 
     async def one(index: int, request: PoemRequest) -> int:
         sent = time.perf_counter()
-        pending = service.prepare(request, Origin(user_id=index + 1, guild_id=1, channel_id=1))
-        await service.start(pending)
-        try:
-            await service.finish(pending)
-        except Exception:  # a poem may be held by moderation; it still ran the whole way
-            pass
+        tokens = await poem_through_service(service, index + 1, request)
         first = firsts.pop(request.seed or 0, None)
         ttft_s.append(first - sent if first is not None else float("nan"))
-        outputs = await service.storage.job_outputs(pending.record.id)
-        return int(sum(o.timings.get("new_tokens", 0) for o in outputs))
+        return tokens
 
     return sum(await asyncio.gather(*(one(i, r) for i, r in enumerate(batch))))
 

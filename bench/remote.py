@@ -22,11 +22,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import stream_direct
+from bench.common import poem_through_service, stream_direct
 from bot.app import open_service
 from bot.config import Settings
 from bot.service.core import MuseService
-from bot.service.types import Origin
 from generators.prompts import poem_prompt
 from generators.requests import PoemRequest
 from generators.samples import SamplingParams
@@ -68,14 +67,7 @@ async def through_muse(service: MuseService) -> Round:
     server, moderated and stored."""
 
     async def one(index: int, request: PoemRequest) -> int:
-        pending = service.prepare(request, Origin(user_id=index + 1, guild_id=1, channel_id=1))
-        await service.start(pending)
-        try:
-            await service.finish(pending)
-        except Exception:  # random text may be flagged or empty; it still ran the whole way
-            pass
-        outputs = await service.storage.job_outputs(pending.record.id)
-        return int(sum(o.timings.get("new_tokens", 0) for o in outputs))
+        return await poem_through_service(service, index + 1, request)
 
     started, cpu = time.perf_counter(), time.process_time()
     counts = await asyncio.gather(*(one(i, r) for i, r in enumerate(requests())))
@@ -93,6 +85,7 @@ async def measure(base_url: str, folder: Path) -> bool:
         remote_concurrency=REQUESTS,
         queue_max_depth=REQUESTS,
         poem_max_new_tokens=NEW_TOKENS,
+        text_forms=False,  # the same free-form 48-token request as the direct side
     )
     rounds: dict[str, list[Round]] = {"direct": [], "muse": []}
     async with open_service(settings) as service:
