@@ -189,15 +189,25 @@ class OpenAITextBackend:
         on_token: TokenCallback | None,
     ) -> TextSample:
         """A row whose form has rules its request's grammar does not carry (``best.scored``) is
-        sampled as a few candidates at once, the row itself streaming, and the best one kept."""
-        if prompt.form is None or not best.scored(prompt.form, self._grammar):
+        sampled as a few candidates at once, the row itself streaming, and the best one kept.
+        Any other form row is sampled once, and again as a few candidates only when it came out
+        flawed (a repeated line: no grammar forbids one)."""
+        spec = prompt.form
+        if spec is None:
             return await self._row(index, prompt, cancel, on_token)
         first, *others = best.candidates(prompt)
-        samples = await asyncio.gather(
-            self._row(index, first, cancel, on_token),
-            *(self._row(index, other, cancel, None) for other in others),
-        )
-        return best.best_of(prompt.form, samples, prompt.sampling.seed)
+        if best.scored(spec, self._grammar):
+            samples = await asyncio.gather(
+                self._row(index, first, cancel, on_token),
+                *(self._row(index, other, cancel, None) for other in others),
+            )
+            return best.best_of(spec, samples, prompt.sampling.seed)
+        sample = await self._row(index, first, cancel, on_token)
+        if cancel.is_set() or best.flawless(spec, sample.text):
+            return sample
+        self.health.record_resample()
+        more = await asyncio.gather(*(self._row(index, other, cancel, None) for other in others))
+        return best.best_of(spec, [sample, *more], prompt.sampling.seed)
 
     async def _row(
         self,

@@ -52,6 +52,7 @@ class ServerHealth:
     clock: Callable[[], float] = time.monotonic
     requests: Counter[str] = field(default_factory=Counter)  # by outcome, since start
     retries: int = 0
+    resamples: int = 0  # form rows sampled again as candidates because they came out flawed
     failures_in_a_row: int = 0
     last_failure: str = ""  # the operator's account of the latest failure, key already masked
     last_failure_at: float | None = None
@@ -70,6 +71,9 @@ class ServerHealth:
 
     def record_retry(self) -> None:
         self.retries += 1
+
+    def record_resample(self) -> None:
+        self.resamples += 1
 
     def problem(self) -> str | None:
         """Why the server counts as failing (one line), or None while it does not."""

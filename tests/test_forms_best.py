@@ -24,8 +24,8 @@ def row(seed: int, form: object = LIMERICK) -> TextPrompt:
 
 def test_only_rules_a_grammar_cannot_carry_are_scored() -> None:
     assert best.scored(LIMERICK) and best.scored(HAIKU)
-    # with the sound grammar, rhyme is forced and rhyming lines differ; a haiku may repeat a line
-    assert not best.scored(LIMERICK, grammar=True) and best.scored(HAIKU, grammar=True)
+    # with the sound grammar, syllables and rhyme are forced; a flawed row is sampled again
+    assert not best.scored(LIMERICK, grammar=True) and not best.scored(HAIKU, grammar=True)
     assert not best.scored(FREE) and not best.scored(QIYAN) and not best.scored(SLOGAN_EN)
     assert not best.scored(None)
 
@@ -54,12 +54,48 @@ def test_the_candidate_that_keeps_the_rhyme_wins_under_the_rows_seed() -> None:
     assert tie.new_tokens == 31 and tie.text == kept  # the earliest of equals
 
 
-async def test_a_scored_row_asks_the_server_for_several_candidates_at_once() -> None:
-    async with ScriptedOpenAI([Step()]) as server:
+POND = ("An old silent pond\n", "A frog jumps into the pond\n", "Splash! Silence again")
+ECHO = ("An old silent pond\n", "A frog jumps into the pond\n", "An old silent pond")
+
+
+def test_a_flawless_piece_keeps_every_scored_rule() -> None:
+    assert best.flawless(HAIKU, "".join(POND))
+    assert not best.flawless(HAIKU, "".join(ECHO))  # line 3 repeats line 1
+    assert not best.flawless(HAIKU, "An old silent pond\nA frog jumps in")  # two lines
+
+
+async def test_without_a_grammar_a_scored_row_asks_for_several_candidates_at_once() -> None:
+    async with ScriptedOpenAI([Step(refuse="grammar", words=POND, hang_s=0.05)]) as server:
         remote = OpenAITextBackend.connect(RemoteConfig(server.url, "m", "k", backoff_s=0.01))
-        [haiku, free] = await remote.generate([row(7, HAIKU), row(8, FREE)], threading.Event())
+        await remote.generate([row(3, FREE)], threading.Event())  # learns: no grammars here
+        server.requests.clear()
+        server.most_in_flight = 0
+        resampled = remote.health.resamples
+        [haiku] = await remote.generate([row(7, HAIKU)], threading.Event())
         await remote.close()
-    seeds = sorted(body["seed"] for body in server.requests)
-    assert len(server.requests) == best.CANDIDATES + 1
-    assert 7 in seeds and 8 in seeds
-    assert haiku.seed == 7 and free.seed == 8
+    sent = [body for body in server.requests if "grammar" not in body]
+    assert (
+        len(sent) == len(server.requests) == best.CANDIDATES
+        and server.most_in_flight == best.CANDIDATES
+    )
+    assert haiku.seed == 7 and remote.health.resamples == resampled  # at once, not again
+
+
+async def test_with_a_grammar_a_flawless_row_is_sampled_once() -> None:
+    async with ScriptedOpenAI([Step(words=POND)]) as server:
+        remote = OpenAITextBackend.connect(RemoteConfig(server.url, "m", "k", backoff_s=0.01))
+        [haiku] = await remote.generate([row(7, HAIKU)], threading.Event())
+        await remote.close()
+    assert len(server.requests) == 1 and "grammar" in server.requests[0]
+    assert haiku.text == "".join(POND) and remote.health.resamples == 0
+
+
+async def test_with_a_grammar_a_flawed_row_is_sampled_again_and_the_best_kept() -> None:
+    async with ScriptedOpenAI([Step(words=ECHO), Step(words=POND)]) as server:
+        remote = OpenAITextBackend.connect(RemoteConfig(server.url, "m", "k", backoff_s=0.01))
+        [haiku] = await remote.generate([row(7, HAIKU)], threading.Event())
+        await remote.close()
+    seeds = [body["seed"] for body in server.requests]
+    assert len(seeds) == best.CANDIDATES and seeds[0] == 7 and len(set(seeds)) == len(seeds)
+    assert haiku.text == "".join(POND) and haiku.seed == 7  # the row's seed names the text
+    assert remote.health.resamples == 1

@@ -84,6 +84,12 @@ class _TextServerCollector:
             f"Requests to the {self.kind} server retried",
             health.retries,
         )
+        if self.kind == "text":
+            yield CounterMetricFamily(
+                "muse_text_server_resamples",
+                "Form rows sampled again as candidates because the first came out flawed",
+                health.resamples,
+            )  # fmt: skip
         yield GaugeMetricFamily(
             f"muse_{self.kind}_server_failures_in_a_row",
             "Failed requests since the last answered one",

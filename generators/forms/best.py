@@ -1,6 +1,8 @@
 """Best of several: where a server cannot be told a rule (syllables and English rhyme when it
-takes no grammar, a haiku's repeated line), each row is sampled a few times at once and the
-candidate that keeps the most rules wins.
+takes no grammar), each row is sampled a few times at once and the candidate that keeps the most
+rules wins. Where the grammar carries the rules, a row is sampled once, and more candidates are
+sampled only when it came out flawed (``flawless``: a repeated line, a haiku's line 3 equal to
+its line 1, a broken line count), which is rare: most pieces cost one row.
 
 The extra candidates' seeds follow from the row's own seed, so the row's seed still names the
 text it returned.
@@ -22,14 +24,14 @@ _SEED_SPAN = 2**32
 
 
 def scored(spec: FormSpec | None, grammar: bool = False) -> bool:
-    """Whether the form has rules the request's grammar does not carry. Without a grammar:
-    syllables, or rhyme in English. With the sound grammar (``sound_grammar``): only a haiku's
-    "no repeated line" (its lines 1 and 3 may come out the same); the rhyming lines of the
-    other English forms end on distinct words, so none repeats another."""
+    """Whether the form has rules the request's grammar does not carry, so its rows are sampled
+    as candidates at once. Without a grammar: syllables, or rhyme in English. With the sound
+    grammar (``sound_grammar``) none: a haiku's lines 1 and 3 may still come out the same, but
+    rarely, so that is left to a second try (``flawless``)."""
     if spec is None:
         return False
     if grammar and forced_by_grammar(spec):
-        return bool(spec.syllables)
+        return False
     return bool(spec.syllables) or (not spec.chinese and spec.rhyme.strip(".") != "")
 
 
@@ -50,6 +52,11 @@ def score(spec: FormSpec, text: str) -> tuple[int, int, int, int]:
     rhyme = rhyme_ok(spec, text) if spec.rhyme.strip(".") else True
     repeats, _ = looping_lines(text)
     return int(structure_ok(spec, text)), int(syllables), int(rhyme), -repeats
+
+
+def flawless(spec: FormSpec, text: str) -> bool:
+    """Whether a text keeps every rule ``score`` checks, so more candidates cannot beat it."""
+    return score(spec, text) == (1, 1, 1, 0)
 
 
 def best_of(spec: FormSpec, samples: Sequence[TextSample], seed: int) -> TextSample:
