@@ -20,12 +20,12 @@ SLOGAN_MAX_NEW_TOKENS = 40
 SLOGAN_SEED_STRIDE = 1
 
 # No persona in the system turn: a small model told "You are Muse" answers as Muse ("I am the
-# Muse, a poet and copywriter..."). It is told what to write and that only the piece is wanted.
-_SYSTEM_EN = (
-    "Write the requested piece in exactly the requested form. Reply with the piece itself "
-    "only: no title, no introduction, no explanation, no quotation marks, no talk about yourself."
-)
-_SYSTEM_ZH = "按要求的体裁写作品。只输出作品本身：不要标题、开场白、解释或引号，不要谈论自己。"
+# Muse, a poet and copywriter..."). It is told only that the piece is wanted, in few tokens:
+# with forms on, the form's grammar or decoding rules keep the lines, and cleaning drops labels
+# and quotes, so a long list of don'ts only adds prefill before the first word (SmolLM2: 36 -> 12
+# tokens in English, 69 -> 15 in Chinese; a third of a poem prompt).
+_SYSTEM_EN = "Reply with the piece only, no title or introduction."
+_SYSTEM_ZH = "只写作品，不要标题。"
 
 _FORM_RULES_EN: dict[PoemForm, str] = {
     PoemForm.FREE_VERSE: "a short free-verse poem (8 to 14 lines)",

@@ -123,8 +123,9 @@ async def test_a_poem_through_muse_on_llama_cpp(llama_url: str, tmp_path: Path) 
         text_backend="openai",
         openai_base_url=llama_url,
         openai_model="asked-for",
-        poem_max_new_tokens=24,
-        text_forms=False,  # 24 tokens: a longer row may drift on llama.cpp's reused prompt cache
+        poem_max_new_tokens=8,
+        text_forms=False,  # 8 tokens: a longer row may drift on llama.cpp's reused prompt cache
+        # (random weights give near-even odds; the second request reuses the first's keys)
     )
     async with open_service(settings) as service:
         texts = []
