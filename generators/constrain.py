@@ -50,6 +50,7 @@ WIDE_CANDIDATES = 256  # looked at when none of those passes
 CLOSE_PER_LINE = 12  # tokens kept per line still to write; below that a row closes fast
 NGRAM = {False: 4, True: 6}  # repeated token n-gram blocked, English / Chinese
 SETTER = "*"  # the forcing target of a line that sets a rhyme: any word others can rhyme with
+_FINAL_MARKS = (".", "!", "?", "。", "！", "？")  # a slogan ends after one of these
 
 
 class FormTokens:
@@ -265,6 +266,21 @@ class RowConstraint:
         if "\n" in piece:
             head = piece.split("\n")[0]
             return may_end_line(self.spec, LineState.of(self.text + head))
+        if self.spec.slogan and piece.rstrip().endswith(_FINAL_MARKS):  # only the end follows
+            return self._may_close(piece) and self._continues(token, piece)
+        return self._continues(token, piece)
+
+    def _may_close(self, piece: str) -> bool:
+        """A slogan's closing mark: not onto a sibling's ended text, nor while an
+        earlier-ranked sibling has the same text so far (it may close the same way now)."""
+        now, after = self.text.strip(), (self.text + piece).strip()
+        return not any(
+            (ended and text == after) or (not ended and rank < self.rank and text == now)
+            for rank, (text, ended) in self.siblings.items()
+            if rank != self.rank
+        )
+
+    def _continues(self, token: int, piece: str) -> bool:
         if not self.watch_words:
             return True
         return may_continue(self.spec, *self._decoded(token, piece))
