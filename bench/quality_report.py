@@ -91,6 +91,16 @@ def table(before: Any, after: Any) -> tuple[list[str], bool]:
         f"{'tokens/s per piece (median poem)':44} {piece_b:16.1f} {piece_a:16.1f}  "
         f"ratio {ratio:.2f} {'met' if ratio >= 0.8 else 'MISSED'} (>= 0.8)"
     )
+    decode_b, decode_a = median(before.decode_rates), median(after.decode_rates)
+    lines.append(
+        f"{'  of which writing, after the first text':44} {decode_b:16.1f} {decode_a:16.1f}  "
+        f"ratio {decode_a / max(decode_b, 1e-9):.2f} (information: the masks' or grammar's cost)"
+    )
+    first_b, first_a = median(before.first_text_s), median(after.first_text_s)
+    lines.append(
+        f"{'  first text shown, s':44} {first_b:16.2f} {first_a:16.2f}  "
+        f"ratio {first_a / max(first_b, 1e-9):.2f} (information)"
+    )
     speed_b = before.tokens / max(before.seconds, 1e-9)
     speed_a = after.tokens / max(after.seconds, 1e-9)
     lines.append(
