@@ -68,7 +68,7 @@ def may_end_line(spec: FormSpec, state: LineState) -> bool:
         return False
     if spec.chinese:
         return True
-    if not spec.syllables and last_word(line) in WEAK_ENDINGS:
+    if last_word(line) in WEAK_ENDINGS:
         return False
     index = len(state.done)
     if spec.syllables and syllables(line) != spec.syllables[min(index, 2)]:
@@ -97,7 +97,9 @@ def may_continue(spec: FormSpec, before: LineState, piece: str) -> bool:
         if (found and found[0] in SLOGAN_LEAD_WORDS) or len(found) > SLOGAN_MAX_WORDS:
             return False
     if spec.syllables and not spec.chinese:
-        return syllables(line) <= spec.syllables[min(len(state.done), 2)]
+        target = spec.syllables[min(len(state.done), 2)]
+        count = syllables(line)  # a weak word ("the", "a") may not fill a haiku line's count
+        return count < target or (count == target and last_word(line) not in WEAK_ENDINGS)
     return True
 
 
