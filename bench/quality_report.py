@@ -110,6 +110,20 @@ def table(before: Any, after: Any) -> tuple[list[str], bool]:
     return lines, ok
 
 
+def by_form(before: Any, after: Any) -> list[str]:
+    """Per form: the median writing rate (tokens/s after the first text) of each side."""
+    out = ["writing tokens/s by form (median)            before            after"]
+    for form in dict.fromkeys(p[0] for p in after.poems):
+        rates = [
+            median([r for p, r in zip(side.poems, side.decode_rates, strict=True) if p[0] is form])
+            for side in (before, after)
+        ]
+        out.append(
+            f"  {form.value:42} {rates[0]:16.1f} {rates[1]:16.1f}  {rates[1] / rates[0]:.2f}"
+        )
+    return out
+
+
 def show(side: Any, count: int) -> None:
     print(f"\n== {side.name}: first poems and slogans ==")
     for form, topic, text, used, _limit in side.poems[:: max(1, len(side.poems) // count)]:
@@ -146,6 +160,6 @@ def main(collect: Callable[[Any], Any], load: Callable[[Any], Any] | None) -> in
         show(before, count)
         show(after, count)
     lines, ok = table(before, after)
-    print("\n" + "\n".join(lines))
+    print("\n" + "\n".join([*lines, *by_form(before, after)]))
     print("all targets met" if ok else "some targets MISSED")
     return 0 if ok else 1
