@@ -5,8 +5,10 @@ gets it with ``MUSE_TEXT_MODEL=<file.gguf>``: through the service (validation, f
 llama.cpp engine process, moderation, storage). Beside it, llama.cpp's own ``llama-server``
 serves the same file, and the same requests (messages, seed, sampling, 200-token cap, prompt
 cache off as Muse asks) go to it straight with the ``openai`` client. Both engines get the same
-flags (generators.llamacpp.engine_command and tests.llama_server.serve): the same threads (1,
-then 2) and 8 slots; by default the same host-built binary too. After an uncounted warm-up
+threads (1, then 2), 8 slots and context (generators.llamacpp.engine_command and
+tests.llama_server.serve), by default the same host-built binary too; llama-server otherwise runs
+with its defaults, as an operator starts it, and Muse's engine loads the GGUF into its own memory
+instead of mapping it (``--load-mode none``, its one flag of its own). After an uncounted warm-up
 (8 short rows at once on each side), ``BENCH_ROUNDS`` rounds (default 4) run 1 poem at a time
 (twice) and 8 poems at once on each side, the sides in the order A B B A A B ..., so the load of
 a shared host hits both alike.

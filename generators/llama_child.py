@@ -39,6 +39,7 @@ def serve(args: argparse.Namespace) -> None:
     params.cpuparams_batch.n_threads = args.threads
     params.use_jinja = True
     params.endpoint_metrics = True
+    params.load_mode = xllamacpp.llama_load_mode.LLAMA_LOAD_MODE_NONE  # as engine_command
     stop = threading.Event()
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: stop.set())
