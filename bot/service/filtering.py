@@ -46,10 +46,6 @@ class FilterThread:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, functools.partial(fn, *args))
 
-    def quick(self, text: str, *, request: bool = False) -> Verdict:
-        """The quick part's raw verdict (before the policy), for ``finish`` to complete."""
-        return first_reading(self.text_filter, text, request=request)
-
     def judge(self, text: str, strictness: Strictness) -> Verdict:
         """The whole check of an output or edit, decided by ``strictness``; any thread."""
         found = first_reading(self.text_filter, text)
@@ -58,10 +54,6 @@ class FilterThread:
     def judge_quick(self, text: str, strictness: Strictness) -> Verdict:
         """The quick part alone, decided by ``strictness``: what the loop may run."""
         return apply_policy(first_reading(self.text_filter, text), strictness)
-
-    def finish(self, text: str, first: Verdict, strictness: Strictness) -> Verdict:
-        """The deep part on top of ``first`` (a raw quick verdict), decided by ``strictness``."""
-        return apply_policy(second_reading(self.text_filter, text, first), strictness)
 
     async def finish_prompt(self, request: Request, first: Verdict, strictness: Strictness) -> None:
         """The prompt check's deep part on the thread; raises ``Refused`` as ``prepare`` would."""
