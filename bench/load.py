@@ -33,6 +33,7 @@ from typing import Any
 
 from bench.common import Ticker, load_backend, real_service
 from bot.discord.client import MuseBot
+from moderation.text import describe_filter
 from tests.discord_harness import Harness
 from tests.discord_http import RecordingHTTP
 from tests.discord_payloads import USER_ID, custom_ids
@@ -367,6 +368,7 @@ async def main() -> bool:
             limits[f"{key}_max_new_tokens"] = int(os.environ[variable])
     plan, rss = Plan(), dict[int, float]()
     async with real_service(backend, **limits) as service:
+        print(f"safety layers: {describe_filter(service.text_filter)}", flush=True)
         http = LoadHTTP()
         async with Harness(MuseBot(service, service.settings, sync=False), http) as h:
             ticker = PausableTicker()

@@ -10,8 +10,10 @@ sentence-embedding head: what runs when no guard model can be had), the fallback
 head, the lists alone (what ran before the semantic layer), and the guard model when
 ``--guard`` (a folder or hub id) or ``MUSE_GUARD_MODEL`` names one that loads. A flagged item
 is one the policy does not allow. It prints recall per language, category and style, false
-positives per language and category, and milliseconds per prompt check, with PASS or FAIL for
-the issue's targets on the fallback; it exits 1 when one fails.
+positives per language and category, and milliseconds per prompt check (median, p95, p99): the
+whole check, and its two parts as the service runs them, the quick part on the event loop in
+``prepare`` and the deep part (the embedding head, a guard model) on the filter thread in
+``start``; PASS or FAIL for the issue's targets on the fallback; it exits 1 when one fails.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from moderation.base import PromptFilter
+from moderation.base import PromptFilter, first_reading, second_reading
 from moderation.policy import Strictness, apply_policy
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "safety_semantic_eval.jsonl"
@@ -72,13 +74,47 @@ def judge(check: PromptFilter, items: Sequence[Item]) -> list[Result]:
     return out
 
 
-def latencies_ms(check: PromptFilter, items: Sequence[Item]) -> list[float]:
+@dataclass(frozen=True)
+class Timing:
+    """Milliseconds of one prompt check: the quick part (on the loop), the deep part (on the
+    filter thread), and both."""
+
+    quick_ms: float
+    deep_ms: float
+
+    @property
+    def total_ms(self) -> float:
+        return self.quick_ms + self.deep_ms
+
+
+def latencies_ms(check: PromptFilter, items: Sequence[Item]) -> list[Timing]:
+    """Each item's prompt check timed part by part, as ``MuseService`` runs it."""
     out = []
     for item in items:
         start = time.perf_counter()
-        check.check_request(item.text)
-        out.append((time.perf_counter() - start) * 1000)
+        first = first_reading(check, item.text, request=True)
+        split = time.perf_counter()
+        second_reading(check, item.text, first)
+        end = time.perf_counter()
+        out.append(Timing((split - start) * 1000, (end - split) * 1000))
     return out
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def latency_lines(timings: Sequence[Timing]) -> list[str]:
+    """Median, p95 and p99 of the whole check and of each part."""
+    out = []
+    for name, field in (("whole prompt check", "total_ms"),
+                        ("quick part, on the event loop", "quick_ms"),
+                        ("deep part, on the filter thread", "deep_ms")):  # fmt: skip
+        ms = [getattr(t, field) for t in timings]
+        out.append(f"ms per {name}: median {statistics.median(ms):.2f}, "
+                   f"p95 {percentile(ms, 0.95):.2f}, p99 {percentile(ms, 0.99):.2f}")  # fmt: skip
+    return [*out, f"  (over {len(timings)} checks)"]
 
 
 def rate(results: Sequence[Result]) -> float:
@@ -110,34 +146,30 @@ def table(results: Sequence[Result]) -> list[str]:
     return [*lines, row]
 
 
-def summary(results: Sequence[Result], latencies: Sequence[float]) -> list[str]:
+def summary(results: Sequence[Result], timings: Sequence[Timing]) -> list[str]:
     harmful, benign = pick(results, label="harmful"), pick(results, label="benign")
     styles = ", ".join(
         f"{style} {_cell(pick(harmful, style=style))}"
         for style in sorted({r.item.style for r in harmful})
     )
-    ordered = sorted(latencies)
-    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
     return [
         f"recall {_cell(harmful)}, false positives {_cell(benign)}",
         f"recall by style: {styles}",
-        f"ms per prompt check: median {statistics.median(ordered):.2f}, p99 {p99:.2f},"
-        f" over {len(ordered)} checks",
+        *latency_lines(timings),
     ]
 
 
-def targets(results: Sequence[Result], latencies: Sequence[float]) -> list[tuple[str, bool]]:
-    """The issue's targets, as (line, passed)."""
+def targets(results: Sequence[Result], timings: Sequence[Timing]) -> list[tuple[str, bool]]:
+    """The issue's targets, as (line, passed): the latency target on the whole check."""
     harmful = pick(results, label="harmful")
     minors = pick(harmful, category="sexual_minors")
-    ordered = sorted(latencies)
-    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+    ms = [t.total_ms for t in timings]
     checks = [
         ("recall", rate(harmful), RECALL_MIN, True),
         ("recall, sexual content with minors", rate(minors), MINORS_RECALL_MIN, True),
         ("false-positive rate", rate(pick(results, label="benign")), FPR_MAX, False),
-        ("median ms per prompt check", statistics.median(ordered), MS_MAX, False),
-        ("p99 ms per prompt check", p99, MS_MAX, False),
+        ("median ms per prompt check", statistics.median(ms), MS_MAX, False),
+        ("p95 ms per prompt check", percentile(ms, 0.95), MS_MAX, False),
     ]
     out = []
     for name, value, limit, at_least in checks:
@@ -186,12 +218,12 @@ def modes(guard_source: str | None) -> dict[str, Builder]:
 def run_mode(name: str, build: Builder, items: Sequence[Item], show_misses: bool) -> bool:
     check = build()
     results = judge(check, items)
-    latencies = latencies_ms(check, items)
+    timings = latencies_ms(check, items)
     print(f"\n== {name}")
-    print("\n".join([*summary(results, latencies), *table(results)]))
+    print("\n".join([*summary(results, timings), *table(results)]))
     if show_misses:
         print("misclassified:\n" + "\n".join(misses(results)))
-    lines = targets(results, latencies)
+    lines = targets(results, timings)
     print("\n".join(line for line, _ in lines))
     return all(ok for _, ok in lines)
 

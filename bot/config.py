@@ -85,7 +85,7 @@ class Settings:
     # or a folder / hub id that must load), its latency budget, and the embedding head
     guard_model: str = "auto"
     guard_timeout_s: float = 2.0
-    filter_embed: bool = False
+    filter_embed: bool = True  # runs on the service's filter thread, off the event loop
     filter_embed_threshold: float = EMBED_THRESHOLD
     # copyright guard (moderation/copyright.py) and /draw from a member's picture
     copyright_guard: bool = True
@@ -238,7 +238,7 @@ def _semantic_settings(read: Reader) -> dict[str, Any]:
     return {
         "guard_model": read.text("MUSE_GUARD_MODEL", "auto"),
         "guard_timeout_s": read.number("MUSE_GUARD_TIMEOUT_S", 2.0, float, 0.05),
-        "filter_embed": read.flag("MUSE_FILTER_EMBED", False),
+        "filter_embed": read.flag("MUSE_FILTER_EMBED", True),
         "filter_embed_threshold": read.number(
             "MUSE_FILTER_EMBED_THRESHOLD", EMBED_THRESHOLD, float, 0
         ),

@@ -31,7 +31,13 @@ from importlib import resources
 from pathlib import Path
 
 from moderation import fingerprint as fp
-from moderation.base import CopyrightGuardError, TextFilter
+from moderation.base import (
+    CopyrightGuardError,
+    TextFilter,
+    first_reading,
+    has_deep,
+    second_reading,
+)
 from moderation.copyright_requests import RequestPatterns
 from moderation.normalize import NormalizationError, Normalizer
 from moderation.verdict import Category, Decision, Verdict
@@ -184,20 +190,35 @@ class CopyrightGuard:
 
 class GuardedTextFilter:
     """A text filter with the copyright guard beside it: ``check`` for outputs and edits,
-    ``check_request`` for prompts; the stricter verdict wins, with both sets of evidence."""
+    ``check_request`` for prompts; the stricter verdict wins, with both sets of evidence. The
+    guard's own rules belong to the quick part (``quick``, ``quick_request``); the wrapped
+    filter's deep part, if it has one, is ``deep``."""
 
     def __init__(self, text_filter: TextFilter, guard: CopyrightGuard) -> None:
         self.text_filter = text_filter
         self.guard = guard
         self.components = (*getattr(text_filter, "components", ()), guard.name)
 
+    @property
+    def has_deep(self) -> bool:
+        return has_deep(self.text_filter)
+
     def check(self, text: str) -> Verdict:
-        found = self.guard.check(text).with_layer("copyright")
-        return self.text_filter.check(text).worst(found)
+        return self.deep(text, self.quick(text))
 
     def check_request(self, text: str) -> Verdict:
+        return self.deep(text, self.quick_request(text))
+
+    def quick(self, text: str) -> Verdict:
+        found = self.guard.check(text).with_layer("copyright")
+        return first_reading(self.text_filter, text).worst(found)
+
+    def quick_request(self, text: str) -> Verdict:
         found = self.guard.check_request(text).with_layer("copyright")
-        return self.text_filter.check(text).worst(found)
+        return first_reading(self.text_filter, text).worst(found)
+
+    def deep(self, text: str, quick: Verdict) -> Verdict:
+        return second_reading(self.text_filter, text, quick)
 
 
 def load_copyright_guard(extra: Sequence[Path] = ()) -> CopyrightGuard:

@@ -35,7 +35,8 @@ Context = Callable[[str, Verdict], Verdict]
 
 class CombinedTextFilter:
     """Runs every component and keeps the strictest verdict with all of their evidence; each
-    flag is noted with the layer that raised it (``Verdict.layers``)."""
+    flag is noted with the layer that raised it (``Verdict.layers``). A ``LayeredFilter``:
+    ``quick`` runs the list, ML and intent layers, ``deep`` the model layers after them."""
 
     def __init__(
         self,
@@ -71,10 +72,30 @@ class CombinedTextFilter:
             parts.append("guard: off (no guard model could be loaded; the layers above decide)")
         return ", ".join(parts)
 
+    @property
+    def has_deep(self) -> bool:
+        """Whether a deep layer (``DEEP_LAYERS``) runs: the part for the service's filter
+        thread."""
+        return any(self.layer(c) in DEEP_LAYERS for c in self._components)
+
     def check(self, text: str) -> Verdict:
-        verdict = Verdict(Decision.ALLOW, components=self.components)
+        return self.deep(text, self.quick(text))
+
+    def quick(self, text: str) -> Verdict:
+        """The verdict of the quick layers (lists, ML second opinion, intent rules)."""
+        start = Verdict(Decision.ALLOW, components=self.components)
+        return self._fold(text, start, deep=False)
+
+    def deep(self, text: str, quick: Verdict) -> Verdict:
+        """The whole verdict: the deep layers (embedding head, guard model) run on top of the
+        quick part's ``quick``; the head is skipped once it blocks (``AFTER_BLOCK_SKIPPED``)."""
+        return self._fold(text, quick, deep=True)
+
+    def _fold(self, text: str, verdict: Verdict, *, deep: bool) -> Verdict:
         for component in self._components:
             layer = self.layer(component)
+            if (layer in DEEP_LAYERS) is not deep:
+                continue
             if layer in AFTER_BLOCK_SKIPPED and verdict.decision is Decision.BLOCK:
                 continue  # the costly second reading adds nothing to a refusal
             found = _run(component, text)
@@ -88,6 +109,9 @@ LIST_LAYERS = frozenset({"list", "ml"})
 # Layers that do not run once an earlier one blocked the text (the embedding head's encoder is
 # the check's main cost).
 AFTER_BLOCK_SKIPPED = frozenset({"embed"})
+# The layers that run a model (tens of milliseconds a text or more): the deep part of the check,
+# which the service runs on its filter thread, after the quick layers.
+DEEP_LAYERS = frozenset({"embed", "guard"})
 
 
 def _run(component: TextComponent, text: str) -> Verdict:

@@ -17,6 +17,7 @@ def test_defaults() -> None:
     assert settings.device == "auto"
     assert settings.guild_id is None
     assert (settings.queue_max_depth, settings.queue_per_user) == (32, 2)
+    assert settings.filter_embed and not load_settings({"MUSE_FILTER_EMBED": "0"}).filter_embed
 
 
 def test_values_are_parsed(tmp_path: Path) -> None:

@@ -157,4 +157,5 @@ def test_startup_logs_which_safety_layers_are_active(
     [line] = [r.getMessage() for r in caplog.records if "safety layers active" in r.getMessage()]
     assert line.startswith("safety layers active: list (muse-lists@2), ml (alt-profanity-check@")
     assert "intent (muse-intent@1)" in line and "guard: off" in line
+    assert "embed (muse-embed-head@2" in line  # on by default (MUSE_FILTER_EMBED)
     assert line.endswith("copyright (the copyright guard)")

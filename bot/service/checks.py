@@ -1,4 +1,5 @@
-"""The checks a request passes before it is admitted: its inputs, then its prompt."""
+"""The checks a request passes before it is admitted: its inputs, then its prompt (the filter's
+quick part in ``prepare``, its deep part, if any, on the filter thread in ``start``)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from bot.service.copyright import is_copyright, prompt_refusal
 from generators.backend import ImageBackend
 from generators.options import InvalidRequest
 from generators.requests import DrawRequest, Request
-from moderation.base import PromptFilter, TextFilter
+from moderation.base import TextFilter, first_reading, has_deep, second_reading
 from moderation.policy import Strictness, apply_policy
+from moderation.verdict import Verdict
 
 
 def validate_request(
@@ -29,14 +31,28 @@ def validate_request(
         raise UserError(str(err)) from err
 
 
-def check_prompt(text_filter: TextFilter, request: Request, strictness: Strictness) -> None:
-    """The text filter's verdict; a prompt filter (the copyright guard) adds its own."""
+def check_prompt(
+    text_filter: TextFilter, request: Request, strictness: Strictness
+) -> Verdict | None:
+    """The quick part of the prompt check (the copyright guard's request rules included):
+    raises ``Refused`` at once. Returns its raw verdict when the filter has a deep part still
+    to run (``finish_prompt_check``, on the filter thread), else None."""
     text = request.prompt_text()
-    if isinstance(text_filter, PromptFilter):
-        found = text_filter.check_request(text)
-    else:
-        found = text_filter.check(text)
-    verdict = apply_policy(found, strictness)
+    first = first_reading(text_filter, text, request=True)
+    _refuse_unless_allowed(apply_policy(first, strictness), text)
+    return first if has_deep(text_filter) else None
+
+
+def finish_prompt_check(
+    text_filter: TextFilter, text: str, first: Verdict, strictness: Strictness
+) -> None:
+    """The deep part of the prompt check on top of ``first``; raises ``Refused`` with the same
+    message as the quick part would."""
+    verdict = apply_policy(second_reading(text_filter, text, first), strictness)
+    _refuse_unless_allowed(verdict, text)
+
+
+def _refuse_unless_allowed(verdict: Verdict, text: str) -> None:
     if not verdict.allowed and is_copyright(verdict):
         raise Refused(prompt_refusal(text))
     if not verdict.allowed:

@@ -2,11 +2,12 @@
 
 Adapters (the Discord cog, the CLI) call it in a fixed order::
 
-    pending = service.prepare(request, origin)   # sync: validate, filter, admit (or refuse)
-    await service.start(pending)                 # record the job, then let it run
+    pending = service.prepare(request, origin)   # sync: validate, quick filter, admit (or refuse)
+    await service.start(pending)                 # deep filter, record the job, then let it run
     delivery = await service.finish(pending)     # await, moderate, store, or raise a UserError
 
-Text and image jobs share one fair queue and one worker thread that owns the device.
+Text and image jobs share one fair queue and one worker thread that owns the device; the text
+filter's deep part (model layers) runs on the service's filter thread (``filtering``).
 """
 
 from __future__ import annotations
@@ -39,11 +40,11 @@ from bot.service.delivery import build_delivery
 from bot.service.derive import actions, read_source
 from bot.service.execution import Executor, has_content, job_queue
 from bot.service.feedback import FeedbackStore, RateLimiter
+from bot.service.filtering import FilterThread
 from bot.service.messages import busy_message, failure_message
 from bot.service.pictures import Pictures
 from bot.service.privacy import cancelled_notice, store_outputs
 from bot.service.restart import sort_leftovers
-from bot.service.streaming import StreamFilter
 from bot.service.types import Delivery, Origin, PendingJob, Progress, Rows, VoteResult
 from bot.service.work import derived_rows, draw_rows, job_record, text_outputs, text_rows
 from bot.store.records import JobRecord, NewOutput, OutputRecord
@@ -54,8 +55,8 @@ from generators.requests import SEED_MAX, DrawRequest, Request, request_from_fie
 from generators.samples import ImageResult
 from generators.worker import ModelWorker
 from moderation.base import ImageFilter, TextFilter
-from moderation.policy import Strictness, apply_policy
-from moderation.verdict import Decision, Verdict
+from moderation.policy import Strictness
+from moderation.verdict import Decision
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ class MuseService:
         self.backend = backend
         self.image_backend = image_backend
         self.text_filter = text_filter
+        self.filters = FilterThread(text_filter)  # the deep part's thread, closed on exit
         self.image_filter = image_filter
         self.clock = clock
         self._seeds = random.SystemRandom()
@@ -112,7 +114,7 @@ class MuseService:
             image_filter=image_filter,
             clock=clock,
             metrics=self.metrics,
-            streams=StreamFilter(self.judge_text, self.strictness),
+            streams=self.filters.stream_filter(self.strictness),
         )
         self.queue = job_queue(settings, self.executor, throughput)
 
@@ -134,6 +136,7 @@ class MuseService:
     async def __aexit__(self, *exc: object) -> None:
         if not self.queue.closed:  # stop() closed it already
             await self.queue.close()
+        await self.filters.close()
 
     @contextlib.asynccontextmanager
     async def delivering(self) -> AsyncIterator[None]:
@@ -167,28 +170,34 @@ class MuseService:
         parent: JobRecord | None = None,
         source_png: bytes | None = None,
     ) -> PendingJob:
-        """Validate, filter the prompt and take a queue place, or raise a ``UserError`` at once
-        (``source_png``: the parent picture of a button's operation, ``bot.service.derive``)."""
+        """Validate, filter the prompt (the filter's quick part) and take a queue place, or
+        raise a ``UserError`` at once (``source_png``: the parent picture of a button's
+        operation, ``bot.service.derive``)."""
         if request.seed is None:
             request = dataclasses.replace(request, seed=self._seeds.randint(0, SEED_MAX))
         self._validate(request)
         self._check_channel(origin)
-        self._check_prompt(request, self.strictness(origin.guild_id))
+        first = check_prompt(self.text_filter, request, self.strictness(origin.guild_id))
         rows = self._rows(request, source_png)
         record = job_record(request, origin, rows, parent, self.clock())
         try:
             future = self.queue.submit(self.executor.ticket(record, rows))
         except Overloaded as err:
             raise Busy(busy_message(err)) from err
-        return PendingJob(record, request, rows, future, time.perf_counter())
+        return PendingJob(record, request, rows, future, time.perf_counter(), first)
 
     async def start(self, pending: PendingJob, reply_handle: str | None = None) -> None:
-        """Record the job as queued (with how to answer it after a restart), then let it run."""
+        """The filter's deep part reads the prompt (on the filter thread; ``Refused`` gives the
+        queue place back), then the job is recorded as queued (with how to answer it after a
+        restart) and let run."""
         if reply_handle:
             pending.record = dataclasses.replace(pending.record, reply_handle=reply_handle)
         try:
+            if pending.prompt_check is not None:  # the prompt check's deep part
+                strictness = self.strictness(pending.record.guild_id)
+                await self.filters.finish_prompt(pending.request, pending.prompt_check, strictness)
             await self.storage.insert_job(pending.record)
-        except Exception:
+        except BaseException:  # refused, not recorded, or cancelled: the place is given back
             pending.future.cancel()
             self.queue.cancel(pending.record.id)
             raise
@@ -251,14 +260,16 @@ class MuseService:
             await self.storage.finish_job(job_id, "failed", self.clock(), repr(err))
             self.metrics.jobs.labels(pending.record.kind, "failed").inc()
             raise GenerationFailed(failure_message(err)) from err
+        finally:
+            self.executor.streams.forget(job_id)  # no more partial texts
         total_s = time.perf_counter() - pending.admitted_at
         strictness = self.strictness(pending.record.guild_id)
         if isinstance(result, ImageResult):
             outputs = await self.executor.judge_images(pending.record, result, total_s, strictness)
         else:
             request: Any = pending.request
-            judge = functools.partial(self.judge_text, strictness=strictness)
-            outputs = text_outputs(request, result, judge, total_s)
+            judge = functools.partial(self.filters.judge, strictness=strictness)
+            outputs = await self.filters.call(text_outputs, request, result, judge, total_s)
         if not any(has_content(out) for out in outputs):
             await self.storage.finish_job(job_id, "failed", self.clock(), "empty output")
             raise GenerationFailed("The model returned an empty text. Try 🔁 or a new topic.")
@@ -326,7 +337,7 @@ class MuseService:
             text = text.strip()
             if output_id not in current or not text or text == current[output_id]:
                 continue
-            if not self.judge_text(text, strictness).allowed:
+            if not (await self.filters.call(self.filters.judge, text, strictness)).allowed:
                 raise Refused("Your edit was refused by the safety filter.")
             await self.feedback.add_edit(output_id, user_id, text)
         return await self.delivery(job)
@@ -365,18 +376,11 @@ class MuseService:
     def strictness(self, guild_id: int | None) -> Strictness:
         return self.reviews.guilds.get(guild_id).strictness
 
-    def judge_text(self, text: str, strictness: Strictness) -> Verdict:
-        """The text filter's verdict, decided by the guild's strictness preset."""
-        return apply_policy(self.text_filter.check(text), strictness)
-
     def _check_channel(self, origin: Origin) -> None:
         if origin.guild_id and not self.reviews.guilds.get(origin.guild_id).allows_channel(
             origin.channel_id
         ):
             raise NotAllowed("Muse is not enabled in this channel; try another one.")
-
-    def _check_prompt(self, request: Request, strictness: Strictness) -> None:
-        check_prompt(self.text_filter, request, strictness)
 
     def _dimensions(self, request: DrawRequest) -> tuple[int, int]:
         if self.image_backend is None:

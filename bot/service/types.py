@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from bot.store.records import JobRecord, Tally
 from generators.requests import Request
 from generators.samples import DrawRow, ImageResult, TextPrompt, TextResult
+from moderation.verdict import Verdict
 
 Result = TextResult | ImageResult
 Rows = tuple[TextPrompt, ...] | tuple[DrawRow, ...]  # what the model runs for one job
@@ -27,13 +28,16 @@ class Origin:
 
 @dataclass
 class PendingJob:
-    """A job admitted to the queue; ``future`` settles when the model has run it."""
+    """A job admitted to the queue; ``future`` settles when the model has run it.
+    ``prompt_check``: the quick part's raw verdict of the prompt while the filter's deep part
+    has still to read it (in ``MuseService.start``); None once nothing is left to check."""
 
     record: JobRecord
     request: Request
     rows: Rows
     future: asyncio.Future[Result]
     admitted_at: float
+    prompt_check: Verdict | None = None
 
 
 @dataclass(frozen=True)
