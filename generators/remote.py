@@ -16,7 +16,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,26 +188,18 @@ class OpenAITextBackend:
         cancel: threading.Event,
         on_token: TokenCallback | None,
     ) -> TextSample:
-        """A row whose form has rules its request's grammar does not carry (``best.scored``) is
-        sampled as a few candidates at once, the row itself streaming, and the best one kept.
-        Any other form row is sampled once, and again as a few candidates only when it came out
-        flawed (a repeated line: no grammar forbids one)."""
-        spec = prompt.form
-        if spec is None:
+        """One row, or the best of a few candidates where its form asks for it
+        (``best.best_row``); the row itself streams."""
+        if prompt.form is None:
             return await self._row(index, prompt, cancel, on_token)
-        first, *others = best.candidates(prompt)
-        if best.scored(spec, self._grammar):
-            samples = await asyncio.gather(
-                self._row(index, first, cancel, on_token),
-                *(self._row(index, other, cancel, None) for other in others),
-            )
-            return best.best_of(spec, samples, prompt.sampling.seed)
-        sample = await self._row(index, first, cancel, on_token)
-        if cancel.is_set() or best.flawless(spec, sample.text):
-            return sample
-        self.health.record_resample()
-        more = await asyncio.gather(*(self._row(index, other, cancel, None) for other in others))
-        return best.best_of(spec, [sample, *more], prompt.sampling.seed)
+
+        def sample(row: TextPrompt, streamed: bool) -> Awaitable[TextSample]:
+            return self._row(index, row, cancel, on_token if streamed else None)
+
+        found = await best.best_row(prompt, prompt.form, self._grammar, sample, cancel)
+        if found.resampled:
+            self.health.record_resample()
+        return found.sample
 
     async def _row(
         self,

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from bot.errors import Refused
-from bot.service.filtering import FilterThread
+from bot.service.filtering import WARM_TEXT, FilterThread
 from bot.service.types import Origin
 from bot.store.records import JobRecord
 from generators.requests import PoemRequest, SloganRequest
@@ -118,6 +118,8 @@ async def test_a_prompt_only_the_deep_part_refuses_gives_its_place_back(
     head = SleepyHead("outsiders")
     backend = ScriptedBackend()
     service = await make_service(backend, text_filter=layered(head))
+    assert head.seen == [WARM_TEXT]  # the service warms the deep part on its thread at start
+    head.seen.clear()
     pending = service.prepare(PoemRequest(topic="drive the outsiders from our town"), ALICE)
     assert head.seen == []  # prepare runs the quick part only
     with pytest.raises(Refused, match=r"refused by the safety filter \(hate\)"):
@@ -135,6 +137,7 @@ async def test_a_prompt_only_the_deep_part_refuses_gives_its_place_back(
 async def test_a_list_refusal_still_comes_at_once_in_prepare(make_service: ServiceFactory) -> None:
     head = SleepyHead("outsiders")
     service = await make_service(text_filter=layered(head))
+    head.seen.clear()  # the start's warm-up
     with pytest.raises(Refused, match="illicit"):
         service.prepare(PoemRequest(topic="how to make a bomb"), ALICE)
     assert head.seen == [] and not service.queue.state.waiting

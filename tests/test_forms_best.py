@@ -58,10 +58,10 @@ POND = ("An old silent pond\n", "A frog jumps into the pond\n", "Splash! Silence
 ECHO = ("An old silent pond\n", "A frog jumps into the pond\n", "An old silent pond")
 
 
-def test_a_flawless_piece_keeps_every_scored_rule() -> None:
-    assert best.flawless(HAIKU, "".join(POND))
-    assert not best.flawless(HAIKU, "".join(ECHO))  # line 3 repeats line 1
-    assert not best.flawless(HAIKU, "An old silent pond\nA frog jumps in")  # two lines
+def test_a_repeated_line_is_what_asks_for_a_second_try() -> None:
+    assert not best.repeats_a_line("".join(POND))
+    assert best.repeats_a_line("".join(ECHO))  # line 3 repeats line 1
+    assert not best.repeats_a_line("An old silent pond\nA frog jumps in")  # the grammar's job
 
 
 async def test_without_a_grammar_a_scored_row_asks_for_several_candidates_at_once() -> None:

@@ -130,6 +130,7 @@ class MuseService:
             left.interrupted,
             left.undelivered,
         )
+        await self.filters.warm()
         self.queue.start()
         return self
 

@@ -21,9 +21,10 @@ from bot.service.streaming import StreamFilter
 from generators.requests import Request
 from moderation.base import TextFilter, first_reading, has_deep, second_reading
 from moderation.policy import Strictness, apply_policy
-from moderation.verdict import Verdict
+from moderation.verdict import Decision, Verdict
 
 T = TypeVar("T")
+WARM_TEXT = "a short poem about the sea at night"
 
 
 class FilterThread:
@@ -63,13 +64,25 @@ class FilterThread:
     def submit_stream(
         self, texts: Sequence[str], strictness: Strictness
     ) -> concurrent.futures.Future[bool]:
-        """Start the whole check of a streamed partial's texts on the thread without waiting:
-        the future says whether every one passed (their quick part, already passed on the
-        loop, is read again there: a millisecond of the thread's time, none of the loop's)."""
+        """Start the deep part's check of a streamed partial's texts on the thread without
+        waiting: the future says whether every one passed. Their quick part passed on the loop
+        already, so it is not read again here: the thread's Python time is time the loop waits
+        for the interpreter lock."""
         return self._pool.submit(self._all_pass, tuple(texts), strictness)
 
     def _all_pass(self, texts: tuple[str, ...], strictness: Strictness) -> bool:
-        return all(self.judge(text, strictness).allowed for text in texts if text)
+        passed = Verdict(Decision.ALLOW)
+        return all(
+            apply_policy(second_reading(self.text_filter, text, passed), strictness).allowed
+            for text in texts
+            if text
+        )
+
+    async def warm(self) -> None:
+        """Run the deep part once on the thread before the first member's text, so its model
+        is loaded and its buffers allocated at start (not during the first request)."""
+        if self.deep:
+            await self.call(second_reading, self.text_filter, WARM_TEXT, Verdict(Decision.ALLOW))
 
     def stream_filter(self, strictness_of: Callable[[int | None], Strictness]) -> StreamFilter:
         """The filter of streamed partials: the quick part on the loop, the deep part here."""

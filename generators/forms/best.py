@@ -1,8 +1,8 @@
 """Best of several: where a server cannot be told a rule (syllables and English rhyme when it
 takes no grammar), each row is sampled a few times at once and the candidate that keeps the most
 rules wins. Where the grammar carries the rules, a row is sampled once, and more candidates are
-sampled only when it came out flawed (``flawless``: a repeated line, a haiku's line 3 equal to
-its line 1, a broken line count), which is rare: most pieces cost one row.
+sampled only when a line of it repeats an earlier one (``repeats_a_line``; a haiku's line 3 equal
+to its line 1), which is rare: most pieces cost one row.
 
 The extra candidates' seeds follow from the row's own seed, so the row's seed still names the
 text it returned.
@@ -10,8 +10,10 @@ text it returned.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 
 from generators.forms.checks import looping_lines, rhyme_ok, structure_ok, syllables_ok
 from generators.forms.sound_grammar import forced_by_grammar
@@ -27,7 +29,7 @@ def scored(spec: FormSpec | None, grammar: bool = False) -> bool:
     """Whether the form has rules the request's grammar does not carry, so its rows are sampled
     as candidates at once. Without a grammar: syllables, or rhyme in English. With the sound
     grammar (``sound_grammar``) none: a haiku's lines 1 and 3 may still come out the same, but
-    rarely, so that is left to a second try (``flawless``)."""
+    rarely, so that is left to a second try (``repeats_a_line``)."""
     if spec is None:
         return False
     if grammar and forced_by_grammar(spec):
@@ -54,9 +56,10 @@ def score(spec: FormSpec, text: str) -> tuple[int, int, int, int]:
     return int(structure_ok(spec, text)), int(syllables), int(rhyme), -repeats
 
 
-def flawless(spec: FormSpec, text: str) -> bool:
-    """Whether a text keeps every rule ``score`` checks, so more candidates cannot beat it."""
-    return score(spec, text) == (1, 1, 1, 0)
+def repeats_a_line(text: str) -> bool:
+    """Whether a line repeats an earlier one: the flaw no grammar can forbid, so a row whose
+    grammar carries its other rules is sampled again for it (``OpenAITextBackend``)."""
+    return looping_lines(text)[0] > 0
 
 
 def best_of(spec: FormSpec, samples: Sequence[TextSample], seed: int) -> TextSample:
@@ -64,3 +67,34 @@ def best_of(spec: FormSpec, samples: Sequence[TextSample], seed: int) -> TextSam
     live = [s for s in samples if s.finish_reason != "cancelled"] or list(samples)
     winner = max(live, key=lambda s: score(spec, s.text))  # max keeps the first of equals
     return replace(winner, seed=seed)
+
+
+@dataclass(frozen=True)
+class Found:
+    """The row's sample, and whether it took a second try."""
+
+    sample: TextSample
+    resampled: bool = False
+
+
+async def best_row(
+    prompt: TextPrompt,
+    spec: FormSpec,
+    grammar: bool,
+    sample: Callable[[TextPrompt, bool], Awaitable[TextSample]],
+    cancel: threading.Event,
+) -> Found:
+    """A row whose form has rules its request's grammar does not carry (``scored``) is
+    sampled as ``CANDIDATES`` at once and the best kept; any other row once, and again as more
+    candidates only when a line of it repeats an earlier one. ``sample(row, streamed)`` writes
+    one candidate; the row itself (the first) streams."""
+    first, *others = candidates(prompt)
+    seed = prompt.sampling.seed
+    if scored(spec, grammar):
+        found = await asyncio.gather(sample(first, True), *(sample(o, False) for o in others))
+        return Found(best_of(spec, found, seed))
+    alone = await sample(first, True)
+    if cancel.is_set() or not repeats_a_line(alone.text):
+        return Found(alone)
+    more = await asyncio.gather(*(sample(other, False) for other in others))
+    return Found(best_of(spec, [alone, *more], seed), resampled=True)
