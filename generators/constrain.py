@@ -261,7 +261,7 @@ class RowConstraint:
     def _token_ok(self, token: int) -> bool:
         if token in self.tokens.eos_ids:
             state = LineState.of(self.text)
-            return self._distinct() and may_end_line(self.spec, state)
+            return self._may_close("") and may_end_line(self.spec, state)
         piece = self.tokens.texts[token]
         if "\n" in piece:
             head = piece.split("\n")[0]
@@ -271,8 +271,9 @@ class RowConstraint:
         return self._continues(token, piece)
 
     def _may_close(self, piece: str) -> bool:
-        """A slogan's closing mark: not onto a sibling's ended text, nor while an
-        earlier-ranked sibling has the same text so far (it may close the same way now)."""
+        """Whether ``piece`` may close the row (the end itself: ``""``): not onto a sibling's
+        ended text, nor while an earlier-ranked sibling has the same text so far (it may close
+        the same way now), so the candidates of one request end on different texts."""
         now, after = self.text.strip(), (self.text + piece).strip()
         return not any(
             (ended and text == after) or (not ended and rank < self.rank and text == now)
@@ -294,14 +295,6 @@ class RowConstraint:
         base = self.text.rstrip("\ufffd")
         after = str(self.tokens.tokenizer.decode([*self.ids, token]))
         return LineState.of(base), after[len(base) :] if after.startswith(base) else piece
-
-    def _distinct(self) -> bool:
-        mine = self.text.strip()
-        return not any(
-            text == mine and (ended or rank < self.rank)
-            for rank, (text, ended) in self.siblings.items()
-            if rank != self.rank
-        )
 
     def _force_rhyme(self, target: str, allowed: torch.Tensor) -> torch.Tensor | None:
         """Only the tokens that continue some rhyme word of ``target`` (after a finished
