@@ -31,6 +31,7 @@ forms there are a GBNF grammar plus best-of-4 scoring, see README), with the sam
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -186,16 +187,21 @@ def transformers_sides(backend: Any) -> Callable[[bool], AbstractAsyncContextMan
 @asynccontextmanager
 async def gguf_side(forms: bool) -> AsyncIterator[Any]:
     """The service over SmolLM2's Q4_1 GGUF on Muse's llama.cpp engine (its own engine process
-    per side), forms off or on: the CPU default path."""
+    per side), forms off or on: the CPU default path, on the xllamacpp wheel's engine (forms as
+    llguidance grammars) unless MUSE_LLAMA_SERVER names a llama-server binary (forms as GBNF
+    unless it was built with llguidance)."""
     from bot.app import open_service
     from bot.config import Settings
-    from tests.llama_server import find_binary
     from tests.real_models import smollm2_gguf
+
+    binary = os.environ.get("MUSE_LLAMA_SERVER")
+    print(f"  engine: {binary or 'the xllamacpp wheel'}", file=sys.stderr, flush=True)
 
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(
             db_path=Path(folder) / "quality.sqlite3", image_model=None,
-            text_model=str(smollm2_gguf()), llama_server=find_binary(), text_forms=forms,
+            text_model=str(smollm2_gguf()), llama_server=Path(binary) if binary else None,
+            text_forms=forms,
             remote_concurrency=8, queue_max_depth=64, queue_per_user=64, job_timeout_s=3600.0,
             openai_timeout_s=600.0,
         )  # fmt: skip

@@ -22,6 +22,7 @@ from bot.service.arena import effective_roles
 from bot.service.core import MuseService
 from bot.store.storage import Storage
 from generators.backend import AsyncTextBackend, ImageBackend, ModelLoadError, TextBackend
+from generators.forms.grammar import warm_row_grammars
 from generators.queue import Throughput
 from generators.worker import ModelWorker
 from moderation.base import ImageFilter, TextFilter
@@ -147,6 +148,8 @@ async def connect_remote(settings: Settings, models: Models) -> OpenAITextBacken
     except ModelLoadError:
         await remote.close()
         raise
+    if settings.text_forms:
+        await asyncio.to_thread(warm_row_grammars)
     log.info("text server %s serves %r", remote.config.base_url, remote.model_id)
     return remote
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from generators.backend import ModelLoadError, TokenCallback
 from generators.remote import OpenAITextBackend, RemoteConfig, RemoteGenerationError
+from generators.remote_fields import RowGrammar
 from generators.samples import TextPrompt, TextSample
 
 log = logging.getLogger(__name__)
@@ -239,11 +240,11 @@ class LlamaCppTextBackend(OpenAITextBackend):
     def problem(self) -> str | None:
         return self.engine.problem() or super().problem()
 
-    def _request(self, prompt: TextPrompt) -> dict[str, Any]:
+    def _request(self, prompt: TextPrompt, grammar: RowGrammar | None) -> dict[str, Any]:
         """As the OpenAI backend's, with llama.cpp's prompt cache off: a prompt whose cached
         keys were computed in another batch samples differently, and a seed must give the
         same text alone or in a batch (measured on SmolLM2's Q4_1 GGUF)."""
-        request = super()._request(prompt)
+        request = super()._request(prompt, grammar)
         request["extra_body"] = {**(request.get("extra_body") or {}), **NO_PROMPT_CACHE}
         return request
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from generators.backend import ModelLoadError, TokenCallback
 from generators.forms import best
-from generators.forms.grammar import row_gbnf
+from generators.remote_fields import RowGrammar, ServerFields
 from generators.remote_health import OK, ServerHealth, outcome_of
 from generators.samples import ChatMessage, SamplingParams, TextPrompt, TextSample
 
@@ -38,18 +38,6 @@ WARMUP = TextPrompt(
     plain="Hello",
     sampling=SamplingParams(seed=0, max_new_tokens=2),
 )
-
-
-# Repeated lines and n-grams, which a grammar cannot forbid, on the server's own samplers:
-# llama.cpp's DRY ("don't repeat yourself") penalty on any repeated sequence longer than two
-# tokens and its repeat penalty; vLLM's repetition_penalty. Servers ignore fields they lack.
-ANTI_LOOP: dict[str, float | int] = {
-    "dry_multiplier": 0.8,
-    "dry_base": 1.75,
-    "dry_allowed_length": 2,
-    "repeat_penalty": 1.1,
-    "repetition_penalty": 1.1,
-}
 
 
 class RemoteGenerationError(RuntimeError):
@@ -117,9 +105,7 @@ class OpenAITextBackend:
         self.client = client
         self.config = config
         self._model_id = config.model  # replaced by the model the server says it ran
-        self._top_k = True  # dropped for good if the server refuses the field (OpenAI's API)
-        self._grammar = True  # the form's GBNF, dropped for good if the server refuses it
-        self._anti_loop = True  # ANTI_LOOP's fields, likewise
+        self.fields = ServerFields()  # the extra fields it takes (top_k, grammars, ...)
         self.health = ServerHealth()
 
     def __repr__(self) -> str:
@@ -196,7 +182,7 @@ class OpenAITextBackend:
         def sample(row: TextPrompt, streamed: bool) -> Awaitable[TextSample]:
             return self._row(index, row, cancel, on_token if streamed else None)
 
-        found = await best.best_row(prompt, prompt.form, self._grammar, sample, cancel)
+        found = await best.best_row(prompt, prompt.form, self.fields.grammar, sample, cancel)
         if found.resampled:
             self.health.record_resample()
         return found.sample
@@ -237,19 +223,7 @@ class OpenAITextBackend:
             await self._pause(delay_s, cancel)
         raise AssertionError("unreachable")  # the loop returns or raises
 
-    def _extra(self, prompt: TextPrompt) -> dict[str, Any] | None:
-        """Fields beyond OpenAI's: top_k, and the form's grammar as llama.cpp (``grammar``)
-        and vLLM (``structured_outputs``) take it, so forms hold on those servers too."""
-        extra: dict[str, Any] = {"top_k": prompt.sampling.top_k} if self._top_k else {}
-        if self._grammar and prompt.form is not None:
-            grammar = row_gbnf(prompt.form, prompt.sampling.seed)
-            extra["grammar"] = grammar
-            extra["structured_outputs"] = {"grammar": grammar}
-        if self._anti_loop and prompt.form is not None:
-            extra |= ANTI_LOOP  # loops are no grammar's to block: the server's own samplers
-        return extra or None
-
-    def _request(self, prompt: TextPrompt) -> dict[str, Any]:
+    def _request(self, prompt: TextPrompt, grammar: RowGrammar | None) -> dict[str, Any]:
         sampling = prompt.sampling
         return {
             "model": self.config.model,
@@ -260,38 +234,23 @@ class OpenAITextBackend:
             "seed": sampling.seed,
             "stream": True,
             "stream_options": {"include_usage": True},
-            "extra_body": self._extra(prompt),
+            "extra_body": self.fields.extra(prompt, grammar),
         }
 
     async def _open(self, prompt: TextPrompt) -> Any:
-        """Start a streamed answer. top_k and grammars are no OpenAI parameters (vLLM, TGI and
-        llama.cpp take them); a server that refuses one gets the request again without it, from
-        then on (forms then rest on the prompt and the cleaning)."""
+        """Start a streamed answer; a server that refuses one of our extra fields gets the
+        request again without it, from then on (``ServerFields``)."""
         import openai
 
-        for _ in range(3):
+        for _ in range(4):
+            grammar = await self.fields.grammar_of(prompt)
             try:
-                return await self.client.chat.completions.create(**self._request(prompt))
+                return await self.client.chat.completions.create(**self._request(prompt, grammar))
             except (openai.BadRequestError, openai.UnprocessableEntityError) as err:
-                if not self._drop_refused(str(err.message)):
+                if not self.fields.drop_refused(str(err.message)):
                     raise
-        return await self.client.chat.completions.create(**self._request(prompt))
-
-    def _drop_refused(self, message: str) -> bool:
-        """Drop the extra field the server's refusal names; False when it names none."""
-        if self._top_k and "top_k" in message:
-            self._top_k = False
-            log.warning("text server refuses top_k; sampling without it from now on")
-            return True
-        if self._grammar and ("grammar" in message or "structured" in message):
-            self._grammar = False
-            log.warning("text server refuses grammars; forms rest on prompts from now on")
-            return True
-        if self._anti_loop and any(name in message for name in ANTI_LOOP):
-            self._anti_loop = False
-            log.warning("text server refuses repetition penalties; sampling without them")
-            return True
-        return False
+        grammar = await self.fields.grammar_of(prompt)
+        return await self.client.chat.completions.create(**self._request(prompt, grammar))
 
     async def _stream(
         self,

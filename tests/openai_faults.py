@@ -28,6 +28,7 @@ class Step:
     cut_after: int | None = None  # drop the connection after this many words
     echo_key: bool = False  # put the Authorization header into the error body
     refuse: str | None = None  # answer 400 (as OpenAI's API does) when the body has this field
+    no_llguidance: bool = False  # answer 400 to an llguidance grammar, as llama.cpp built without
 
 
 class ScriptedOpenAI:
@@ -75,6 +76,12 @@ class ScriptedOpenAI:
         if step.refuse is not None and step.refuse in self.requests[-1]:
             message = f"Unrecognized request argument supplied: {step.refuse}"
             body = json.dumps({"error": {"message": message, "type": "invalid_request_error"}})
+            return web.Response(status=400, text=body, content_type="application/json")
+        if step.no_llguidance and str(self.requests[-1].get("grammar", "")).startswith("%llg"):
+            message = (
+                "Failed to initialize samplers: failed to parse grammar: llguidance is not enabled"
+            )
+            body = json.dumps({"error": {"code": 400, "message": message}})
             return web.Response(status=400, text=body, content_type="application/json")
         if step.status != 200:
             if step.hang_s:

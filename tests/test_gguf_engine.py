@@ -105,6 +105,38 @@ def test_the_engine_honours_a_gbnf_grammar(backend: LlamaCppTextBackend) -> None
     assert text in {"moon light.", "moon shadow.", "river light.", "river shadow."}
 
 
+def test_the_engine_runs_llguidance_grammars(backend: LlamaCppTextBackend) -> None:
+    """The wheel's engine is built with llguidance: a grammar opening with ``%llguidance`` is
+    Lark, run by llguidance (the dialect the forms go in, ``generators.remote_fields``)."""
+    body = {
+        "messages": [{"role": "user", "content": "moon"}],
+        "max_tokens": 40,
+        "seed": 2,
+        "grammar": '%llguidance {}\nstart: ("moon" | "river") " " /(light|shadow)/ "."',
+    }
+    request = urllib.request.Request(
+        backend.engine.base_url + "/chat/completions",
+        json.dumps(body).encode(),
+        {"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        text = json.load(answer)["choices"][0]["message"]["content"]
+    assert text in {"moon light.", "moon shadow.", "river light.", "river shadow."}
+
+
+async def test_forms_go_to_the_engine_as_llguidance(backend: LlamaCppTextBackend) -> None:
+    """A haiku row on the engine keeps its form with the grammar in llguidance's dialect (the
+    backend never falls back to GBNF there)."""
+    from generators.forms import checks
+    from generators.options import PoemForm
+    from generators.prompts import poem_prompt
+
+    row = poem_prompt(PoemRequest(topic="moon", form=PoemForm.HAIKU), SamplingParams(3), forms=True)
+    [sample] = await backend.generate([row], threading.Event())
+    assert backend.fields.grammar and backend.fields.llguidance
+    assert row.form is not None and checks.syllables_ok(row.form, sample.text), sample.text
+
+
 async def test_a_crash_mid_row_fails_it_clearly_and_the_engine_restarts(tiny_gguf: Path) -> None:
     # a 5 s pause before the restart, so that the engine is surely still down when the row has
     # failed (with the default 1 s, a slow moment let the restart win the race)

@@ -79,6 +79,32 @@ async def test_a_server_that_refuses_top_k_is_asked_again_without_it(
     assert caplog.text.count("refuses top_k") == 1
 
 
+async def test_a_form_goes_as_llguidance_then_as_gbnf_to_a_server_without_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """llama.cpp gets a form's grammar in llguidance's Lark first; a build without llguidance
+    refuses it, and from then on the same grammar goes as GBNF (vLLM's field is GBNF always)."""
+    from generators.forms.grammar import row_gbnf
+    from generators.forms.spec import form_spec
+    from generators.options import Language, PoemForm, TextKind
+
+    limerick = form_spec(TextKind.POEM, PoemForm.LIMERICK, Language.ENGLISH)
+    shaped = [dataclasses.replace(prompt(seed), form=limerick) for seed in (1, 2, 3)]
+    async with ScriptedOpenAI([Step(no_llguidance=True)]) as server:
+        remote = backend(server.url, retries=0)
+        first = await remote.generate(shaped[:2], threading.Event())  # refused together
+        second = await remote.generate(shaped[2:], threading.Event())
+        await remote.close()
+    assert [s.text for s in first + second] == ["moon over water"] * 3
+    sent = [body["grammar"] for body in server.requests]
+    assert [g.startswith("%llguidance") for g in sent] == [True, True, False, False, False]
+    assert 'start: LINE0 "\\n" LINE1' in sent[0]  # the limerick's five lines, as Lark
+    assert sorted(sent[2:4]) == sorted([row_gbnf(limerick, 1), row_gbnf(limerick, 2)])
+    assert sent[4] == row_gbnf(limerick, 3)
+    assert all(b["structured_outputs"]["grammar"] == b["grammar"] for b in server.requests[2:])
+    assert caplog.text.count("has no llguidance") == 1 and "refuses grammars" not in caplog.text
+
+
 def test_defuse_breaks_special_tokens_of_common_templates() -> None:
     for token in ("<|im_start|>", "<|eot_id|>", "</s>", "[INST]", "<start_of_turn>", "<｜User｜>"):
         broken = defuse(f"a {token} b")

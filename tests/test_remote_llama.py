@@ -159,7 +159,8 @@ async def test_the_form_grammar_holds_on_llama_server(remote: OpenAITextBackend)
 
 async def test_english_syllables_and_rhyme_hold_on_llama_server(remote: OpenAITextBackend) -> None:
     """Haiku syllables and limerick rhyme are in the grammar itself (word lists per syllable
-    count, rhyme words of a drawn sound), so the tiny random model keeps them too."""
+    count, rhyme words of a drawn sound), so the tiny random model keeps them too, on a
+    llama-server without llguidance (Lark refused, GBNF sent)."""
     from generators.forms import checks
     from generators.prompts import poem_prompt
 
@@ -170,6 +171,8 @@ async def test_english_syllables_and_rhyme_hold_on_llama_server(remote: OpenAITe
     ]
     samples = await remote.generate(rows, threading.Event())
     await remote.close()
+    # llama-server as .ci/llama-server builds it has no llguidance: the grammars went as GBNF
+    assert remote.fields.grammar and not remote.fields.llguidance
     for row, sample in zip(rows, samples, strict=True):
         spec = row.form
         assert spec is not None

@@ -13,7 +13,7 @@ the word-level rules in ``generators.constrain``, which leave the model a free v
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 
 from generators.forms.chinese import level_rhyme_groups
 from generators.forms.sound_grammar import forced_by_grammar, sound_gbnf
@@ -136,3 +136,22 @@ def row_gbnf(spec: FormSpec, seed: int) -> str:
     lists (the rhyme sounds drawn by the row's ``seed``) where the form has them, else
     ``gbnf(spec)``."""
     return sound_gbnf(spec, seed) if forced_by_grammar(spec) else gbnf(spec)
+
+
+@lru_cache(maxsize=64)
+def row_lark(gbnf_text: str) -> str:
+    """``row_gbnf``'s grammar in llguidance's Lark dialect, with the ``%llguidance`` header that
+    tells llama.cpp to run it on llguidance (rhyme forms draw a grammar per seed: the last 64
+    are kept; a haiku's is one 155 KB grammar, converted once)."""
+    from llguidance.gbnf_to_lark import gbnf_to_lark
+
+    return str(gbnf_to_lark(gbnf_text))
+
+
+def warm_row_grammars() -> None:
+    """Build every form's request grammar, and its Lark, once: a haiku's word tries take half
+    a second and its Lark a third more, which the first haiku's member would otherwise wait."""
+    for form in PoemForm:
+        languages = (Language.CHINESE,) if form.is_chinese else (Language.ENGLISH,)
+        for language in languages:
+            row_lark(row_gbnf(form_spec(TextKind.POEM, form, language), 0))
