@@ -58,10 +58,26 @@ POND = ("An old silent pond\n", "A frog jumps into the pond\n", "Splash! Silence
 ECHO = ("An old silent pond\n", "A frog jumps into the pond\n", "An old silent pond")
 
 
-def test_a_repeated_line_is_what_asks_for_a_second_try() -> None:
-    assert not best.repeats_a_line("".join(POND))
-    assert best.repeats_a_line("".join(ECHO))  # line 3 repeats line 1
-    assert not best.repeats_a_line("An old silent pond\nA frog jumps in")  # the grammar's job
+def test_a_repeated_line_or_a_slogan_preamble_asks_for_a_second_try() -> None:
+    assert not best.flawed(HAIKU, "".join(POND))
+    assert best.flawed(HAIKU, "".join(ECHO))  # line 3 repeats line 1
+    assert not best.flawed(HAIKU, "An old silent pond\nA frog jumps in")  # the grammar's job
+    assert best.flawed(SLOGAN_EN, "Here's a creative option to replace your bike!")
+    assert best.flawed(SLOGAN_EN, "Sure, ride further with us")
+    assert not best.flawed(SLOGAN_EN, "Awful Ride A-Bike!")
+
+
+async def test_a_slogan_that_opens_with_a_preamble_is_sampled_again() -> None:
+    lead = ("Here's ", "a ", "slogan: ", "Ride on")
+    async with ScriptedOpenAI(
+        [Step(words=lead), Step(words=("Ride ", "further ", "with us!"))]
+    ) as server:
+        remote = OpenAITextBackend.connect(RemoteConfig(server.url, "m", "k", backoff_s=0.01))
+        [slogan] = await remote.generate([row(7, SLOGAN_EN)], threading.Event())
+        await remote.close()
+    assert len(server.requests) == best.CANDIDATES
+    assert slogan.text == "Ride further with us!" and slogan.seed == 7
+    assert remote.health.resamples == 1
 
 
 async def test_without_a_grammar_a_scored_row_asks_for_several_candidates_at_once() -> None:

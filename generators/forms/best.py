@@ -1,8 +1,9 @@
 """Best of several: where a server cannot be told a rule (syllables and English rhyme when it
 takes no grammar), each row is sampled a few times at once and the candidate that keeps the most
 rules wins. Where the grammar carries the rules, a row is sampled once, and more candidates are
-sampled only when a line of it repeats an earlier one (``repeats_a_line``; a haiku's line 3 equal
-to its line 1), which is rare: most pieces cost one row.
+sampled only when it has a flaw no grammar forbids (``flawed``: a line that repeats an earlier
+one, a haiku's line 3 equal to its line 1, a slogan that opens with "Here's"), which is rare:
+most pieces cost one row.
 
 The extra candidates' seeds follow from the row's own seed, so the row's seed still names the
 text it returned.
@@ -15,7 +16,13 @@ import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
-from generators.forms.checks import looping_lines, rhyme_ok, structure_ok, syllables_ok
+from generators.forms.checks import (
+    looping_lines,
+    rhyme_ok,
+    slogan_leaks,
+    structure_ok,
+    syllables_ok,
+)
 from generators.forms.sound_grammar import forced_by_grammar
 from generators.forms.spec import FormSpec
 from generators.samples import SamplingParams, TextPrompt, TextSample
@@ -48,17 +55,23 @@ def _with_seed(sampling: SamplingParams, seed: int) -> SamplingParams:
     return replace(sampling, seed=seed)
 
 
-def score(spec: FormSpec, text: str) -> tuple[int, int, int, int]:
-    """Higher is better: structure, syllables, rhyme, then fewer repeated lines."""
+def score(spec: FormSpec, text: str) -> tuple[int, int, int, int, int]:
+    """Higher is better: structure, no slogan preamble, syllables, rhyme, then fewer repeated
+    lines."""
+    leaks = len(slogan_leaks(spec, text.strip())) if spec.slogan else 0
     syllables = syllables_ok(spec, text) if spec.syllables else True
     rhyme = rhyme_ok(spec, text) if spec.rhyme.strip(".") else True
     repeats, _ = looping_lines(text)
-    return int(structure_ok(spec, text)), int(syllables), int(rhyme), -repeats
+    return int(structure_ok(spec, text)), -leaks, int(syllables), int(rhyme), -repeats
 
 
-def repeats_a_line(text: str) -> bool:
-    """Whether a line repeats an earlier one: the flaw no grammar can forbid, so a row whose
-    grammar carries its other rules is sampled again for it (``OpenAITextBackend``)."""
+def flawed(spec: FormSpec, text: str) -> bool:
+    """Whether a piece has a flaw its grammar does not forbid, so a row whose grammar carries
+    its other rules is sampled again for it (``OpenAITextBackend``): a line that repeats an
+    earlier one; a slogan opening with a preamble word ("Here's", "Sure", "Slogan"), which the
+    in-process constraint refuses token by token and a grammar lets through."""
+    if spec.slogan:
+        return bool(slogan_leaks(spec, text.strip()))
     return looping_lines(text)[0] > 0
 
 
@@ -86,7 +99,7 @@ async def best_row(
 ) -> Found:
     """A row whose form has rules its request's grammar does not carry (``scored``) is
     sampled as ``CANDIDATES`` at once and the best kept; any other row once, and again as more
-    candidates only when a line of it repeats an earlier one. ``sample(row, streamed)`` writes
+    candidates only when it came out ``flawed``. ``sample(row, streamed)`` writes
     one candidate; the row itself (the first) streams."""
     first, *others = candidates(prompt)
     seed = prompt.sampling.seed
@@ -94,7 +107,7 @@ async def best_row(
         found = await asyncio.gather(sample(first, True), *(sample(o, False) for o in others))
         return Found(best_of(spec, found, seed))
     alone = await sample(first, True)
-    if cancel.is_set() or not repeats_a_line(alone.text):
+    if cancel.is_set() or not flawed(spec, alone.text):
         return Found(alone)
     more = await asyncio.gather(*(sample(other, False) for other in others))
     return Found(best_of(spec, [alone, *more], seed), resampled=True)
