@@ -47,7 +47,9 @@ _EXCLUDED = frozenset(
     "usa dna nba cia fbi bbc ltd dvd http ceo nfl cbs aka pre est las des del min bro gay jews "
     "jay jose thai sri lee tennessee marie wright pete joe kate moore corps ted fred kent san "
     "japan iran dan jan ann anne jake blake cole berlin michelle jane wayne ukraine maine spain "
-    "july anime yea premier premiere debut".split()
+    "july anime yea premier premiere debut "
+    # short abbreviations and names a haiku line showed ("A far away past lies inc")
+    "dr de re co st al la tom ex ed los van inc ad ben mr mrs tv uk vs pm etc non app".split()
 )
 
 
