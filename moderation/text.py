@@ -51,6 +51,8 @@ class CombinedTextFilter:
         self.components = tuple(dict.fromkeys([*names, *sources]))
         self._layers = dict(layers or {})
         self._context = context
+        # each component with its layer, fixed here: a check reads them for every component
+        self._layered = tuple((c, self._layers.get(n, "list")) for c, n in zip(components, names))
 
     def layer(self, component: TextComponent) -> str:
         """The layer a component belongs to: "list" unless it was named otherwise."""
@@ -92,8 +94,7 @@ class CombinedTextFilter:
         return self._fold(text, quick, deep=True)
 
     def _fold(self, text: str, verdict: Verdict, *, deep: bool) -> Verdict:
-        for component in self._components:
-            layer = self.layer(component)
+        for component, layer in self._layered:
             if (layer in DEEP_LAYERS) is not deep:
                 continue
             if layer in AFTER_BLOCK_SKIPPED and verdict.decision is Decision.BLOCK:
