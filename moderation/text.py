@@ -52,7 +52,9 @@ class CombinedTextFilter:
         self._layers = dict(layers or {})
         self._context = context
         # each component with its layer, fixed here: a check reads them for every component
-        self._layered = tuple((c, self._layers.get(n, "list")) for c, n in zip(components, names))
+        self._layered = tuple(
+            (c, self._layers.get(n, "list")) for c, n in zip(self._components, names, strict=True)
+        )
 
     def layer(self, component: TextComponent) -> str:
         """The layer a component belongs to: "list" unless it was named otherwise."""
