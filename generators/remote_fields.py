@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 from generators.forms.grammar import row_gbnf, row_lark
+from generators.forms.spec import FormSpec
 from generators.samples import TextPrompt
 
 log = logging.getLogger(__name__)
@@ -52,16 +54,19 @@ class ServerFields:
     grammar: bool = True  # the form's grammar
     llguidance: bool = True  # that grammar as llguidance's Lark for llama.cpp; else GBNF
     anti_loop: bool = True  # ANTI_LOOP's fields
+    _building: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     async def grammar_of(self, prompt: TextPrompt) -> RowGrammar | None:
         """The row's grammar, built off the event loop (a haiku's word tries take half a
         second the first time, its Lark a third more; both are cached)."""
-        form = prompt.form
-        if not self.grammar or form is None:
+        if not self.grammar or prompt.form is None:
             return None
-        seed, lark = prompt.sampling.seed, self.llguidance
-        gbnf = await asyncio.to_thread(row_gbnf, form, seed)
-        return RowGrammar(gbnf, await asyncio.to_thread(row_lark, gbnf) if lark else None)
+        return await asyncio.to_thread(self._build, prompt.form, prompt.sampling.seed)
+
+    def _build(self, form: FormSpec, seed: int) -> RowGrammar:
+        with self._building:  # one at a time: llguidance's converter is not thread-safe
+            gbnf = row_gbnf(form, seed)
+            return RowGrammar(gbnf, row_lark(gbnf) if self.llguidance else None)
 
     def extra(self, prompt: TextPrompt, grammar: RowGrammar | None) -> dict[str, Any] | None:
         """The fields beyond OpenAI's for ``prompt``, given its ``grammar_of``."""
