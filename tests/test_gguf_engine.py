@@ -87,13 +87,16 @@ async def test_cancel_stops_the_row(backend: LlamaCppTextBackend) -> None:
     assert after.text  # the slot was freed
 
 
-def test_the_engine_honours_a_gbnf_grammar(backend: LlamaCppTextBackend) -> None:
-    """The field the forms' grammars travel in (``grammar``) constrains llama.cpp's sampling."""
+MOON_LINES = {"moon light.", "moon shadow.", "river light.", "river shadow."}
+
+
+def answer_under(backend: LlamaCppTextBackend, grammar: str, seed: int) -> str:
+    """The engine's answer to "moon" under ``grammar``, asked directly."""
     body = {
         "messages": [{"role": "user", "content": "moon"}],
         "max_tokens": 40,
-        "seed": 1,
-        "grammar": 'root ::= ("moon" | "river") " " ("light" | "shadow") "."',
+        "seed": seed,
+        "grammar": grammar,
     }
     request = urllib.request.Request(
         backend.engine.base_url + "/chat/completions",
@@ -101,27 +104,20 @@ def test_the_engine_honours_a_gbnf_grammar(backend: LlamaCppTextBackend) -> None
         {"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=30) as answer:
-        text = json.load(answer)["choices"][0]["message"]["content"]
-    assert text in {"moon light.", "moon shadow.", "river light.", "river shadow."}
+        return str(json.load(answer)["choices"][0]["message"]["content"])
+
+
+def test_the_engine_honours_a_gbnf_grammar(backend: LlamaCppTextBackend) -> None:
+    """The field the forms' grammars travel in (``grammar``) constrains llama.cpp's sampling."""
+    gbnf = 'root ::= ("moon" | "river") " " ("light" | "shadow") "."'
+    assert answer_under(backend, gbnf, seed=1) in MOON_LINES
 
 
 def test_the_engine_runs_llguidance_grammars(backend: LlamaCppTextBackend) -> None:
     """The wheel's engine is built with llguidance: a grammar opening with ``%llguidance`` is
     Lark, run by llguidance (the dialect the forms go in, ``generators.remote_fields``)."""
-    body = {
-        "messages": [{"role": "user", "content": "moon"}],
-        "max_tokens": 40,
-        "seed": 2,
-        "grammar": '%llguidance {}\nstart: ("moon" | "river") " " /(light|shadow)/ "."',
-    }
-    request = urllib.request.Request(
-        backend.engine.base_url + "/chat/completions",
-        json.dumps(body).encode(),
-        {"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        text = json.load(answer)["choices"][0]["message"]["content"]
-    assert text in {"moon light.", "moon shadow.", "river light.", "river shadow."}
+    lark = '%llguidance {}\nstart: ("moon" | "river") " " /(light|shadow)/ "."'
+    assert answer_under(backend, lark, seed=2) in MOON_LINES
 
 
 async def test_forms_go_to_the_engine_as_llguidance(backend: LlamaCppTextBackend) -> None:
