@@ -12,17 +12,17 @@ never logged and never part of an error message. Every request's outcome is reco
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from generators.backend import ModelLoadError, TokenCallback
 from generators.forms import best
+from generators.remote_events import server_events
 from generators.remote_fields import RowGrammar, ServerFields
 from generators.remote_health import OK, ServerHealth, outcome_of
 from generators.samples import ChatMessage, SamplingParams, TextPrompt, TextSample
@@ -300,44 +300,6 @@ class OpenAITextBackend:
         deadline = time.monotonic() + delay_s
         while not cancel.is_set() and (left := deadline - time.monotonic()) > 0:
             await asyncio.sleep(min(0.1, left))
-
-
-async def server_events(response: Any) -> AsyncIterator[dict[str, Any]]:
-    """The JSON payloads of a streamed answer's server-sent events, read off the HTTP response
-    (``AsyncStream.response``) without the SDK's model objects: py-spy put those at 160 of the
-    loop's 480 busy samples with 8 rows streaming at once. Errors come as the SDK's: an
-    ``error`` event as ``APIError``, a read timeout or a cut connection as ``APITimeoutError``
-    or ``APIConnectionError`` (what ``retry_floor_s`` and the member's message go by)."""
-    import ssl
-
-    import anyio
-    import httpx2
-    import openai
-
-    try:
-        async for data in _events(response):
-            yield data
-    except httpx2.TimeoutException as err:
-        raise openai.APITimeoutError(response.request) from err
-    except (httpx2.RequestError, anyio.EndOfStream, ssl.SSLError) as err:  # as the SDK's reader
-        raise openai.APIConnectionError(request=response.request) from err
-
-
-async def _events(response: Any) -> AsyncIterator[dict[str, Any]]:
-    import openai
-
-    async for line in response.aiter_lines():
-        if not line.startswith("data:"):
-            continue
-        payload = line[5:].strip()
-        if payload == "[DONE]":
-            return
-        data = json.loads(payload)
-        if not isinstance(data, dict):
-            continue
-        if data.get("error"):
-            raise openai.APIError(str(data["error"])[:500], response.request, body=data)
-        yield data
 
 
 def _absorb(got: _Stream, data: dict[str, Any]) -> bool:
