@@ -64,7 +64,7 @@ class ServerFields:
         return await asyncio.to_thread(self._build, prompt.form, prompt.sampling.seed)
 
     def _build(self, form: FormSpec, seed: int) -> RowGrammar:
-        with self._building:  # one at a time: llguidance's converter is not thread-safe
+        with self._building:  # one at a time: two first builds raced in CMUdict's loading
             gbnf = row_gbnf(form, seed)
             return RowGrammar(gbnf, row_lark(gbnf) if self.llguidance else None)
 
