@@ -46,31 +46,27 @@ class CombinedTextFilter:
         layers: Mapping[str, str] | None = None,
         context: Context | None = None,
     ) -> None:
-        self._components = tuple(components)
-        names = [c.name for c in self._components]
+        names = [c.name for c in components]
         self.components = tuple(dict.fromkeys([*names, *sources]))
-        self._layers = dict(layers or {})
         self._context = context
-        # each component with its layer, fixed here: a check reads them for every component
+        # each component with its layer ("list" unless named otherwise), fixed here: a check
+        # reads them for every component
+        named = dict(layers or {})
         self._layered = tuple(
-            (c, self._layers.get(n, "list")) for c, n in zip(self._components, names, strict=True)
+            (c, named.get(n, "list")) for c, n in zip(components, names, strict=True)
         )
-
-    def layer(self, component: TextComponent) -> str:
-        """The layer a component belongs to: "list" unless it was named otherwise."""
-        return self._layers.get(component.name, "list")
 
     @property
     def active_layers(self) -> tuple[str, ...]:
         """The layers that run, in order, each once."""
-        return tuple(dict.fromkeys(self.layer(c) for c in self._components))
+        return tuple(dict.fromkeys(layer for _, layer in self._layered))
 
     def describe(self) -> str:
         """One line for the startup log: each active layer and what runs it, and the guard
         model's absence spelled out: "list (muse-lists@2), intent (muse-intent@1), guard: off"."""
         by_layer: dict[str, list[str]] = {}
-        for component in self._components:
-            by_layer.setdefault(self.layer(component), []).append(component.name)
+        for component, layer in self._layered:
+            by_layer.setdefault(layer, []).append(component.name)
         parts = [f"{layer} ({', '.join(names)})" for layer, names in by_layer.items()]
         if "guard" not in by_layer:
             parts.append("guard: off (no guard model could be loaded; the layers above decide)")
@@ -80,7 +76,7 @@ class CombinedTextFilter:
     def has_deep(self) -> bool:
         """Whether a deep layer (``DEEP_LAYERS``) runs: the part for the service's filter
         thread."""
-        return any(self.layer(c) in DEEP_LAYERS for c in self._components)
+        return any(layer in DEEP_LAYERS for _, layer in self._layered)
 
     def check(self, text: str) -> Verdict:
         return self.deep(text, self.quick(text))
