@@ -23,7 +23,8 @@ it. With requests waiting, freed slots are refilled.
         [--backend gguf] [--forms limerick,haiku] [--seeds N] [--no-slogans]
 
 ``--backend gguf`` measures the llama.cpp path instead (SmolLM2's Q4_1 GGUF, the CPU default;
-forms there are a GBNF grammar plus best-of-4 scoring, see README), with the same table.
+forms there are the engine's grammar, in llguidance's dialect on the wheel's engine, with a
+second try only for a repeated line or a slogan preamble; see README), with the same table.
 ``--forms`` keeps only the named forms, ``--seeds N`` uses N seeds per topic (2 by default;
 ``--forms limerick --seeds 6`` gives 12 limericks per side), ``--no-slogans`` skips slogans.
 """

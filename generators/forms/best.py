@@ -36,7 +36,7 @@ def scored(spec: FormSpec | None, grammar: bool = False) -> bool:
     """Whether the form has rules the request's grammar does not carry, so its rows are sampled
     as candidates at once. Without a grammar: syllables, or rhyme in English. With the sound
     grammar (``sound_grammar``) none: a haiku's lines 1 and 3 may still come out the same, but
-    rarely, so that is left to a second try (``repeats_a_line``)."""
+    rarely, so that is left to a second try (``flawed``)."""
     if spec is None:
         return False
     if grammar and forced_by_grammar(spec):
