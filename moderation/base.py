@@ -90,6 +90,20 @@ def second_reading(text_filter: TextFilter, text: str, first: Verdict) -> Verdic
     return first
 
 
+@runtime_checkable
+class Threaded(Protocol):
+    """A filter whose deep part may run on several CPU threads a check (``use_threads``)."""
+
+    def use_threads(self, threads: int) -> None: ...
+
+
+def use_threads(text_filter: object, threads: int) -> None:
+    """Let ``text_filter``'s deep part use up to ``threads`` CPU threads for the checks that
+    follow in this thread; nothing for a filter that has no such part. Verdicts do not change."""
+    if isinstance(text_filter, Threaded):
+        text_filter.use_threads(threads)
+
+
 def has_deep(text_filter: object) -> bool:
     """Whether ``text_filter`` has a deep part to run after its quick one."""
     return isinstance(text_filter, LayeredFilter) and text_filter.has_deep

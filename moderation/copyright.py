@@ -37,6 +37,7 @@ from moderation.base import (
     first_reading,
     has_deep,
     second_reading,
+    use_threads,
 )
 from moderation.copyright_requests import RequestPatterns
 from moderation.normalize import NormalizationError, Normalizer
@@ -219,6 +220,9 @@ class GuardedTextFilter:
 
     def deep(self, text: str, quick: Verdict) -> Verdict:
         return second_reading(self.text_filter, text, quick)
+
+    def use_threads(self, threads: int) -> None:
+        use_threads(self.text_filter, threads)
 
 
 def load_copyright_guard(extra: Sequence[Path] = ()) -> CopyrightGuard:

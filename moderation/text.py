@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 
-from moderation.base import TextComponent, TextFilterError
+from moderation.base import TextComponent, TextFilterError, use_threads
 from moderation.intent import IntentFilter
 from moderation.normalize import NormalizationError, Normalizer
 from moderation.semantic import DEFAULT_THRESHOLD
@@ -90,6 +90,13 @@ class CombinedTextFilter:
         """The whole verdict: the deep layers (embedding head, guard model) run on top of the
         quick part's ``quick``; the head is skipped once it blocks (``AFTER_BLOCK_SKIPPED``)."""
         return self._fold(text, quick, deep=True)
+
+    def use_threads(self, threads: int) -> None:
+        """The CPU threads the deep layers may use for the checks that follow (see
+        ``base.use_threads``)."""
+        for component, layer in self._layered:
+            if layer in DEEP_LAYERS:
+                use_threads(component, threads)
 
     def _fold(self, text: str, verdict: Verdict, *, deep: bool) -> Verdict:
         for component, layer in self._layered:

