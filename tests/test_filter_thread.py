@@ -191,19 +191,19 @@ class ThreadedHead(SleepyHead):
         self.given.append((threads, threading.current_thread().name))
 
 
-async def test_checks_members_wait_for_read_on_every_core_and_partials_on_one() -> None:
+async def test_the_deep_part_takes_one_core_beside_a_busy_model_and_every_core_when_idle() -> None:
     from bench.copyright_eval import eval_guard
 
-    head = ThreadedHead()
-    filters = FilterThread(GuardedTextFilter(layered(head), eval_guard()), cores=4)
+    head, busy = ThreadedHead(), [True]
+    guarded = GuardedTextFilter(layered(head), eval_guard())
+    filters = FilterThread(guarded, model_busy=lambda: busy[0], cores=4)
     try:
         await filters.call(filters.judge, "a poem about spring rain", Strictness.STANDARD)
+        busy[0] = False
+        await filters.call(filters.judge, "a poem about autumn", Strictness.STANDARD)
         streams = filters.submit_stream(["calm moon"], Strictness.STANDARD)
         assert await asyncio.wrap_future(streams)
-        await filters.finish_prompt(
-            PoemRequest(topic="rain"), Verdict(Decision.ALLOW), Strictness.STANDARD
-        )
-        assert [threads for threads, _ in head.given] == [4, 1, 4]
+        assert [threads for threads, _ in head.given] == [1, 4, 4]
         assert all(name.startswith("muse-filter") for _, name in head.given)
     finally:
         await filters.close()

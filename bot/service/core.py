@@ -88,7 +88,7 @@ class MuseService:
         self.backend = backend
         self.image_backend = image_backend
         self.text_filter = text_filter
-        self.filters = FilterThread(text_filter)  # the deep part's thread, closed on exit
+        self.filters = FilterThread(text_filter, lambda: bool(self.queue.state.running))
         self.image_filter = image_filter
         self.clock = clock
         self._seeds = random.SystemRandom()
