@@ -125,10 +125,6 @@ async def _run_jobs(
     return outputs, tokens, elapsed, timing, [job.record.id for job in jobs]
 
 
-def _language(form: PoemForm) -> Language:
-    return Language.CHINESE if form.is_chinese else Language.ENGLISH
-
-
 def _form(name: str) -> PoemForm:
     """A form by its value ("free verse", "七言绝句") or its name ("qiyan_jueju")."""
     key = name.upper().replace(" ", "_")
@@ -157,12 +153,14 @@ class Plan:
 async def _poems(
     service: Any, side: Side, forms: list[PoemForm], cap: int | None, seeds: tuple[int, ...]
 ) -> None:
-    asked = [(f, t, s) for f in forms for t in TOPICS[_language(f)] for s in seeds]
-    requests = [PoemRequest(topic=t, form=f, language=_language(f), seed=s) for f, t, s in asked]
+    asked = [(f, t, s) for f in forms for t in TOPICS[f.native_language] for s in seeds]
+    requests = [
+        PoemRequest(topic=t, form=f, language=f.native_language, seed=s) for f, t, s in asked
+    ]
     outputs, tokens, elapsed, timing, ids = await _run_jobs(service, requests)
     side.tokens, side.seconds = side.tokens + tokens, side.seconds + elapsed
     for (form, topic, _), outs, job_id in zip(asked, outputs, ids, strict=True):
-        spec = form_spec(TextKind.POEM, form, _language(form))
+        spec = form_spec(TextKind.POEM, form, form.native_language)
         used = outs[0].timings.get("new_tokens", 0)
         side.poems.append((form, topic, outs[0].text, used, cap or spec.budget_tokens()))
         side.piece_rates.append(used / max(outs[0].timings.get("generate_s", 0.0), 1e-9))

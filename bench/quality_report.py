@@ -21,8 +21,7 @@ def _share(hits: int, total: int) -> str:
 
 
 def _spec(form: PoemForm) -> Any:
-    language = Language.CHINESE if form.is_chinese else Language.ENGLISH
-    return form_spec(TextKind.POEM, form, language)
+    return form_spec(TextKind.POEM, form, form.native_language)
 
 
 def poem_figures(side: Any) -> dict[str, tuple[int, int]]:

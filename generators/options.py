@@ -33,6 +33,12 @@ class PoemForm(StrEnum):
     def is_chinese(self) -> bool:
         return self in (PoemForm.WUYAN_JUEJU, PoemForm.QIYAN_JUEJU)
 
+    @property
+    def native_language(self) -> Language:
+        """The language the form belongs to: Chinese for the jueju, English for the others
+        (free verse is asked for in either; this is its English)."""
+        return Language.CHINESE if self.is_chinese else Language.ENGLISH
+
 
 class Mood(StrEnum):
     JOYFUL = "joyful"

@@ -34,8 +34,7 @@ def test_every_form_has_a_grammar_llguidance_compiles(tiny_lm_dir: Path, form: P
     from transformers import AutoTokenizer
 
     tokenizer: Any = AutoTokenizer.from_pretrained(str(tiny_lm_dir))
-    language = Language.CHINESE if form.is_chinese else Language.ENGLISH
-    text = gbnf_for(TextKind.POEM, form, language)
+    text = gbnf_for(TextKind.POEM, form, form.native_language)
     assert text.startswith("root ::=")
     matcher = llguidance.LLMatcher(llguidance.hf.from_tokenizer(tokenizer), gbnf_to_lark(text))
     assert not matcher.is_error(), matcher.get_error()

@@ -152,5 +152,4 @@ def warm_row_grammars() -> None:
     """Build every form's request grammar, and its Lark, once: a haiku's word tries take half
     a second and its Lark a third more, which the first haiku's member would otherwise wait."""
     for form in PoemForm:
-        language = Language.CHINESE if form.is_chinese else Language.ENGLISH
-        row_lark(row_gbnf(form_spec(TextKind.POEM, form, language), 0))
+        row_lark(row_gbnf(form_spec(TextKind.POEM, form, form.native_language), 0))
