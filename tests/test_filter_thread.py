@@ -12,6 +12,7 @@ import asyncio
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 
 import pytest
 
@@ -216,7 +217,7 @@ class BatchEmbedder:
     def __init__(self) -> None:
         self.passes: list[list[str]] = []
 
-    def query(self, texts: list[str], threads: int = 1) -> object:
+    def query(self, texts: Sequence[str], threads: int = 1) -> object:
         import numpy as np
 
         self.passes.append(list(texts))
@@ -278,3 +279,32 @@ async def test_outputs_that_wait_together_are_read_in_one_pass() -> None:
     for out in outputs:
         expected = alone.check(out.text)  # type: ignore[attr-defined]
         assert out.verdict["scores"]["embed_harm"] == expected.scores["embed_harm"]
+
+
+async def test_beside_a_running_model_a_check_waits_briefly_for_rows_that_ended_with_it() -> None:
+    """The loop finishes rows that ended in one step one after another; the first check to
+    reach the thread gives the others ``read_gather_s`` to join its pass, then reads with every
+    core once the model has stopped."""
+    from generators.samples import TextResult, TextSample
+
+    embedder, busy = BatchEmbedder(), [True]
+    head = embedding_head(embedder)
+    combined = CombinedTextFilter([WordListFilter(), head], layers={head.name: "embed"})  # type: ignore[attr-defined,list-item]
+    filters = FilterThread(combined, model_busy=lambda: busy[0], read_gather_s=0.5)
+    request = PoemRequest(topic="the sea")
+    results = [
+        TextResult((TextSample(f"The gulls go quiet, verse {n}", n, 5, 20, "stop"),), "m", 1.0)
+        for n in range(2)
+    ]
+    try:
+        first = asyncio.ensure_future(
+            filters.judge_outputs(request, results[0], Strictness.STANDARD, 1.0)
+        )
+        await asyncio.sleep(0.02)  # the second row's job is finished a moment later
+        busy[0] = False
+        second = filters.judge_outputs(request, results[1], Strictness.STANDARD, 1.0)
+        await asyncio.gather(first, second)
+    finally:
+        await filters.close()
+    assert [len(texts) for texts in embedder.passes] == [2]
+    assert head.threads == filters.cores  # type: ignore[attr-defined]
