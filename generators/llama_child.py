@@ -21,6 +21,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--slots", type=int, default=8, help="rows decoded together at most")
     parser.add_argument("--ctx-size", type=int, default=8192, help="tokens, all slots together")
+    parser.add_argument("--batch-size", type=int, default=2048, help="prompt tokens read a step")
     return parser.parse_args(argv)
 
 
@@ -35,6 +36,7 @@ def serve(args: argparse.Namespace) -> None:
     params.port = args.port
     params.n_parallel = args.slots
     params.n_ctx = args.ctx_size
+    params.n_batch = params.n_ubatch = args.batch_size
     params.cpuparams.n_threads = args.threads
     params.cpuparams_batch.n_threads = args.threads
     params.use_jinja = True

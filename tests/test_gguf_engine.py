@@ -303,3 +303,17 @@ async def test_a_connection_the_engine_closes_unanswered_is_sent_again(
             backend.client = own
     assert sample.new_tokens > 0 and (relay.dropped, relay.relayed) == (1, 1)
     assert backend.health.retries == 1
+
+
+def test_the_engine_reads_long_prompts_in_chunks_on_either_build(tmp_path: Path) -> None:
+    """Requests that came together start writing one after another instead of all waiting
+    for every prompt to be read: both engine builds read at most PROMPT_CHUNK_TOKENS a step."""
+    from generators.llama_child import parse_args
+    from generators.llamacpp import PROMPT_CHUNK_TOKENS, engine_command
+
+    chunk = str(PROMPT_CHUNK_TOKENS)
+    binary = engine_command(EngineConfig(tmp_path / "m.gguf", "m", binary=tmp_path / "bin"), 1)
+    assert binary[binary.index("--batch-size") + 1] == chunk
+    assert binary[binary.index("--ubatch-size") + 1] == chunk
+    module = engine_command(EngineConfig(tmp_path / "m.gguf", "m"), 1)
+    assert parse_args(module[3:]).batch_size == PROMPT_CHUNK_TOKENS
