@@ -7,11 +7,12 @@ serves the same file, and the same requests (messages, seed, sampling, 200-token
 cache off as Muse asks) go to it straight with the ``openai`` client. Both engines get the same
 threads (1, then 2), 8 slots and context (generators.llamacpp.engine_command and
 tests.llama_server.serve), by default the same host-built binary too; llama-server otherwise runs
-with its defaults, as an operator starts it, and Muse's engine loads the GGUF into its own memory
-instead of mapping it (``--load-mode none``, its one flag of its own). After an uncounted warm-up
-(8 short rows at once on each side), ``BENCH_ROUNDS`` rounds (default 4) run 1 poem at a time
-(twice) and 8 poems at once on each side, the sides in the order A B B A A B ..., so the load of
-a shared host hits both alike.
+with its defaults, as an operator starts it, while Muse's engine keeps its two flags of its own: it
+loads the GGUF into its own memory instead of mapping it (``--load-mode none``) and reads at most
+256 prompt tokens a step (``--batch-size``; see ``generators.llamacpp.engine_command``). After an
+uncounted warm-up (8 short rows at once on each side), ``BENCH_ROUNDS`` rounds (default 4) run 1
+poem at a time (twice) and 8 poems at once on each side, the sides in the order A B B A A B ...,
+so the load of a shared host hits both alike.
 
 Printed per cell: tokens per second (tokens received / wall time; the median over rounds) and
 the median time to the first token over every row of every round (request sent -> first text in

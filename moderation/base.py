@@ -115,7 +115,8 @@ class ReadsAhead(Protocol):
 def read_ahead(text_filter: object, texts: Sequence[str]) -> None:
     """Let ``text_filter``'s deep part read ``texts`` together now (one encoder pass for
     several poems that ended together), so their checks that follow find the readings done;
-    nothing for a filter without such a part. Verdicts do not change."""
+    nothing for a filter without such a part. A text reads the same in a pass as alone (within
+    bfloat16 rounding on torch's encoder: vectors at cosine 0.9999)."""
     if texts and isinstance(text_filter, ReadsAhead):
         text_filter.read_ahead(texts)
 

