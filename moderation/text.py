@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 
-from moderation.base import TextComponent, TextFilterError, read_ahead, use_threads
+from moderation.base import TextComponent, TextFilterError, use_threads
 from moderation.intent import IntentFilter
 from moderation.normalize import NormalizationError, Normalizer
 from moderation.semantic import DEFAULT_THRESHOLD
@@ -97,12 +97,6 @@ class CombinedTextFilter:
         for component, layer in self._layered:
             if layer in DEEP_LAYERS:
                 use_threads(component, threads)
-
-    def read_ahead(self, texts: Sequence[str]) -> None:
-        """The deep layers read ``texts`` together now (see ``base.read_ahead``)."""
-        for component, layer in self._layered:
-            if layer in DEEP_LAYERS:
-                read_ahead(component, texts)
 
     def _fold(self, text: str, verdict: Verdict, *, deep: bool) -> Verdict:
         for component, layer in self._layered:

