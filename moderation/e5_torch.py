@@ -15,7 +15,7 @@ import ctypes
 import mmap
 import re
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -237,7 +237,7 @@ class TorchE5:
         self._pad = model.specials["pad"]
         self._tokenizer = E5Tokenizer(model)
         # torch's OpenMP runtime is global in the process once torch is imported (above)
-        self._set_threads = getattr(ctypes.CDLL(None), "omp_set_num_threads", None)
+        self._set_threads = team_size_setter(ctypes.CDLL(None))
 
     def query(self, texts: Sequence[str], threads: int = 1) -> Any:
         """L2-normalized ``query:`` vectors, one row per text, on one thread (see the class)."""
@@ -266,6 +266,12 @@ class TorchE5:
             states = self._encoder(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
             mean = (states.float() * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
             return torch.nn.functional.normalize(mean, dim=1).numpy()
+
+
+def team_size_setter(library: Any) -> Callable[[int], object] | None:
+    """``library``'s ``omp_set_num_threads`` (it sizes the calling thread's OpenMP team), or
+    None when it has none; ``ctypes.CDLL(None)`` gives the process's global runtime."""
+    return getattr(library, "omp_set_num_threads", None)
 
 
 def shape_for(tokens: int) -> int:

